@@ -1,0 +1,221 @@
+//! The `channels` section: each named channel is one Slack webhook or one
+//! SMTP mailer, checked completely at load.
+
+use std::collections::BTreeMap;
+
+use lettre::message::Mailbox;
+use serde_yaml::Value;
+
+use super::model::{Channel, ChannelKind, EmailChannel, SlackChannel, SmtpCredentials, TlsMode};
+use super::reader::{At, Fields, Reader};
+
+const KINDS: &[&str] = &["slack", "email"];
+const EMAIL_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "tls",
+    "username",
+    "password",
+    "password_file",
+    "from",
+    "to",
+];
+const TLS_MODES: [(&str, TlsMode); 3] = [
+    ("starttls", TlsMode::StartTls),
+    ("tls", TlsMode::Tls),
+    ("none", TlsMode::None),
+];
+
+/// The valid channels, and the names of all declared ones (valid or not),
+/// which rules may refer to without a second error.
+pub fn read_channels(
+    reader: &mut Reader<'_>,
+    section: Option<(&Value, At)>,
+) -> (BTreeMap<String, Channel>, Vec<String>) {
+    let mut channels = BTreeMap::new();
+    let mut declared = Vec::new();
+    let Some((value, at)) = section else {
+        return (channels, declared);
+    };
+    let Some(map) = value.as_mapping() else {
+        reader.error(&at, "expected a mapping from channel name to channel", None);
+        return (channels, declared);
+    };
+    for (name, body) in map {
+        let Some(name) = name.as_str() else {
+            reader.error(&at, "channel names must be strings", None);
+            continue;
+        };
+        let at = at.key(name);
+        if !is_valid_name(name) {
+            reader.error(
+                &at,
+                format!("`{name}` is not a valid channel name"),
+                Some("letters, digits, `-`, `_` and `.`"),
+            );
+            continue;
+        }
+        declared.push(name.to_owned());
+        if let Some(kind) = read_channel(reader, body, &at) {
+            let channel = Channel {
+                name: name.to_owned(),
+                kind,
+            };
+            channels.insert(name.to_owned(), channel);
+        }
+    }
+    (channels, declared)
+}
+
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn read_channel(reader: &mut Reader<'_>, body: &Value, at: &At) -> Option<ChannelKind> {
+    let fields = reader.fields(Some(body), at.clone(), KINDS);
+    match (fields.get("slack"), fields.get("email")) {
+        (Some((value, at)), None) => read_slack(reader, value, at).map(ChannelKind::Slack),
+        (None, Some((value, at))) => read_email(reader, value, at).map(ChannelKind::Email),
+        _ => {
+            reader.error(
+                at,
+                "a channel is exactly one of `slack` or `email`",
+                Some("slack, email"),
+            );
+            None
+        }
+    }
+}
+
+fn read_slack(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<SlackChannel> {
+    let fields = reader.fields(Some(value), at, &["webhook_url", "webhook_url_file"]);
+    let Some(webhook_url) = reader.secret(&fields, "webhook_url") else {
+        if !fields.has("webhook_url") && !fields.has("webhook_url_file") {
+            reader.error(
+                &fields.at,
+                "`webhook_url` is required",
+                Some("webhook_url, webhook_url_file"),
+            );
+        }
+        return None;
+    };
+    // The URL is a credential: the error says what is wrong, never the URL.
+    let parsed = reqwest::Url::parse(webhook_url.expose()).ok();
+    if !parsed.is_some_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some()) {
+        let at = fields.at.key("webhook_url");
+        reader.error(
+            &at,
+            "is not an http(s) URL",
+            Some("https://hooks.slack.com/services/..."),
+        );
+        return None;
+    }
+    Some(SlackChannel { webhook_url })
+}
+
+fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailChannel> {
+    let fields = reader.fields(Some(value), at, EMAIL_KEYS);
+    let host = required(reader, &fields, "host").and_then(|(v, at)| reader.string(v, &at));
+    let tls = match fields.get("tls") {
+        Some((value, at)) => reader.choice(value, &at, &TLS_MODES),
+        None => Some(TlsMode::StartTls),
+    };
+    let port = match fields.get("port") {
+        Some((value, at)) => reader
+            .count(value, &at, u64::from(u16::MAX))
+            .map(|p| Some(p as u16)),
+        None => Some(None),
+    };
+    let credentials = read_credentials(reader, &fields);
+    let from = required(reader, &fields, "from").and_then(|(v, at)| read_mailbox(reader, v, &at));
+    let to = required(reader, &fields, "to").and_then(|(v, at)| read_recipients(reader, v, &at));
+    let tls = tls?;
+    Some(EmailChannel {
+        host: host?,
+        port: port?.unwrap_or(default_port(tls)),
+        tls,
+        credentials: credentials?,
+        from: from?,
+        to: to?,
+    })
+}
+
+fn default_port(tls: TlsMode) -> u16 {
+    match tls {
+        TlsMode::StartTls => 587,
+        TlsMode::Tls => 465,
+        TlsMode::None => 25,
+    }
+}
+
+fn required<'v>(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'v>,
+    key: &str,
+) -> Option<(&'v Value, At)> {
+    let found = fields.get(key);
+    if found.is_none() {
+        reader.error(&fields.at.key(key), format!("`{key}` is required"), None);
+    }
+    found
+}
+
+/// `Some(None)`: no login; `None`: an error was reported.
+fn read_credentials(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+) -> Option<Option<SmtpCredentials>> {
+    let username = fields
+        .get("username")
+        .and_then(|(v, at)| reader.string(v, &at));
+    let has_password = fields.has("password") || fields.has("password_file");
+    let password = reader.secret(fields, "password");
+    match (username, password) {
+        (Some(username), Some(password)) => Some(Some(SmtpCredentials { username, password })),
+        (None, None) if !fields.has("username") && !has_password => Some(None),
+        (Some(_), None) if !has_password => {
+            let message = "`username` needs `password` or `password_file`";
+            reader.error(&fields.at.key("username"), message, None);
+            None
+        }
+        (None, Some(_)) => {
+            reader.error(
+                &fields.at.key("password"),
+                "`password` needs `username`",
+                None,
+            );
+            None
+        }
+        _ => None,
+    }
+}
+
+const MAILBOX_FORMS: &str =
+    "an address such as alerts@example.com or \"syncwatch <alerts@example.com>\"";
+
+fn read_mailbox(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Mailbox> {
+    reader.parsed(value, at, MAILBOX_FORMS, |s| s.parse::<Mailbox>().ok())
+}
+
+fn read_recipients(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Vec<Mailbox>> {
+    let items: Vec<(Value, At)> = match value {
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), at.index(i)))
+            .collect(),
+        single => vec![(single.clone(), at.clone())],
+    };
+    if items.is_empty() {
+        reader.error(at, "needs at least one recipient", Some(MAILBOX_FORMS));
+        return None;
+    }
+    let mailboxes: Vec<Option<Mailbox>> = items
+        .iter()
+        .map(|(v, at)| read_mailbox(reader, v, at))
+        .collect();
+    mailboxes.into_iter().collect()
+}

@@ -1,0 +1,244 @@
+//! Loading rules.yaml: parse, then read each section through the collecting
+//! [`Reader`], so one run reports every error in the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_yaml::Value;
+
+use crate::rules::Environment;
+
+use super::channels::read_channels;
+use super::error::{ConfigError, ConfigErrors};
+use super::model::{Config, Defaults, Delivery, Security, Server, Storage};
+use super::reader::{At, EnvLookup, Fields, Reader};
+use super::rules::read_rules;
+use super::units::{DURATION_FORMS, SIZE_FORMS, parse_duration, parse_size};
+
+const TOP_LEVEL: &[&str] = &[
+    "server", "security", "storage", "defaults", "delivery", "channels", "rules",
+];
+
+/// Reads and validates the file at `path`, with `${VAR}` from the process
+/// environment.
+pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_owned(),
+            line: None,
+            rule: None,
+            key: String::new(),
+            message: format!("cannot read the file: {err}"),
+            allowed: None,
+        }])
+    })?;
+    load_str(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// Validates `text` as if read from `file`.
+pub fn load_str(text: &str, file: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
+    let root: Value = serde_yaml::from_str(text).map_err(|err| syntax_error(file, &err))?;
+    let mut reader = Reader::new(file, text, env);
+    let top = reader.fields(Some(&root), At::default(), TOP_LEVEL);
+    let config = read_config(&mut reader, &top, file);
+    if reader.errors.is_empty() {
+        return Ok(config);
+    }
+    let mut errors = reader.errors;
+    // In file order, as an editor would walk them.
+    errors.sort_by_key(|e| e.line.unwrap_or(0));
+    Err(ConfigErrors(errors))
+}
+
+fn syntax_error(file: &Path, err: &serde_yaml::Error) -> ConfigErrors {
+    let message = err.to_string();
+    // serde_yaml appends "at line L column C"; the line goes in its own field.
+    let message = match message.find(" at line ") {
+        Some(cut) => message[..cut].to_owned(),
+        None => message,
+    };
+    ConfigErrors(vec![ConfigError {
+        file: file.to_owned(),
+        line: err.location().map(|l| l.line()),
+        rule: None,
+        key: String::new(),
+        message: format!("not valid YAML: {message}"),
+        allowed: None,
+    }])
+}
+
+fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config {
+    let (channels, declared) = read_channels(reader, top.get("channels"));
+    let defaults = read_defaults(reader, top, &declared);
+    let rules = read_rules(reader, top.get("rules"), &defaults, &declared);
+    Config {
+        source: file.to_owned(),
+        server: read_server(reader, top),
+        security: read_security(reader, top),
+        storage: read_storage(reader, top),
+        delivery: read_delivery(reader, top),
+        defaults,
+        channels,
+        rules,
+    }
+}
+
+fn section<'v>(
+    reader: &mut Reader<'_>,
+    top: &Fields<'v>,
+    name: &str,
+    allowed: &[&str],
+) -> Fields<'v> {
+    let value = top.get(name).map(|(value, _)| value);
+    reader.fields(value, top.at.key(name), allowed)
+}
+
+fn read_server(reader: &mut Reader<'_>, top: &Fields<'_>) -> Server {
+    let fields = section(reader, top, "server", &["listen", "path", "max_body"]);
+    let listen = fields.get("listen").and_then(|(value, at)| {
+        reader.parsed(
+            value,
+            &at,
+            "an IP address and port, e.g. 127.0.0.1:9650 or [::1]:9650",
+            |s| s.parse::<SocketAddr>().ok(),
+        )
+    });
+    let path = fields.get("path").and_then(|(value, at)| {
+        let path = reader.string(value, &at)?;
+        if !path.starts_with('/') || path.contains(char::is_whitespace) {
+            reader.error(
+                &at,
+                format!("`{path}` is not a URL path"),
+                Some("a path starting with `/`"),
+            );
+            return None;
+        }
+        Some(path)
+    });
+    let max_body = fields
+        .get("max_body")
+        .and_then(|(value, at)| reader.parsed(value, &at, SIZE_FORMS, parse_size));
+    Server {
+        listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9650))),
+        path: path.unwrap_or_else(|| "/webhooks/railz".into()),
+        max_body: max_body.unwrap_or(4 << 20),
+    }
+}
+
+fn read_security(reader: &mut Reader<'_>, top: &Fields<'_>) -> Security {
+    let allowed = [
+        "signing_secret",
+        "signing_secret_file",
+        "signature_tolerance",
+        "bearer_token",
+        "bearer_token_file",
+    ];
+    let fields = section(reader, top, "security", &allowed);
+    let tolerance = fields
+        .get("signature_tolerance")
+        .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
+    Security {
+        signing_secrets: read_signing_secrets(reader, &fields),
+        signature_tolerance: tolerance.unwrap_or(Duration::from_secs(300)),
+        bearer_token: reader.secret(&fields, "bearer_token"),
+    }
+}
+
+/// `signing_secret` is one secret or, while rotating, a list of them.
+fn read_signing_secrets(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<super::Secret> {
+    match fields.get("signing_secret") {
+        Some((Value::Sequence(items), at)) if !fields.has("signing_secret_file") => {
+            let mut secrets = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let at = at.index(i);
+                match reader.string(item, &at) {
+                    Some(s) if !s.is_empty() => secrets.push(super::Secret::new(s)),
+                    Some(_) => reader.error(&at, "must not be empty", None),
+                    None => {}
+                }
+            }
+            secrets
+        }
+        _ => reader
+            .secret(fields, "signing_secret")
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn read_storage(reader: &mut Reader<'_>, top: &Fields<'_>) -> Storage {
+    let fields = section(reader, top, "storage", &["path"]);
+    let path = fields
+        .get("path")
+        .and_then(|(value, at)| reader.string(value, &at));
+    Storage {
+        path: PathBuf::from(path.unwrap_or_else(|| "/var/lib/syncwatch/syncwatch.db".into())),
+    }
+}
+
+fn read_delivery(reader: &mut Reader<'_>, top: &Fields<'_>) -> Delivery {
+    let fields = section(reader, top, "delivery", &["max_age"]);
+    let max_age = fields
+        .get("max_age")
+        .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
+    Delivery {
+        max_age: max_age.unwrap_or(Duration::from_secs(86_400)),
+    }
+}
+
+fn read_defaults(reader: &mut Reader<'_>, top: &Fields<'_>, channels: &[String]) -> Defaults {
+    let fields = section(
+        reader,
+        top,
+        "defaults",
+        &["notify", "repeat_interval", "missing_sandbox"],
+    );
+    let notify = fields
+        .get("notify")
+        .and_then(|(value, at)| read_channel_names(reader, value, &at, channels));
+    let repeat_interval = fields
+        .get("repeat_interval")
+        .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
+    let missing_sandbox = fields
+        .get("missing_sandbox")
+        .and_then(|(value, at)| reader.choice(value, &at, &Environment::ALL));
+    Defaults {
+        notify: notify.unwrap_or_default(),
+        repeat_interval: repeat_interval.unwrap_or(Duration::from_secs(4 * 3600)),
+        missing_sandbox: missing_sandbox.unwrap_or(Environment::Production),
+    }
+}
+
+/// A list of channel names, each of which `channels` declares (a declared
+/// channel with errors of its own is reported there, not at each use).
+pub fn read_channel_names(
+    reader: &mut Reader<'_>,
+    value: &Value,
+    at: &At,
+    channels: &[String],
+) -> Option<Vec<String>> {
+    let names = reader.strings(value, at)?;
+    let allowed = if channels.is_empty() {
+        "no channel is defined under `channels`".to_owned()
+    } else {
+        channels.join(", ")
+    };
+    let mut ok = true;
+    for (i, name) in names.iter().enumerate() {
+        if !channels.contains(name) {
+            let at = if value.is_sequence() {
+                at.index(i)
+            } else {
+                at.clone()
+            };
+            reader.error(&at, format!("no channel is named `{name}`"), Some(&allowed));
+            ok = false;
+        }
+    }
+    ok.then_some(names)
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

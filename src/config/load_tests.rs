@@ -1,0 +1,284 @@
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{ChannelKind, ConfigErrors, TlsMode};
+use crate::rules::Environment;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "SLACK_URL" => Some("https://hooks.slack.com/services/T/B/X".into()),
+        "SECRET" => Some("s3cret".into()),
+        _ => None,
+    }
+}
+
+fn load(text: &str) -> Result<Config, ConfigErrors> {
+    load_str(text, Path::new("rules.yaml"), &env)
+}
+
+/// Every error message of `text`, one string each.
+fn errors(text: &str) -> Vec<String> {
+    match load(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const CHANNELS: &str = "channels:\n  ops:\n    slack:\n      webhook_url: ${SLACK_URL}\n";
+
+#[test]
+fn an_empty_file_gives_the_documented_defaults() {
+    let config = load("{}").unwrap();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:9650");
+    assert_eq!(config.server.path, "/webhooks/railz");
+    assert_eq!(config.server.max_body, 4 * 1024 * 1024);
+    assert_eq!(
+        config.security.signature_tolerance,
+        Duration::from_secs(300)
+    );
+    assert!(config.security.signing_secrets.is_empty());
+    assert_eq!(
+        config.storage.path,
+        Path::new("/var/lib/syncwatch/syncwatch.db")
+    );
+    assert_eq!(
+        config.defaults.repeat_interval,
+        Duration::from_secs(4 * 3600)
+    );
+    assert_eq!(config.defaults.missing_sandbox, Environment::Production);
+    assert_eq!(config.delivery.max_age, Duration::from_secs(86_400));
+}
+
+#[test]
+fn the_spec_example_loads_with_every_key() {
+    let text = include_str!("../../tests/fixtures/spec-rules.yaml");
+    let vars = |name: &str| match name {
+        "SLACK_WEBHOOK_URL" => Some("https://hooks.slack.com/x".to_owned()),
+        other => Some(format!("value-of-{other}")),
+    };
+    let config = load_str(text, Path::new("spec.yaml"), &vars).unwrap();
+    assert_eq!(config.rules.len(), 3);
+    assert_eq!(
+        config.rules[2].notify,
+        vec!["ops-slack"],
+        "defaults.notify applies"
+    );
+    let ChannelKind::Email(email) = &config.channels["finance-email"].kind else {
+        panic!("finance-email is an email channel");
+    };
+    assert_eq!(email.tls, TlsMode::StartTls);
+    assert_eq!(email.port, 587);
+    assert_eq!(email.to[0].email.to_string(), "finance-ops@example.com");
+    assert_eq!(
+        config.security.bearer_token.unwrap().expose(),
+        "value-of-RAILZ_BEARER_TOKEN"
+    );
+}
+
+#[test]
+fn an_unknown_key_names_file_line_key_and_what_is_allowed() {
+    let found = errors("server:\n  listen: 127.0.0.1:1\n  lisen: x\n");
+    assert_eq!(
+        found,
+        ["rules.yaml:3: server.lisen: unknown key `lisen` (allowed: listen, path, max_body)"]
+    );
+}
+
+#[test]
+fn an_error_inside_a_rule_names_the_rule() {
+    let text = format!(
+        "{CHANNELS}rules:\n  - name: big-failures\n    when:\n      failed: {{ abov: 3 }}\n"
+    );
+    let found = errors(&text);
+    assert!(
+        found[0].starts_with(
+            "rules.yaml:8: rule \"big-failures\": rules[0].when.failed.abov: unknown key `abov`"
+        ),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_at_once() {
+    let text = "server:\n  listen: nowhere\n  max_body: lots\ndefaults:\n  repeat_interval: soon\n";
+    assert_eq!(errors(text).len(), 3);
+}
+
+#[test]
+fn a_channel_that_no_channel_defines_is_an_error() {
+    let text = format!(
+        "{CHANNELS}rules:\n  - name: r\n    when: {{ event: data }}\n    notify: [ops, pager]\n"
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].contains("rules[0].notify[1]: no channel is named `pager` (allowed: ops)"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn bad_durations_thresholds_and_choices_are_errors() {
+    let text = format!(
+        "{CHANNELS}rules:\n  - name: r\n    repeat_interval: 2 weeks\n    severity: urgent\n    when:\n      environment: staging\n      empty: {{ above: -1 }}\n      success: {{ below: 0 }}\n      failed: {{ at_least: 1.5, report_frequency: weekly }}\n"
+    );
+    let found = errors(&text).join("\n");
+    for expected in [
+        "rules[0].repeat_interval: `2 weeks` is not valid (allowed: a whole number with a unit",
+        "rules[0].severity: `urgent` is not allowed (allowed: critical, warning, info)",
+        "rules[0].when.environment: `staging` is not allowed (allowed: production, sandbox)",
+        "rules[0].when.empty.above: expected a whole number from 0",
+        "rules[0].when.success.below: `below: 0` can never hold",
+        "rules[0].when.failed.at_least: expected a whole number from 0",
+        "rules[0].when.failed.report_frequency: `weekly` is not allowed (allowed: month, quarter, year)",
+    ] {
+        assert!(found.contains(expected), "missing {expected:?} in\n{found}");
+    }
+}
+
+#[test]
+fn a_count_condition_needs_a_threshold() {
+    let found = errors(
+        "rules:\n  - name: r\n    notify: []\n    when:\n      failed: { data_types: [bills] }\n",
+    );
+    assert!(
+        found[0].contains("when.failed: needs a threshold (allowed: above, at_least, below)"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_rule_needs_a_name_and_a_when_and_a_unique_name() {
+    let text = "rules:\n  - notify: []\n    when: { event: data }\n  - name: a\n    notify: []\n  - name: a\n    notify: []\n    when: { event: data }\n";
+    let found = errors(text).join("\n");
+    assert!(
+        found.contains("rules[0].name: `name` is required"),
+        "{found}"
+    );
+    assert!(
+        found.contains("rule \"a\": rules[1].when: `when` is required"),
+        "{found}"
+    );
+    assert!(
+        found.contains("rules[2].name: another rule is already named `a`"),
+        "{found}"
+    );
+}
+
+#[test]
+fn an_unset_variable_is_an_error_that_names_it() {
+    let found = errors("security:\n  signing_secret: ${NOT_SET}\n");
+    assert_eq!(
+        found,
+        ["rules.yaml:2: security.signing_secret: environment variable `NOT_SET` is not set"]
+    );
+}
+
+#[test]
+fn variables_are_replaced_anywhere_in_a_string() {
+    let config = load("storage:\n  path: /var/${SECRET}/db\n").unwrap();
+    assert_eq!(config.storage.path, Path::new("/var/s3cret/db"));
+}
+
+#[test]
+fn a_secret_can_come_from_a_file_without_its_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, "from-file\n").unwrap();
+    let text = format!("security:\n  bearer_token_file: {}\n", path.display());
+    let config = load(&text).unwrap();
+    assert_eq!(config.security.bearer_token.unwrap().expose(), "from-file");
+}
+
+#[test]
+fn a_secret_given_twice_or_from_a_missing_file_is_an_error() {
+    let found = errors("security:\n  bearer_token: a\n  bearer_token_file: /nonexistent/token\n");
+    assert!(
+        found[0].contains("give either `bearer_token` or `bearer_token_file`, not both"),
+        "{found:?}"
+    );
+    let found = errors("security:\n  bearer_token_file: /nonexistent/token\n");
+    assert!(
+        found[0].contains("cannot read `/nonexistent/token`"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn signing_secrets_may_be_a_list_for_rotation() {
+    let config = load("security:\n  signing_secret: [old, \"${SECRET}\"]\n").unwrap();
+    let secrets: Vec<&str> = config
+        .security
+        .signing_secrets
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(secrets, ["old", "s3cret"]);
+}
+
+#[test]
+fn errors_never_print_a_secret_value() {
+    let found =
+        errors("channels:\n  ops:\n    slack:\n      webhook_url: hunter2-not-a-url\n").join("\n");
+    assert!(
+        found.contains("webhook_url: is not an http(s) URL"),
+        "{found}"
+    );
+    assert!(!found.contains("hunter2"), "{found}");
+}
+
+#[test]
+fn email_channels_check_addresses_tls_and_credentials() {
+    let text = "channels:\n  mail:\n    email:\n      tls: ssl\n      from: not an address\n      to: [ok@example.com, 'also bad']\n      username: u\n";
+    let found = errors(text).join("\n");
+    for expected in [
+        "channels.mail.email.host: `host` is required",
+        "channels.mail.email.tls: `ssl` is not allowed (allowed: starttls, tls, none)",
+        "channels.mail.email.from: `not an address` is not valid",
+        "channels.mail.email.to[1]: `also bad` is not valid",
+        "channels.mail.email.username: `username` needs `password` or `password_file`",
+    ] {
+        assert!(found.contains(expected), "missing {expected:?} in\n{found}");
+    }
+}
+
+#[test]
+fn a_channel_is_exactly_one_kind() {
+    let found = errors(
+        "channels:\n  both:\n    slack: { webhook_url: 'https://x.example' }\n    email: { host: h }\n",
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("a channel is exactly one of `slack` or `email`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_port_defaults_from_the_tls_mode() {
+    let text = "channels:\n  m:\n    email: { host: h, tls: tls, from: a@b.c, to: d@e.f }\n  n:\n    email: { host: h, tls: none, from: a@b.c, to: d@e.f }\n";
+    let config = load(text).unwrap();
+    let port = |name: &str| match &config.channels[name].kind {
+        ChannelKind::Email(e) => e.port,
+        ChannelKind::Slack(_) => 0,
+    };
+    assert_eq!((port("m"), port("n")), (465, 25));
+}
+
+#[test]
+fn invalid_yaml_reports_its_line() {
+    let found = errors("server:\n  listen: [unclosed\n");
+    assert!(found[0].starts_with("rules.yaml:"), "{found:?}");
+    assert!(found[0].contains("not valid YAML"), "{found:?}");
+}
+
+#[test]
+fn a_path_must_be_a_url_path() {
+    let found = errors("server:\n  path: webhooks\n");
+    assert!(
+        found[0].contains("server.path: `webhooks` is not a URL path"),
+        "{found:?}"
+    );
+}

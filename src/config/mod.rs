@@ -1,0 +1,21 @@
+//! rules.yaml: read, interpolated, validated once into typed settings, so
+//! the rest of the program cannot hold an invalid rule or channel.
+
+mod channels;
+mod error;
+mod load;
+mod model;
+mod reader;
+mod rules;
+mod secret;
+mod spans;
+mod units;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load_file, load_str};
+pub use model::{
+    Channel, ChannelKind, Config, Defaults, Delivery, EmailChannel, Security, Server, SlackChannel,
+    SmtpCredentials, Storage, TlsMode,
+};
+pub use secret::Secret;
+pub use units::{parse_duration, parse_size};

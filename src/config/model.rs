@@ -1,0 +1,106 @@
+//! The validated configuration. Every field already holds a checked value
+//! (a socket address, a duration, a mailbox), never raw text to re-check.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+
+use crate::rules::{Environment, Rule};
+
+use super::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from, for messages.
+    pub source: PathBuf,
+    pub server: Server,
+    pub security: Security,
+    pub storage: Storage,
+    pub defaults: Defaults,
+    pub delivery: Delivery,
+    pub channels: BTreeMap<String, Channel>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// Starts with `/`.
+    pub path: String,
+    /// Bodies over this many bytes are refused with 413.
+    pub max_body: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Security {
+    /// Any one may sign a request; several allow rotating the secret.
+    pub signing_secrets: Vec<Secret>,
+    pub signature_tolerance: Duration,
+    pub bearer_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub notify: Vec<String>,
+    pub repeat_interval: Duration,
+    pub missing_sandbox: Environment,
+}
+
+/// How long delivery keeps trying (not in the SPEC's example; optional).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// A notification still undelivered after this long is given up.
+    pub max_age: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    Slack(SlackChannel),
+    Email(EmailChannel),
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackChannel {
+    /// The URL is the credential: anyone holding it can post.
+    pub webhook_url: Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS (required, not opportunistic).
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption: only for a relay on localhost or a test server.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpCredentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailChannel {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub credentials: Option<SmtpCredentials>,
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+}

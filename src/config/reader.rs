@@ -1,0 +1,278 @@
+//! A cursor over the parsed YAML that turns values into typed settings and
+//! collects every error with its position, instead of stopping at the first.
+
+use std::path::Path;
+
+use serde_yaml::{Mapping, Value};
+
+use super::error::ConfigError;
+use super::secret::Secret;
+use super::spans::{Segment, Spans, render_path};
+
+/// Looks up an environment variable; a parameter so tests need not touch
+/// the process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub struct Reader<'a> {
+    file: &'a Path,
+    spans: Spans,
+    env: EnvLookup<'a>,
+    pub errors: Vec<ConfigError>,
+}
+
+/// Where a value sits: its path, and the rule it belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct At {
+    pub path: Vec<Segment>,
+    pub rule: Option<String>,
+}
+
+impl At {
+    pub fn key(&self, key: &str) -> At {
+        let mut path = self.path.clone();
+        path.push(Segment::Key(key.to_owned()));
+        At {
+            path,
+            rule: self.rule.clone(),
+        }
+    }
+
+    pub fn index(&self, index: usize) -> At {
+        let mut path = self.path.clone();
+        path.push(Segment::Index(index));
+        At {
+            path,
+            rule: self.rule.clone(),
+        }
+    }
+
+    pub fn in_rule(mut self, rule: String) -> At {
+        self.rule = Some(rule);
+        self
+    }
+}
+
+/// The keys of one mapping, checked against what is allowed.
+pub struct Fields<'v> {
+    map: Option<&'v Mapping>,
+    pub at: At,
+}
+
+impl<'v> Fields<'v> {
+    pub fn get(&self, key: &str) -> Option<(&'v Value, At)> {
+        let value = self.map?.get(key)?;
+        if value.is_null() {
+            return None;
+        }
+        Some((value, self.at.key(key)))
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(file: &'a Path, text: &str, env: EnvLookup<'a>) -> Reader<'a> {
+        Reader {
+            file,
+            spans: Spans::index(text),
+            env,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn error(&mut self, at: &At, message: impl Into<String>, allowed: Option<&str>) {
+        self.errors.push(ConfigError {
+            file: self.file.to_owned(),
+            line: self.spans.line(&at.path),
+            rule: at.rule.clone(),
+            key: render_path(&at.path),
+            message: message.into(),
+            allowed: allowed.map(str::to_owned),
+        });
+    }
+
+    /// Opens a mapping, reporting it if it is not one and every key that is
+    /// not in `allowed`.
+    pub fn fields<'v>(&mut self, value: Option<&'v Value>, at: At, allowed: &[&str]) -> Fields<'v> {
+        let map = match value {
+            None | Some(Value::Null) => None,
+            Some(Value::Mapping(map)) => Some(map),
+            Some(other) => {
+                let message = format!("expected a mapping of keys, found {}", describe(other));
+                self.error(&at, message, Some(&allowed.join(", ")));
+                None
+            }
+        };
+        for key in map.into_iter().flat_map(|m| m.keys()) {
+            match key.as_str() {
+                Some(name) if allowed.contains(&name) => {}
+                Some(name) => {
+                    let message = format!("unknown key `{name}`");
+                    self.error(&at.key(name), message, Some(&allowed.join(", ")));
+                }
+                None => self.error(&at, "keys must be strings", Some(&allowed.join(", "))),
+            }
+        }
+        Fields { map, at }
+    }
+
+    /// A string, with `${NAME}` replaced from the environment.
+    pub fn string(&mut self, value: &Value, at: &At) -> Option<String> {
+        let raw = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => {
+                let message = format!("expected a string, found {}", describe(other));
+                self.error(at, message, None);
+                return None;
+            }
+        };
+        match interpolate(&raw, self.env) {
+            Ok(text) => Some(text),
+            Err(name) => {
+                let message = format!("environment variable `{name}` is not set");
+                self.error(at, message, None);
+                None
+            }
+        }
+    }
+
+    /// A string or a list of strings, as a list.
+    pub fn strings(&mut self, value: &Value, at: &At) -> Option<Vec<String>> {
+        match value {
+            Value::Sequence(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.string(item, &at.index(i))?);
+                }
+                Some(out)
+            }
+            single => self.string(single, at).map(|s| vec![s]),
+        }
+    }
+
+    /// One of `choices`, spelled exactly.
+    pub fn choice<T: Clone>(&mut self, value: &Value, at: &At, choices: &[(&str, T)]) -> Option<T> {
+        let text = self.string(value, at)?;
+        let found = choices.iter().find(|(name, _)| *name == text);
+        if found.is_none() {
+            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+            self.error(
+                at,
+                format!("`{text}` is not allowed"),
+                Some(&names.join(", ")),
+            );
+        }
+        found.map(|(_, value)| value.clone())
+    }
+
+    /// A whole number from 0 to `max`.
+    pub fn count(&mut self, value: &Value, at: &At, max: u64) -> Option<u64> {
+        let number = value.as_u64().filter(|n| *n <= max);
+        if number.is_none() {
+            let message = format!(
+                "expected a whole number from 0 to {max}, found {}",
+                describe(value)
+            );
+            self.error(at, message, None);
+        }
+        number
+    }
+
+    /// Parses a string with `parse`, reporting `forms` when it fails.
+    pub fn parsed<T>(
+        &mut self,
+        value: &Value,
+        at: &At,
+        forms: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let text = self.string(value, at)?;
+        let parsed = parse(&text);
+        if parsed.is_none() {
+            self.error(at, format!("`{text}` is not valid"), Some(forms));
+        }
+        parsed
+    }
+
+    /// A secret given inline as `key` or read from the file named by
+    /// `key_file` (systemd credentials live in `$CREDENTIALS_DIRECTORY`).
+    pub fn secret(&mut self, fields: &Fields<'_>, key: &str) -> Option<Secret> {
+        let file_key = format!("{key}_file");
+        match (fields.get(key), fields.get(&file_key)) {
+            (Some(_), Some((_, at))) => {
+                let message = format!("give either `{key}` or `{file_key}`, not both");
+                self.error(&at, message, None);
+                None
+            }
+            (Some((value, at)), None) => {
+                let text = self.string(value, &at)?;
+                self.non_empty_secret(text, &at)
+            }
+            (None, Some((value, at))) => {
+                let path = self.string(value, &at)?;
+                let text = self.read_secret_file(&path, &at)?;
+                self.non_empty_secret(text, &at)
+            }
+            (None, None) => None,
+        }
+    }
+
+    fn read_secret_file(&mut self, path: &str, at: &At) -> Option<String> {
+        match std::fs::read_to_string(path) {
+            // Files written by `echo` end in a newline that is not part of the secret.
+            Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned()),
+            Err(err) => {
+                self.error(at, format!("cannot read `{path}`: {err}"), None);
+                None
+            }
+        }
+    }
+
+    fn non_empty_secret(&mut self, value: String, at: &At) -> Option<Secret> {
+        if value.is_empty() {
+            self.error(at, "must not be empty", None);
+            return None;
+        }
+        Some(Secret::new(value))
+    }
+}
+
+/// Replaces every `${NAME}`; `$${` stays a literal `${`. Returns the name
+/// of the first unset variable.
+pub fn interpolate(raw: &str, env: EnvLookup<'_>) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(start) = rest.find('$') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        if let Some(literal) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = literal;
+        } else if let Some(end) = after.strip_prefix("${").and_then(|r| r.find('}')) {
+            let name = &after[2..2 + end];
+            out.push_str(&env(name).ok_or_else(|| name.to_owned())?);
+            rest = &after[3 + end..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("`{n}`"),
+        Value::String(s) => format!("`{s}`"),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(_) => "a tagged value".into(),
+    }
+}

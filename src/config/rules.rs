@@ -1,0 +1,309 @@
+//! The `rules` section: each rule's `when` becomes a tree of
+//! [`Condition`]s, every key checked against what it allows.
+
+use std::collections::HashSet;
+
+use serde_yaml::Value;
+
+use crate::event::{Frequency, Status};
+use crate::rules::{
+    Condition, CountCondition, Environment, Field, FieldMatcher, Pattern, Rule, Severity, Threshold,
+};
+
+use super::load::read_channel_names;
+use super::model::Defaults;
+use super::reader::{At, Fields, Reader, describe};
+use super::units::{DURATION_FORMS, parse_duration};
+
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "when",
+    "severity",
+    "notify",
+    "repeat_interval",
+];
+const WHEN_KEYS: &[&str] = &[
+    "event",
+    "service",
+    "business",
+    "connection",
+    "sync_type",
+    "data_type",
+    "environment",
+    "failed",
+    "empty",
+    "success",
+    "any",
+    "not",
+];
+const COUNT_KEYS: &[&str] = &[
+    "above",
+    "at_least",
+    "below",
+    "data_types",
+    "report_frequency",
+];
+const FREQUENCIES: [(&str, Frequency); 3] = [
+    ("month", Frequency::Month),
+    ("quarter", Frequency::Quarter),
+    ("year", Frequency::Year),
+];
+
+pub fn read_rules(
+    reader: &mut Reader<'_>,
+    section: Option<(&Value, At)>,
+    defaults: &Defaults,
+    channels: &[String],
+) -> Vec<Rule> {
+    let Some((value, at)) = section else {
+        return Vec::new();
+    };
+    let Some(items) = value.as_sequence() else {
+        reader.error(
+            &at,
+            format!("expected a list of rules, found {}", describe(value)),
+            None,
+        );
+        return Vec::new();
+    };
+    let mut seen = HashSet::new();
+    let mut rules = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let name = rule_name(item).unwrap_or_else(|| format!("#{}", i + 1));
+        let at = at.index(i).in_rule(name.clone());
+        if !seen.insert(name.clone()) {
+            reader.error(
+                &at.key("name"),
+                format!("another rule is already named `{name}`"),
+                None,
+            );
+        }
+        if let Some(rule) = read_rule(reader, item, at, defaults, channels) {
+            rules.push(rule);
+        }
+    }
+    rules
+}
+
+fn rule_name(item: &Value) -> Option<String> {
+    item.get("name")?.as_str().map(str::to_owned)
+}
+
+fn read_rule(
+    reader: &mut Reader<'_>,
+    item: &Value,
+    at: At,
+    defaults: &Defaults,
+    channels: &[String],
+) -> Option<Rule> {
+    let fields = reader.fields(Some(item), at, RULE_KEYS);
+    let name = read_name(reader, &fields);
+    let description = fields
+        .get("description")
+        .and_then(|(v, at)| reader.string(v, &at));
+    let when = match fields.get("when") {
+        Some((value, at)) => read_all(reader, value, &at),
+        None => {
+            reader.error(
+                &fields.at.key("when"),
+                "`when` is required",
+                Some(&WHEN_KEYS.join(", ")),
+            );
+            None
+        }
+    };
+    let severity = match fields.get("severity") {
+        Some((value, at)) => reader.choice(value, &at, &Severity::ALL),
+        None => Some(Severity::Warning),
+    };
+    let notify = match fields.get("notify") {
+        Some((value, at)) => read_channel_names(reader, value, &at, channels),
+        None => Some(defaults.notify.clone()),
+    };
+    let repeat_interval = match fields.get("repeat_interval") {
+        Some((value, at)) => reader.parsed(value, &at, DURATION_FORMS, parse_duration),
+        None => Some(defaults.repeat_interval),
+    };
+    Some(Rule {
+        name: name?,
+        description,
+        when: when?,
+        severity: severity?,
+        notify: notify?,
+        repeat_interval: repeat_interval?,
+    })
+}
+
+fn read_name(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<String> {
+    let Some((value, at)) = fields.get("name") else {
+        reader.error(&fields.at.key("name"), "`name` is required", None);
+        return None;
+    };
+    let name = reader.string(value, &at)?;
+    if name.trim().is_empty() || name.chars().any(char::is_control) {
+        reader.error(&at, "a rule name must be non-empty text on one line", None);
+        return None;
+    }
+    Some(name)
+}
+
+/// A `when` mapping (or a nested one under `any` / `not`): all keys hold.
+fn read_all(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Condition> {
+    let fields = reader.fields(Some(value), at.clone(), WHEN_KEYS);
+    let map = value.as_mapping()?;
+    if map.is_empty() {
+        reader.error(
+            at,
+            "needs at least one condition",
+            Some(&WHEN_KEYS.join(", ")),
+        );
+        return None;
+    }
+    let mut conditions = Vec::new();
+    let mut ok = true;
+    for key in WHEN_KEYS {
+        if let Some((value, at)) = fields.get(key) {
+            match read_condition(reader, key, value, &at) {
+                Some(condition) => conditions.push(condition),
+                None => ok = false,
+            }
+        }
+    }
+    ok.then_some(Condition::All(conditions))
+}
+
+fn read_condition(reader: &mut Reader<'_>, key: &str, value: &Value, at: &At) -> Option<Condition> {
+    if let Some((_, field)) = Field::ALL.iter().find(|(name, _)| *name == key) {
+        return read_field(reader, *field, value, at);
+    }
+    match key {
+        "environment" => reader
+            .choice(value, at, &Environment::ALL)
+            .map(Condition::Environment),
+        "failed" => read_count(reader, Status::Failed, value, at).map(Condition::Count),
+        "empty" => read_count(reader, Status::Empty, value, at).map(Condition::Count),
+        "success" => read_count(reader, Status::Success, value, at).map(Condition::Count),
+        "any" => read_any(reader, value, at),
+        "not" => read_all(reader, value, at).map(|c| Condition::Not(Box::new(c))),
+        _ => None,
+    }
+}
+
+fn read_patterns(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Vec<Pattern>> {
+    let values = reader.strings(value, at)?;
+    if values.is_empty() || values.iter().any(String::is_empty) {
+        reader.error(
+            at,
+            "needs at least one non-empty value",
+            Some("a string, a list of strings, `*` as a wildcard"),
+        );
+        return None;
+    }
+    Some(values.iter().map(|v| Pattern::new(v)).collect())
+}
+
+fn read_field(reader: &mut Reader<'_>, field: Field, value: &Value, at: &At) -> Option<Condition> {
+    let patterns = read_patterns(reader, value, at)?;
+    Some(Condition::Field(FieldMatcher { field, patterns }))
+}
+
+fn read_any(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Condition> {
+    let Some(items) = value.as_sequence().filter(|items| !items.is_empty()) else {
+        reader.error(
+            at,
+            "expected a non-empty list of condition mappings",
+            Some("any: [ {...}, {...} ]"),
+        );
+        return None;
+    };
+    let branches: Vec<Option<Condition>> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read_all(reader, item, &at.index(i)))
+        .collect();
+    branches
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .map(Condition::Any)
+}
+
+fn read_count(
+    reader: &mut Reader<'_>,
+    status: Status,
+    value: &Value,
+    at: &At,
+) -> Option<CountCondition> {
+    let fields = reader.fields(Some(value), at.clone(), COUNT_KEYS);
+    if !value.is_mapping() {
+        return None;
+    }
+    let thresholds = read_thresholds(reader, &fields);
+    let data_types = match fields.get("data_types") {
+        Some((value, at)) => read_patterns(reader, value, &at),
+        None => Some(Vec::new()),
+    };
+    let frequencies = match fields.get("report_frequency") {
+        Some((value, at)) => read_frequencies(reader, value, &at),
+        None => Some(Vec::new()),
+    };
+    Some(CountCondition {
+        status,
+        thresholds: thresholds?,
+        data_types: data_types?,
+        frequencies: frequencies?,
+    })
+}
+
+fn read_thresholds(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<Vec<Threshold>> {
+    let mut thresholds = Vec::new();
+    let mut ok = true;
+    type Make = fn(u64) -> Threshold;
+    let kinds: [(&str, Make); 3] = [
+        ("above", Threshold::Above),
+        ("at_least", Threshold::AtLeast),
+        ("below", Threshold::Below),
+    ];
+    for (key, make) in kinds {
+        let Some((value, at)) = fields.get(key) else {
+            continue;
+        };
+        match reader.count(value, &at, u64::from(u32::MAX)) {
+            Some(0) if key == "below" => {
+                reader.error(&at, "`below: 0` can never hold: no count is below 0", None);
+                ok = false;
+            }
+            Some(n) => thresholds.push(make(n)),
+            None => ok = false,
+        }
+    }
+    if ok && thresholds.is_empty() {
+        reader.error(
+            &fields.at,
+            "needs a threshold",
+            Some("above, at_least, below"),
+        );
+        return None;
+    }
+    ok.then_some(thresholds)
+}
+
+fn read_frequencies(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Vec<Frequency>> {
+    let items: Vec<(&Value, At)> = match value {
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v, at.index(i)))
+            .collect(),
+        single => vec![(single, at.clone())],
+    };
+    let parsed: Vec<Option<Frequency>> = items
+        .into_iter()
+        .map(|(v, at)| {
+            reader
+                .choice(v, &at, &FREQUENCIES.map(|(n, f)| (n, Some(f))))
+                .flatten()
+        })
+        .collect();
+    parsed.into_iter().collect()
+}

@@ -1,0 +1,260 @@
+//! From the raw body to an [`Event`]: tolerant of everything Railz really
+//! sends (missing fields, `null`, numbers where strings are usual, unknown
+//! statuses and fields), strict only about what makes a body not an event.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::summary::{DataTypeTally, Event, Frequency, Period, Status};
+
+/// Why a body is not a Railz event. Each message says what is wrong and
+/// where, because the sender (or the person replaying a payload) has to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("body is not JSON: {message} at line {line} column {column}")]
+    NotJson {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("body is {found}, expected a JSON object with a `data` object")]
+    NotAnObject { found: &'static str },
+    #[error("`data` is missing: a Railz webhook is {{\"data\": {{...}}, \"requestId\": \"...\"}}")]
+    MissingData,
+    #[error("`data` must be an object, found {found}")]
+    DataNotAnObject { found: &'static str },
+    #[error(
+        "`data.requests` must be an array (full payload) or an object (simple payload), found {found}"
+    )]
+    RequestsShape { found: &'static str },
+    #[error("`data.requests[{index}]` must be an object, found {found}")]
+    RequestNotAnObject { index: usize, found: &'static str },
+    #[error("`data.requests.{data_type}` must be an object of counts per status, found {found}")]
+    CountsNotAnObject {
+        data_type: String,
+        found: &'static str,
+    },
+    #[error(
+        "`data.requests.{data_type}.{status}` must be a count (a whole number, 0 or more), found {found}"
+    )]
+    BadCount {
+        data_type: String,
+        status: String,
+        found: String,
+    },
+}
+
+impl ParseError {
+    /// The JSON path of the offending value, for the HTTP error body.
+    pub fn path(&self) -> String {
+        match self {
+            ParseError::NotJson { .. } | ParseError::NotAnObject { .. } => "$".into(),
+            ParseError::MissingData | ParseError::DataNotAnObject { .. } => "data".into(),
+            ParseError::RequestsShape { .. } => "data.requests".into(),
+            ParseError::RequestNotAnObject { index, .. } => format!("data.requests[{index}]"),
+            ParseError::CountsNotAnObject { data_type, .. } => format!("data.requests.{data_type}"),
+            ParseError::BadCount {
+                data_type, status, ..
+            } => format!("data.requests.{data_type}.{status}"),
+        }
+    }
+}
+
+/// Parses and normalises one webhook body.
+pub fn parse_event(body: &[u8]) -> Result<Event, ParseError> {
+    let root: Value = serde_json::from_slice(body).map_err(|err| ParseError::NotJson {
+        message: json_error_message(&err),
+        line: err.line(),
+        column: err.column(),
+    })?;
+    let Value::Object(mut envelope) = root else {
+        return Err(ParseError::NotAnObject {
+            found: kind_of(&root),
+        });
+    };
+    let data = match envelope.remove("data") {
+        None | Some(Value::Null) => return Err(ParseError::MissingData),
+        Some(Value::Object(data)) => data,
+        Some(other) => {
+            return Err(ParseError::DataNotAnObject {
+                found: kind_of(&other),
+            });
+        }
+    };
+    let mut event = read_fields(&data);
+    event.request_id = envelope.get("requestId").and_then(text);
+    event.tallies = read_requests(&data, event.request_type.as_deref())?;
+    Ok(event)
+}
+
+/// serde_json appends the position to its message; we report it separately.
+fn json_error_message(err: &serde_json::Error) -> String {
+    let full = err.to_string();
+    match full.rfind(" at line ") {
+        Some(cut) => full[..cut].to_owned(),
+        None => full,
+    }
+}
+
+fn read_fields(data: &Map<String, Value>) -> Event {
+    let field = |name: &str| data.get(name).and_then(text);
+    let account = data.get("serviceAccountRef");
+    Event {
+        event: field("event"),
+        connection_id: field("connectionId").or_else(|| field("connectionUuid")),
+        business_name: field("businessName").or_else(|| field("businessUuid")),
+        service: field("serviceName"),
+        sync_type: field("dataSyncType"),
+        request_type: field("requestType"),
+        sandbox: data.get("sandbox").and_then(flag),
+        account_id: account.and_then(|a| a.get("id")).and_then(text),
+        entity_id: account
+            .and_then(|a| a.get("entityRef"))
+            .and_then(|e| e.get("id"))
+            .and_then(text),
+        ..Event::default()
+    }
+}
+
+fn read_requests(
+    data: &Map<String, Value>,
+    request_type: Option<&str>,
+) -> Result<Vec<DataTypeTally>, ParseError> {
+    match data.get("requests") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(entries)) => read_full(entries, request_type),
+        Some(Value::Object(counts)) => read_simple(counts),
+        Some(other) => Err(ParseError::RequestsShape {
+            found: kind_of(other),
+        }),
+    }
+}
+
+type TallyKey = (Option<String>, Option<Frequency>, Status);
+
+/// Full payload: one entry per request, each with its own period.
+fn read_full(
+    entries: &[Value],
+    request_type: Option<&str>,
+) -> Result<Vec<DataTypeTally>, ParseError> {
+    let mut tallies: HashMap<TallyKey, DataTypeTally> = HashMap::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let Value::Object(entry) = entry else {
+            return Err(ParseError::RequestNotAnObject {
+                index,
+                found: kind_of(entry),
+            });
+        };
+        let field = |name: &str| entry.get(name).and_then(text);
+        // A dataPerType event is about one data type; an entry that does
+        // not repeat it still belongs to it.
+        let data_type = field("request").or_else(|| request_type.map(str::to_owned));
+        let frequency = field("reportFrequency").map(|f| Frequency::parse(&f));
+        let status = Status::parse(field("status").as_deref().unwrap_or("unknown"));
+        let key = (data_type, frequency, status);
+        let tally = tallies.entry(key.clone()).or_insert_with(|| DataTypeTally {
+            data_type: key.0,
+            frequency: key.1,
+            status: key.2,
+            count: 0,
+            periods: Vec::new(),
+        });
+        tally.count += 1;
+        let (start, end) = (field("startDate"), field("endDate"));
+        if start.is_some() || end.is_some() {
+            tally.periods.push(Period { start, end });
+        }
+    }
+    Ok(sorted(tallies.into_values().collect()))
+}
+
+/// Simple payload: counts per status for each data type, no periods.
+fn read_simple(counts: &Map<String, Value>) -> Result<Vec<DataTypeTally>, ParseError> {
+    let mut tallies = Vec::new();
+    for (data_type, per_status) in counts {
+        let per_status = match per_status {
+            Value::Object(per_status) => per_status,
+            Value::Null => continue,
+            other => {
+                return Err(ParseError::CountsNotAnObject {
+                    data_type: data_type.clone(),
+                    found: kind_of(other),
+                });
+            }
+        };
+        for (status, count) in per_status {
+            let count = read_count(data_type, status, count)?;
+            tallies.push(DataTypeTally {
+                data_type: Some(data_type.clone()),
+                frequency: None,
+                status: Status::parse(status),
+                count,
+                periods: Vec::new(),
+            });
+        }
+    }
+    Ok(sorted(tallies))
+}
+
+fn read_count(data_type: &str, status: &str, count: &Value) -> Result<u64, ParseError> {
+    match count {
+        Value::Null => Ok(0),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| bad_count(data_type, status, count)),
+        _ => Err(bad_count(data_type, status, count)),
+    }
+}
+
+fn bad_count(data_type: &str, status: &str, found: &Value) -> ParseError {
+    ParseError::BadCount {
+        data_type: data_type.to_owned(),
+        status: status.to_owned(),
+        found: found.to_string(),
+    }
+}
+
+fn sorted(mut tallies: Vec<DataTypeTally>) -> Vec<DataTypeTally> {
+    tallies.sort_by(|a, b| {
+        (&a.data_type, &a.frequency, &a.status).cmp(&(&b.data_type, &b.frequency, &b.status))
+    });
+    tallies
+}
+
+/// A text field: strings as they are, numbers as written, anything else
+/// (null, objects) as absent. Railz sends `id` as a number in some payloads.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `sandbox`: a boolean, or its spelling as a string; anything else counts
+/// as absent so that `defaults.missing_sandbox` decides.
+fn flag(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

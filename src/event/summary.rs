@@ -1,0 +1,161 @@
+//! The normalised event: what every rule and message reads, whatever shape
+//! (full array, simple counts, `dataPerType`) the webhook arrived in.
+
+use std::fmt;
+
+/// The outcome of one sync request. Railz documents three; anything else is
+/// kept under its own name rather than rejected, so a new status still
+/// reaches the rules and the messages.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Success,
+    Failed,
+    Empty,
+    Other(String),
+}
+
+impl Status {
+    pub fn parse(raw: &str) -> Status {
+        match raw {
+            "success" => Status::Success,
+            "failed" => Status::Failed,
+            "empty" => Status::Empty,
+            other => Status::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Success => "success",
+            Status::Failed => "failed",
+            Status::Empty => "empty",
+            Status::Other(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How often a periodic data type is reported (`reportFrequency`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Frequency {
+    Month,
+    Quarter,
+    Year,
+    Other(String),
+}
+
+impl Frequency {
+    pub fn parse(raw: &str) -> Frequency {
+        match raw {
+            "month" => Frequency::Month,
+            "quarter" => Frequency::Quarter,
+            "year" => Frequency::Year,
+            other => Frequency::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Frequency::Month => "month",
+            Frequency::Quarter => "quarter",
+            Frequency::Year => "year",
+            Frequency::Other(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Frequency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The reporting period of one request, as Railz sent it (`YYYY-MM-DD`).
+/// Dates are kept as text: syncwatch only shows them, never computes on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let start = self.start.as_deref().unwrap_or("?");
+        let end = self.end.as_deref().unwrap_or("?");
+        write!(f, "{start}..{end}")
+    }
+}
+
+/// All requests of one data type, frequency and status, counted together.
+/// A full payload of 5,000 requests collapses into a few dozen tallies, so a
+/// count condition costs the same whatever the payload's size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataTypeTally {
+    /// The data type (`request`); `None` when Railz left it out.
+    pub data_type: Option<String>,
+    pub frequency: Option<Frequency>,
+    pub status: Status,
+    pub count: u64,
+    /// The periods behind `count`, in payload order. Empty for a simple
+    /// payload, which sends counts only, and for non-periodic data types.
+    pub periods: Vec<Period>,
+}
+
+impl DataTypeTally {
+    /// The data type as shown to a human.
+    pub fn data_type_label(&self) -> &str {
+        self.data_type.as_deref().unwrap_or("(unnamed data type)")
+    }
+}
+
+/// One webhook, normalised. Every field is optional because Railz sends
+/// different subsets for different events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    pub request_id: Option<String>,
+    /// `data`, `dataPerType`, or any other Railz event name.
+    pub event: Option<String>,
+    /// `connectionId`, or `connectionUuid` when that is all there is.
+    pub connection_id: Option<String>,
+    /// `businessName`, or `businessUuid` when that is all there is.
+    pub business_name: Option<String>,
+    pub service: Option<String>,
+    pub sync_type: Option<String>,
+    /// The data type a `dataPerType` event is about.
+    pub request_type: Option<String>,
+    /// `None` when the payload has no `sandbox` field; the config decides.
+    pub sandbox: Option<bool>,
+    /// `serviceAccountRef.id` and `serviceAccountRef.entityRef.id`.
+    pub account_id: Option<String>,
+    pub entity_id: Option<String>,
+    /// Sorted by data type, frequency and status, so output is stable.
+    pub tallies: Vec<DataTypeTally>,
+}
+
+impl Event {
+    pub fn is_data_per_type(&self) -> bool {
+        self.event.as_deref() == Some("dataPerType")
+    }
+
+    /// The number of requests with `status`, over every data type.
+    pub fn count(&self, status: &Status) -> u64 {
+        self.tallies
+            .iter()
+            .filter(|tally| &tally.status == status)
+            .map(|tally| tally.count)
+            .sum()
+    }
+
+    /// Every data type named by the event: `requestType` and each request's.
+    pub fn data_types(&self) -> impl Iterator<Item = &str> {
+        self.request_type
+            .as_deref()
+            .into_iter()
+            .chain(self.tallies.iter().filter_map(|t| t.data_type.as_deref()))
+    }
+}

@@ -1,0 +1,115 @@
+//! The email: a subject that reads in an inbox list, a text part and an
+//! HTML part. Values are escaped for HTML, and nothing from the payload can
+//! put a line break into a header.
+
+use super::escape::{html_escape, one_line, truncate};
+use super::facts::Facts;
+
+/// Long subjects are cut by mail clients anyway; keep the useful start.
+const SUBJECT_MAX: usize = 200;
+/// Lines of one problem group shown before "and N more".
+const LINES_MAX: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailMessage {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn render_email(facts: &Facts) -> EmailMessage {
+    EmailMessage {
+        subject: subject(facts),
+        text: text_part(facts),
+        html: html_part(facts),
+    }
+}
+
+/// `[syncwatch] CRITICAL production-sync-failed: 2 failed for BIZ-1 (quickbooks)`
+fn subject(facts: &Facts) -> String {
+    let subject = format!(
+        "[syncwatch] {} {}: {}",
+        facts.severity_label(),
+        facts.rule,
+        facts.summary()
+    );
+    truncate(&one_line(&subject), SUBJECT_MAX)
+}
+
+fn text_part(facts: &Facts) -> String {
+    let mut out = format!(
+        "{} {} ({})\n{}\n",
+        facts.severity_label(),
+        facts.rule,
+        facts.environment_label(),
+        facts.summary()
+    );
+    if let Some(description) = &facts.description {
+        out.push_str(&format!("{description}\n"));
+    }
+    out.push('\n');
+    for (label, value) in facts.details() {
+        out.push_str(&format!("{label}: {}\n", one_line(&value)));
+    }
+    for group in &facts.problems {
+        out.push_str(&format!("\n{} ({}):\n", group.status, group.total));
+        for line in shown(&group.lines) {
+            out.push_str(&format!("  - {}\n", one_line(line)));
+        }
+        if let Some(more) = more(&group.lines) {
+            out.push_str(&format!("  … and {more} more\n"));
+        }
+    }
+    out.push_str("\n-- \nsent by syncwatch\n");
+    out
+}
+
+fn html_part(facts: &Facts) -> String {
+    let mut out = String::from("<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n");
+    out.push_str(&format!(
+        "<h2>{} {} <small>({})</small></h2>\n<p><strong>{}</strong></p>\n",
+        facts.severity_label(),
+        html_escape(&facts.rule),
+        facts.environment_label(),
+        html_escape(&facts.summary())
+    ));
+    if let Some(description) = &facts.description {
+        out.push_str(&format!("<p>{}</p>\n", html_escape(description)));
+    }
+    out.push_str("<table>\n");
+    for (label, value) in facts.details() {
+        out.push_str(&format!(
+            "<tr><th align=\"left\">{label}</th><td>{}</td></tr>\n",
+            html_escape(&value)
+        ));
+    }
+    out.push_str("</table>\n");
+    for group in &facts.problems {
+        out.push_str(&format!(
+            "<h3>{} ({})</h3>\n<ul>\n",
+            html_escape(group.status.as_str()),
+            group.total
+        ));
+        for line in shown(&group.lines) {
+            out.push_str(&format!("<li>{}</li>\n", html_escape(line)));
+        }
+        if let Some(more) = more(&group.lines) {
+            out.push_str(&format!("<li>… and {more} more</li>\n"));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("<p style=\"color:#888\">sent by syncwatch</p>\n</body></html>\n");
+    out
+}
+
+fn shown(lines: &[String]) -> &[String] {
+    &lines[..lines.len().min(LINES_MAX)]
+}
+
+fn more(lines: &[String]) -> Option<usize> {
+    (lines.len() > LINES_MAX).then(|| lines.len() - LINES_MAX)
+}
+
+#[cfg(test)]
+#[path = "email_tests.rs"]
+mod tests;

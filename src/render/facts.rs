@@ -1,0 +1,223 @@
+//! The facts every message carries, gathered once from a match: rule,
+//! severity, environment, who and what, the failed or empty data types with
+//! their periods, the counts, the requestId and when it arrived.
+
+use std::time::SystemTime;
+
+use crate::event::{DataTypeTally, Event, Status};
+use crate::rules::{Environment, Evidence, Rule, Severity};
+
+/// One match of one rule on one event, as the renderers need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Alert<'a> {
+    pub rule: &'a Rule,
+    pub event: &'a Event,
+    pub evidence: &'a Evidence,
+    pub environment: Environment,
+    pub received_at: SystemTime,
+}
+
+/// Problems of one status: `incomeStatements month 2018-04-01..2018-04-30`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemGroup {
+    pub status: Status,
+    pub total: u64,
+    pub lines: Vec<String>,
+}
+
+/// Unescaped values; each renderer escapes for its medium.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub rule: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub environment: Environment,
+    /// What happened, in a few words: `2 failed, 1 empty`.
+    pub headline: String,
+    pub business: String,
+    pub connection: Option<String>,
+    pub service: Option<String>,
+    pub sync_type: Option<String>,
+    pub event: Option<String>,
+    pub data_type: Option<String>,
+    /// Every status of the event with its count: `failed 1, empty 1, success 3`.
+    pub counts: String,
+    pub problems: Vec<ProblemGroup>,
+    pub request_id: Option<String>,
+    /// RFC 3339, UTC.
+    pub received_at: String,
+}
+
+impl Facts {
+    pub fn gather(alert: &Alert<'_>) -> Facts {
+        let event = alert.event;
+        let problems = problem_groups(event, alert.evidence);
+        Facts {
+            rule: alert.rule.name.clone(),
+            description: alert.rule.description.clone(),
+            severity: alert.rule.severity,
+            environment: alert.environment,
+            headline: headline(event, &problems),
+            business: event
+                .business_name
+                .clone()
+                .unwrap_or_else(|| "unknown business".into()),
+            connection: event.connection_id.clone(),
+            service: event.service.clone(),
+            sync_type: event.sync_type.clone(),
+            event: event.event.clone(),
+            data_type: event.request_type.clone(),
+            counts: counts(event),
+            problems,
+            request_id: event.request_id.clone(),
+            received_at: humantime::format_rfc3339_seconds(alert.received_at).to_string(),
+        }
+    }
+
+    /// Every status of `event` with its count: `failed 1, empty 1, success 3`.
+    pub fn counts_of(event: &Event) -> String {
+        counts(event)
+    }
+
+    pub fn environment_label(&self) -> &'static str {
+        match self.environment {
+            Environment::Production => "PRODUCTION",
+            Environment::Sandbox => "SANDBOX",
+        }
+    }
+
+    pub fn severity_label(&self) -> String {
+        self.severity.as_str().to_uppercase()
+    }
+
+    /// `2 failed for BIZ-1 (quickbooks)`: the part of a title after the rule.
+    pub fn summary(&self) -> String {
+        let mut out = format!("{} for {}", self.headline, self.business);
+        if let Some(service) = &self.service {
+            out.push_str(&format!(" ({service})"));
+        }
+        out
+    }
+
+    /// Label and value of each detail, in display order; absent ones skipped.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        let optional = [
+            ("Connection", &self.connection),
+            ("Service", &self.service),
+            ("Sync type", &self.sync_type),
+            ("Event", &self.event),
+            ("Data type", &self.data_type),
+        ];
+        let mut out = vec![
+            ("Environment", self.environment_label().to_owned()),
+            ("Business", self.business.clone()),
+        ];
+        out.extend(
+            optional
+                .into_iter()
+                .filter_map(|(label, v)| Some((label, v.clone()?))),
+        );
+        out.push(("Counts", self.counts.clone()));
+        let request_id = self.request_id.clone().unwrap_or_else(|| "(none)".into());
+        out.push(("Request ID", request_id));
+        out.push(("Received", self.received_at.clone()));
+        out
+    }
+}
+
+/// The evidence when count conditions made the rule fire; otherwise every
+/// failed and empty tally, so a rule on other keys still shows the problems.
+fn problem_groups(event: &Event, evidence: &Evidence) -> Vec<ProblemGroup> {
+    let tallies: Vec<&DataTypeTally> = if evidence.tallies().is_empty() {
+        event
+            .tallies
+            .iter()
+            .filter(|t| t.count > 0 && matches!(t.status, Status::Failed | Status::Empty))
+            .collect()
+    } else {
+        evidence
+            .tallies()
+            .iter()
+            .map(|&i| &event.tallies[i])
+            .collect()
+    };
+    let mut groups: Vec<ProblemGroup> = Vec::new();
+    for tally in tallies {
+        let group = match groups.iter_mut().position(|g| g.status == tally.status) {
+            Some(at) => &mut groups[at],
+            None => {
+                groups.push(ProblemGroup {
+                    status: tally.status.clone(),
+                    total: 0,
+                    lines: Vec::new(),
+                });
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        group.total += tally.count;
+        group.lines.extend(tally_lines(tally));
+    }
+    groups.sort_by_key(|g| status_rank(&g.status));
+    groups
+}
+
+fn status_rank(status: &Status) -> u8 {
+    match status {
+        Status::Failed => 0,
+        Status::Empty => 1,
+        Status::Other(_) => 2,
+        Status::Success => 3,
+    }
+}
+
+/// One line per period; a tally without periods (simple payload) is one
+/// line with its count.
+fn tally_lines(tally: &DataTypeTally) -> Vec<String> {
+    let mut prefix = tally.data_type_label().to_owned();
+    if let Some(frequency) = &tally.frequency {
+        prefix.push(' ');
+        prefix.push_str(frequency.as_str());
+    }
+    if tally.periods.is_empty() {
+        return vec![format!("{prefix} ({})", tally.count)];
+    }
+    let mut lines: Vec<String> = tally
+        .periods
+        .iter()
+        .map(|p| format!("{prefix} {p}"))
+        .collect();
+    let unperiodic = tally.count.saturating_sub(tally.periods.len() as u64);
+    if unperiodic > 0 {
+        lines.push(format!("{prefix} ({unperiodic} without a period)"));
+    }
+    lines
+}
+
+fn headline(event: &Event, problems: &[ProblemGroup]) -> String {
+    let parts: Vec<String> = problems
+        .iter()
+        .filter(|g| g.total > 0)
+        .map(|g| format!("{} {}", g.total, g.status))
+        .collect();
+    if !parts.is_empty() {
+        return parts.join(", ");
+    }
+    match event.event.as_deref() {
+        Some(name) => format!("{name} event"),
+        None => "event".to_owned(),
+    }
+}
+
+fn counts(event: &Event) -> String {
+    let mut statuses: Vec<&Status> = event.tallies.iter().map(|t| &t.status).collect();
+    statuses.sort_by_key(|s| (status_rank(s), s.as_str().to_owned()));
+    statuses.dedup();
+    if statuses.is_empty() {
+        return "no requests".to_owned();
+    }
+    let parts: Vec<String> = statuses
+        .into_iter()
+        .map(|status| format!("{status} {}", event.count(status)))
+        .collect();
+    parts.join(", ")
+}

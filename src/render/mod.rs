@@ -1,0 +1,14 @@
+//! What a match becomes on each channel: the facts a human needs to act,
+//! laid out for Slack (Block Kit) and for email (subject, text, HTML).
+
+mod email;
+mod escape;
+mod facts;
+mod slack;
+#[cfg(test)]
+mod test_support;
+
+pub use email::{EmailMessage, render_email};
+pub use escape::{html_escape, one_line, slack_escape};
+pub use facts::{Alert, Facts};
+pub use slack::render_slack;

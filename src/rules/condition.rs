@@ -1,0 +1,113 @@
+//! The conditions of a rule's `when`, as one enum: each variant evaluates
+//! itself, and can say in one line why it did not hold.
+
+use crate::event::Event;
+
+use super::count::CountCondition;
+use super::field::FieldMatcher;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Production,
+    Sandbox,
+}
+
+impl Environment {
+    pub const ALL: [(&'static str, Environment); 2] = [
+        ("production", Environment::Production),
+        ("sandbox", Environment::Sandbox),
+    ];
+
+    pub fn of(event: &Event, missing_sandbox: Environment) -> Environment {
+        match event.sandbox {
+            Some(true) => Environment::Sandbox,
+            Some(false) => Environment::Production,
+            None => missing_sandbox,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// The tallies (indices into `Event::tallies`) that made count conditions
+/// hold: what the message lists as failed or empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence(Vec<usize>);
+
+impl Evidence {
+    pub fn add(&mut self, tally: usize) {
+        if !self.0.contains(&tally) {
+            self.0.push(tally);
+        }
+    }
+
+    pub fn tallies(&self) -> &[usize] {
+        &self.0
+    }
+
+    pub fn sorted(mut self) -> Evidence {
+        self.0.sort_unstable();
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    Field(FieldMatcher),
+    Environment(Environment),
+    Count(CountCondition),
+    /// Every condition holds (the keys of one `when` mapping).
+    All(Vec<Condition>),
+    /// At least one holds.
+    Any(Vec<Condition>),
+    /// The inner condition does not hold.
+    Not(Box<Condition>),
+}
+
+/// What evaluation reads besides the event.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'e> {
+    pub event: &'e Event,
+    pub environment: Environment,
+}
+
+impl Condition {
+    pub fn evaluate(&self, cx: &Context<'_>, evidence: &mut Evidence) -> bool {
+        match self {
+            Condition::Field(matcher) => matcher.evaluate(cx.event),
+            Condition::Environment(wanted) => *wanted == cx.environment,
+            Condition::Count(count) => count.evaluate(cx.event, evidence),
+            Condition::All(all) => all.iter().all(|c| c.evaluate(cx, evidence)),
+            Condition::Any(any) => any.iter().any(|c| c.evaluate(cx, evidence)),
+            // What makes a negated condition hold is no reason to notify.
+            Condition::Not(inner) => !inner.evaluate(cx, &mut Evidence::default()),
+        }
+    }
+
+    /// `None` when the condition holds, else why not, in one line.
+    pub fn explain_miss(&self, cx: &Context<'_>) -> Option<String> {
+        if self.evaluate(cx, &mut Evidence::default()) {
+            return None;
+        }
+        Some(match self {
+            Condition::Field(matcher) => matcher.explain_miss(cx.event),
+            Condition::Environment(wanted) => format!(
+                "environment is {}, rule wants {}",
+                cx.environment.as_str(),
+                wanted.as_str()
+            ),
+            Condition::Count(count) => count.explain_miss(cx.event),
+            Condition::All(all) => all.iter().find_map(|c| c.explain_miss(cx))?,
+            Condition::Any(any) => {
+                let reasons: Vec<String> = any.iter().filter_map(|c| c.explain_miss(cx)).collect();
+                format!("no `any` branch holds: {}", reasons.join("; "))
+            }
+            Condition::Not(_) => "the `not` conditions hold".to_owned(),
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! A rule set evaluated against one event: cost linear in the rules, no
+//! allocation for rules that do not fire.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::event::Event;
+
+use super::condition::{Condition, Context, Environment, Evidence};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [(&'static str, Severity); 3] = [
+        ("critical", Severity::Critical),
+        ("warning", Severity::Warning),
+        ("info", Severity::Info),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One validated rule from rules.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub name: String,
+    pub description: Option<String>,
+    /// The keys of `when`, all of which must hold.
+    pub when: Condition,
+    pub severity: Severity,
+    /// Channel names, each checked at load to exist; empty records only.
+    pub notify: Vec<String>,
+    /// How long an active alert stays quiet; zero notifies every match.
+    pub repeat_interval: Duration,
+}
+
+/// A rule that fired, with the tallies that made it fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match<'r> {
+    pub rule: &'r Rule,
+    pub evidence: Evidence,
+}
+
+/// A rule that did not fire, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss<'r> {
+    pub rule: &'r Rule,
+    pub reason: String,
+}
+
+/// The rules that fire for `event`, in file order.
+pub fn evaluate<'r>(
+    rules: &'r [Rule],
+    event: &Event,
+    missing_sandbox: Environment,
+) -> Vec<Match<'r>> {
+    let cx = Context {
+        event,
+        environment: Environment::of(event, missing_sandbox),
+    };
+    let mut matches = Vec::new();
+    let mut evidence = Evidence::default();
+    for rule in rules {
+        if rule.when.evaluate(&cx, &mut evidence) {
+            let evidence = std::mem::take(&mut evidence).sorted();
+            matches.push(Match { rule, evidence });
+        } else {
+            evidence = Evidence::default();
+        }
+    }
+    matches
+}
+
+/// Every rule with its verdict, for `syncwatch test` and `explain`: slower
+/// than [`evaluate`] because it writes a reason for each miss.
+pub fn explain<'r>(
+    rules: &'r [Rule],
+    event: &Event,
+    missing_sandbox: Environment,
+) -> Vec<Result<Match<'r>, Miss<'r>>> {
+    let cx = Context {
+        event,
+        environment: Environment::of(event, missing_sandbox),
+    };
+    rules
+        .iter()
+        .map(|rule| {
+            let mut evidence = Evidence::default();
+            if rule.when.evaluate(&cx, &mut evidence) {
+                return Ok(Match {
+                    rule,
+                    evidence: evidence.sorted(),
+                });
+            }
+            let reason = rule.when.explain_miss(&cx).unwrap_or_default();
+            Err(Miss { rule, reason })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

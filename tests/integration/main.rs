@@ -1,0 +1,5 @@
+//! Integration tests: the `syncwatch` binary and the daemon, driven as a
+//! user would drive them.
+
+mod cli;
+mod helpers;
