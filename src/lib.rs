@@ -12,8 +12,13 @@
 //!   Block Kit payload or an email (subject, text and HTML parts).
 //! - [`commands`] holds the CLI's subcommands (`check`, `test`).
 
+pub mod alerts;
 pub mod commands;
 pub mod config;
+pub mod deliver;
 pub mod event;
+pub mod ingress;
+pub mod outbox;
 pub mod render;
 pub mod rules;
+pub mod store;

@@ -2,9 +2,13 @@
 //! write to the given output and return the process exit code.
 
 mod check;
+mod send_test;
+mod serve;
 mod test;
 
 pub use check::check;
+pub use send_test::send_test;
+pub use serve::serve;
 pub use test::test_payloads;
 
 /// Exit codes shared by every subcommand.

@@ -282,3 +282,17 @@ fn a_path_must_be_a_url_path() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_variable_may_have_a_default() {
+    let config = load("storage:\n  path: ${STATE_DIRECTORY:-/var/lib/syncwatch}/db\n").unwrap();
+    assert_eq!(config.storage.path, Path::new("/var/lib/syncwatch/db"));
+    let config = load("storage:\n  path: ${SECRET:-/unused}/db\n").unwrap();
+    assert_eq!(config.storage.path, Path::new("s3cret/db"));
+}
+
+#[test]
+fn a_literal_dollar_brace_is_written_doubled() {
+    let config = load("storage:\n  path: /tmp/$${HOME}\n").unwrap();
+    assert_eq!(config.storage.path, Path::new("/tmp/${HOME}"));
+}

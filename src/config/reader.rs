@@ -241,8 +241,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Replaces every `${NAME}`; `$${` stays a literal `${`. Returns the name
-/// of the first unset variable.
+/// Replaces every `${NAME}`, and `${NAME:-default}` (the default when NAME
+/// is unset or empty, as in a shell); `$${` stays a literal `${`. Returns
+/// the name of the first unset variable that has no default.
 pub fn interpolate(raw: &str, env: EnvLookup<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -253,8 +254,14 @@ pub fn interpolate(raw: &str, env: EnvLookup<'_>) -> Result<String, String> {
             out.push_str("${");
             rest = literal;
         } else if let Some(end) = after.strip_prefix("${").and_then(|r| r.find('}')) {
-            let name = &after[2..2 + end];
-            out.push_str(&env(name).ok_or_else(|| name.to_owned())?);
+            let inner = &after[2..2 + end];
+            let value = match inner.split_once(":-") {
+                Some((name, default)) => env(name)
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| default.to_owned()),
+                None => env(inner).ok_or_else(|| inner.to_owned())?,
+            };
+            out.push_str(&value);
             rest = &after[3 + end..];
         } else {
             out.push('$');

@@ -10,7 +10,7 @@ const SUBJECT_MAX: usize = 200;
 /// Lines of one problem group shown before "and N more".
 const LINES_MAX: usize = 200;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EmailMessage {
     pub subject: String,
     pub text: String,

@@ -2,4 +2,7 @@
 //! user would drive them.
 
 mod cli;
+mod delivery;
 mod helpers;
+mod send_test;
+mod webhook;

@@ -1,4 +1,4 @@
-//! Shared setup: fixture paths, temporary rules files and running the binary.
+//! Running the `syncwatch` binary as a user would, with fixtures and temporary rules files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,180 @@
+//! One webhook, from bytes to stored deliveries: parse, skip a redelivery,
+//! evaluate, render, and store it all in one step. Nothing here waits on
+//! Slack or SMTP.
+
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::alerts::{AlertKey, resolves};
+use crate::config::{ChannelKind, Config};
+use crate::event::{Event, ParseError, parse_event};
+use crate::render::{Alert, Facts, render_email, render_slack};
+use crate::rules::{Environment, Match, evaluate};
+use crate::store::{
+    Candidate, Ingest, IngestOutcome, Message, NewDelivery, Resolution, Store, StoreError,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Accepted,
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    NotAnEvent(#[from] ParseError),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+/// What the caller must do after a successful ingest: wake these channels.
+pub struct Ingested {
+    pub answer: Answer,
+    pub channels: Vec<String>,
+}
+
+pub async fn ingest(
+    config: &Config,
+    store: &Store,
+    body: &[u8],
+    received_at: SystemTime,
+) -> Result<Ingested, IngestError> {
+    let event = parse_event(body)?;
+    let dedup_key = dedup_key(&event, body);
+    let request_id = event.request_id.as_deref().unwrap_or("-");
+    if store.seen(&dedup_key).await? {
+        tracing::info!(request_id, "duplicate event ignored");
+        return Ok(Ingested {
+            answer: Answer::Duplicate,
+            channels: Vec::new(),
+        });
+    }
+    let environment = Environment::of(&event, config.defaults.missing_sandbox);
+    let matches = evaluate(&config.rules, &event, config.defaults.missing_sandbox);
+    let candidates: Vec<Candidate> = matches
+        .iter()
+        .map(|m| candidate(config, &event, m, environment, received_at))
+        .collect();
+    let resolve = resolution(&event, &matches);
+    let record = Ingest {
+        dedup_key,
+        request_id: event.request_id.clone(),
+        received_at,
+        candidates,
+        resolve,
+    };
+    let outcome = store.ingest(record).await?;
+    Ok(log_outcome(&event, environment, &matches, outcome))
+}
+
+/// The `requestId`, which Railz repeats on a retry; without one, the body
+/// itself identifies the event.
+fn dedup_key(event: &Event, body: &[u8]) -> String {
+    match &event.request_id {
+        Some(id) => id.clone(),
+        None => {
+            let digest = Sha256::digest(body);
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            format!("sha256:{hex}")
+        }
+    }
+}
+
+fn candidate(
+    config: &Config,
+    event: &Event,
+    matched: &Match<'_>,
+    environment: Environment,
+    received_at: SystemTime,
+) -> Candidate {
+    let alert = Alert {
+        rule: matched.rule,
+        event,
+        evidence: &matched.evidence,
+        environment,
+        received_at,
+    };
+    let facts = Facts::gather(&alert);
+    let deliveries = matched
+        .rule
+        .notify
+        .iter()
+        .filter_map(|name| {
+            let message = match &config.channels.get(name)?.kind {
+                ChannelKind::Slack(_) => Message::Slack {
+                    payload: render_slack(&facts),
+                },
+                ChannelKind::Email(_) => Message::Email(render_email(&facts)),
+            };
+            Some(NewDelivery {
+                channel: name.clone(),
+                message,
+            })
+        })
+        .collect();
+    Candidate {
+        key: AlertKey::of(&matched.rule.name, event),
+        repeat_interval: matched.rule.repeat_interval,
+        deliveries,
+    }
+}
+
+/// A completed sync resolves the active alerts of its connection (and data
+/// type) whose rule does not fire on it, so their next failure notifies at
+/// once. Named by scope, not key by key, so the cost does not grow with the
+/// number of rules.
+fn resolution(event: &Event, matches: &[Match<'_>]) -> Option<Resolution> {
+    if !resolves(event) {
+        return None;
+    }
+    let scope = AlertKey::of("", event);
+    Some(Resolution {
+        connection: scope.connection,
+        data_type: scope.data_type,
+        still_firing: matches.iter().map(|m| m.rule.name.clone()).collect(),
+    })
+}
+
+fn log_outcome(
+    event: &Event,
+    environment: Environment,
+    matches: &[Match<'_>],
+    outcome: IngestOutcome,
+) -> Ingested {
+    let request_id = event.request_id.as_deref().unwrap_or("-");
+    let kind = event.event.as_deref().unwrap_or("-");
+    let connection = event.connection_id.as_deref().unwrap_or("-");
+    match outcome {
+        IngestOutcome::Duplicate => {
+            tracing::info!(request_id, "duplicate event ignored");
+            Ingested {
+                answer: Answer::Duplicate,
+                channels: Vec::new(),
+            }
+        }
+        IngestOutcome::Accepted {
+            notified,
+            suppressed,
+            channels,
+        } => {
+            let rules: Vec<&str> = matches.iter().map(|m| m.rule.name.as_str()).collect();
+            let quiet: Vec<String> = suppressed.iter().map(ToString::to_string).collect();
+            tracing::info!(
+                request_id,
+                event = kind,
+                environment = environment.as_str(),
+                connection,
+                matched = %rules.join(","),
+                notifying = notified.len(),
+                suppressed_by_repeat_interval = %quiet.join(","),
+                "event received"
+            );
+            Ingested {
+                answer: Answer::Accepted,
+                channels,
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The HTTP routes: POST on the webhook path, `GET /healthz`, `GET /readyz`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::path::FullPath;
+use warp::{Filter, Rejection, Reply};
+
+use super::app::AppState;
+use super::body;
+use super::ingest::{Answer, IngestError, ingest};
+use super::rejection::{Problem, handle_rejection};
+
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let (path, max_body) = {
+        let config = state.config();
+        (config.server.path.clone(), config.server.max_body)
+    };
+    let webhook = exact_path(path)
+        .and(warp::post())
+        .and(body::limited(max_body))
+        .and(with_state(state.clone()))
+        .and_then(receive_webhook);
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| warp::reply::json(&json!({ "status": "ok" })));
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(with_state(state))
+        .then(readiness);
+    webhook.or(healthz).or(readyz).recover(handle_rejection)
+}
+
+/// The configured webhook path, which may have any number of segments.
+fn exact_path(path: String) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |full: FullPath| {
+            let matches = full.as_str() == path;
+            async move {
+                if matches {
+                    Ok(())
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            }
+        })
+        .untuple_one()
+}
+
+fn with_state(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+async fn receive_webhook(body: Bytes, state: Arc<AppState>) -> Result<impl Reply, Rejection> {
+    let config = state.config();
+    match ingest(&config, &state.store, &body, SystemTime::now()).await {
+        Ok(ingested) => {
+            state.wake(&ingested.channels);
+            let status = match ingested.answer {
+                Answer::Accepted => "accepted",
+                Answer::Duplicate => "duplicate",
+            };
+            Ok(warp::reply::json(&json!({ "status": status })))
+        }
+        Err(IngestError::NotAnEvent(err)) => {
+            tracing::warn!(error = %err, bytes = body.len(), "event rejected: not a Railz event");
+            Err(warp::reject::custom(Problem::NotAnEvent(err)))
+        }
+        Err(IngestError::Storage(err)) => {
+            tracing::error!(error = %err, "event not stored: answering 503 so that Railz retries");
+            Err(warp::reject::custom(Problem::StorageUnavailable))
+        }
+    }
+}
+
+async fn readiness(state: Arc<AppState>) -> impl Reply {
+    let storage = state.store.is_ready().await;
+    let status = if storage {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({ "status": if storage { "ready" } else { "unavailable" }, "storage": storage, "config": true });
+    warp::reply::with_status(warp::reply::json(&body), status)
+}

@@ -1,0 +1,201 @@
+//! When to try again: exponential backoff with jitter, the receiver's own
+//! Retry-After when it is longer, and a maximum age after which a message
+//! is given up.
+
+use std::time::{Duration, SystemTime};
+
+use crate::deliver::Outcome;
+use crate::store::{Delivery, Settle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The wait after the first failure; it doubles with each failure.
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait after `failures` failed attempts (1 or more). `jitter` in
+    /// [0, 1) spreads it over ±20% so that many messages failing together
+    /// do not all come back at the same instant.
+    pub fn delay(&self, failures: u32, jitter: f64) -> Duration {
+        let doublings = failures.saturating_sub(1).min(30);
+        let delay = self.base.saturating_mul(1 << doublings).min(self.cap);
+        delay.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// What to do with `delivery` after an attempt that ended in `outcome`.
+pub fn decide(
+    delivery: &Delivery,
+    outcome: &Outcome,
+    now: SystemTime,
+    backoff: Backoff,
+    max_age: Duration,
+    jitter: f64,
+) -> Settle {
+    let (reason, retry_after) = match outcome {
+        Outcome::Delivered { .. } => return Settle::Delivered,
+        Outcome::Permanent { reason } => {
+            return Settle::Failed {
+                error: reason.clone(),
+            };
+        }
+        Outcome::Transient {
+            reason,
+            retry_after,
+        } => (reason, *retry_after),
+    };
+    let failures = delivery.attempts + 1;
+    let wait = backoff
+        .delay(failures, jitter)
+        .max(retry_after.unwrap_or_default());
+    let at = now + wait;
+    let age_then = at.duration_since(delivery.created_at).unwrap_or_default();
+    if age_then > max_age {
+        let error = format!(
+            "gave up after {failures} attempts over {}: {reason}",
+            humantime::format_duration(Duration::from_secs(
+                now.duration_since(delivery.created_at)
+                    .unwrap_or_default()
+                    .as_secs()
+            ))
+        );
+        return Settle::Expired { error };
+    }
+    Settle::Retry {
+        at,
+        error: reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Message;
+
+    fn delivery(attempts: u32, created_at: SystemTime) -> Delivery {
+        Delivery {
+            id: 1,
+            channel: "ops".into(),
+            rule: "r".into(),
+            request_id: None,
+            message: Message::Slack {
+                payload: serde_json::json!({}),
+            },
+            created_at,
+            attempts,
+        }
+    }
+
+    fn transient(retry_after: Option<Duration>) -> Outcome {
+        Outcome::Transient {
+            reason: "503 Service Unavailable".into(),
+            retry_after,
+        }
+    }
+
+    #[test]
+    fn the_wait_doubles_from_one_second_up_to_five_minutes() {
+        let backoff = Backoff::default();
+        let waits: Vec<u64> = [1, 2, 3, 4, 9, 10, 40]
+            .iter()
+            .map(|&n| backoff.delay(n, 0.5).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 256, 300, 300]);
+    }
+
+    #[test]
+    fn jitter_spreads_the_wait_by_a_fifth_either_way() {
+        let backoff = Backoff::default();
+        assert_eq!(backoff.delay(4, 0.0), Duration::from_millis(6400));
+        assert_eq!(backoff.delay(4, 0.999_999).as_millis(), 9599);
+    }
+
+    #[test]
+    fn a_transient_failure_is_retried_after_the_backoff() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let settle = decide(
+            &delivery(2, now),
+            &transient(None),
+            now,
+            Backoff::default(),
+            Duration::from_secs(86_400),
+            0.5,
+        );
+        assert_eq!(
+            settle,
+            Settle::Retry {
+                at: now + Duration::from_secs(4),
+                error: "503 Service Unavailable".into()
+            }
+        );
+    }
+
+    #[test]
+    fn retry_after_wins_when_it_is_longer() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let outcome = transient(Some(Duration::from_secs(30)));
+        let settle = decide(
+            &delivery(0, now),
+            &outcome,
+            now,
+            Backoff::default(),
+            Duration::from_secs(86_400),
+            0.5,
+        );
+        assert!(matches!(settle, Settle::Retry { at, .. } if at == now + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_permanent_failure_is_not_retried() {
+        let now = SystemTime::now();
+        let outcome = Outcome::Permanent {
+            reason: "404 no_service".into(),
+        };
+        let settle = decide(
+            &delivery(0, now),
+            &outcome,
+            now,
+            Backoff::default(),
+            Duration::from_secs(60),
+            0.5,
+        );
+        assert_eq!(
+            settle,
+            Settle::Failed {
+                error: "404 no_service".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_message_older_than_max_age_is_given_up() {
+        let created = SystemTime::UNIX_EPOCH;
+        let now = created + Duration::from_secs(86_200);
+        let settle = decide(
+            &delivery(20, created),
+            &transient(None),
+            now,
+            Backoff::default(),
+            Duration::from_secs(86_400),
+            0.5,
+        );
+        let Settle::Expired { error } = settle else {
+            panic!("expected expiry, got {settle:?}");
+        };
+        assert_eq!(
+            error,
+            "gave up after 21 attempts over 23h 56m 40s: 503 Service Unavailable"
+        );
+    }
+}

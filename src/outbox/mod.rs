@@ -1,0 +1,9 @@
+//! The delivery side of the queue: one worker per channel claims due
+//! messages, sends them, and settles each with backoff, giving up only on
+//! permanent errors or after `delivery.max_age`.
+
+mod backoff;
+mod worker;
+
+pub use backoff::{Backoff, decide};
+pub use worker::{Lane, Step, WorkerSettings};

@@ -1,0 +1,134 @@
+//! The in-memory store: everything is lost on restart. Kept as the baseline
+//! the durable store is measured against, and for tests.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::alerts::{AlertKey, AlertState, should_notify};
+
+use super::model::{Delivery, Ingest, IngestOutcome, Settle};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    /// One lock for all state: an ingest must see and change dedup keys,
+    /// alerts and the queue together, as the durable store's transaction does.
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    seen: HashSet<String>,
+    alerts: HashMap<AlertKey, AlertState>,
+    /// Pending deliveries by id (ids grow, so this is also arrival order).
+    queue: BTreeMap<u64, Queued>,
+    next_id: u64,
+}
+
+struct Queued {
+    delivery: Delivery,
+    due: SystemTime,
+    /// Handed to a worker and not settled yet.
+    claimed: bool,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every
+        // change is a single insert or remove), so poisoning is ignored.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn seen(&self, dedup_key: &str) -> bool {
+        self.lock().seen.contains(dedup_key)
+    }
+
+    pub fn ingest(&self, ingest: Ingest) -> IngestOutcome {
+        let mut inner = self.lock();
+        if !inner.seen.insert(ingest.dedup_key.clone()) {
+            return IngestOutcome::Duplicate;
+        }
+        if let Some(resolution) = &ingest.resolve {
+            inner.alerts.retain(|key, _| !resolution.resolves(key));
+        }
+        let (mut notified, mut suppressed, mut channels) = (Vec::new(), Vec::new(), Vec::new());
+        for candidate in ingest.candidates {
+            let state = inner.alerts.get(&candidate.key);
+            if !should_notify(state, ingest.received_at, candidate.repeat_interval) {
+                suppressed.push(candidate.key);
+                continue;
+            }
+            let state = AlertState {
+                last_notified: ingest.received_at,
+            };
+            inner.alerts.insert(candidate.key.clone(), state);
+            for new in candidate.deliveries {
+                inner.next_id += 1;
+                let id = inner.next_id;
+                if !channels.contains(&new.channel) {
+                    channels.push(new.channel.clone());
+                }
+                let delivery = Delivery {
+                    id,
+                    channel: new.channel,
+                    rule: candidate.key.rule.clone(),
+                    request_id: ingest.request_id.clone(),
+                    message: new.message,
+                    created_at: ingest.received_at,
+                    attempts: 0,
+                };
+                let queued = Queued {
+                    delivery,
+                    due: ingest.received_at,
+                    claimed: false,
+                };
+                inner.queue.insert(id, queued);
+            }
+            notified.push(candidate.key);
+        }
+        IngestOutcome::Accepted {
+            notified,
+            suppressed,
+            channels,
+        }
+    }
+
+    pub fn claim_next(&self, channel: &str, now: SystemTime) -> Option<Delivery> {
+        let mut inner = self.lock();
+        let next = inner
+            .queue
+            .values_mut()
+            .filter(|q| !q.claimed && q.delivery.channel == channel && q.due <= now)
+            .min_by_key(|q| (q.due, q.delivery.id))?;
+        next.claimed = true;
+        Some(next.delivery.clone())
+    }
+
+    pub fn next_due(&self, channel: &str) -> Option<SystemTime> {
+        let inner = self.lock();
+        inner
+            .queue
+            .values()
+            .filter(|q| !q.claimed && q.delivery.channel == channel)
+            .map(|q| q.due)
+            .min()
+    }
+
+    pub fn settle(&self, id: u64, settle: Settle) {
+        let mut inner = self.lock();
+        match settle {
+            Settle::Retry { at, .. } => {
+                if let Some(queued) = inner.queue.get_mut(&id) {
+                    queued.claimed = false;
+                    queued.due = at;
+                    queued.delivery.attempts += 1;
+                }
+            }
+            Settle::Delivered | Settle::Failed { .. } | Settle::Expired { .. } => {
+                inner.queue.remove(&id);
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! What the store keeps: rendered messages waiting for delivery, and what
+//! an ingest writes in one step.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::AlertKey;
+use crate::render::EmailMessage;
+
+/// A message rendered at ingest time, so what is delivered is what the
+/// event said when it arrived, whatever changes in the config afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Message {
+    Slack { payload: serde_json::Value },
+    Email(EmailMessage),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub channel: String,
+    pub message: Message,
+}
+
+/// A rule that fired: it notifies unless its alert is quiet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub key: AlertKey,
+    pub repeat_interval: Duration,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// Everything one accepted webhook writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingest {
+    /// The `requestId`, or a hash of the body when there is none.
+    pub dedup_key: String,
+    pub request_id: Option<String>,
+    pub received_at: SystemTime,
+    pub candidates: Vec<Candidate>,
+    /// Set when the event is a completed sync, which resolves alerts.
+    pub resolve: Option<Resolution>,
+}
+
+/// The active alerts of one connection (and data type) that a completed
+/// sync resolves: all but those of the rules still firing on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub connection: String,
+    pub data_type: Option<String>,
+    pub still_firing: Vec<String>,
+}
+
+impl Resolution {
+    pub fn resolves(&self, key: &AlertKey) -> bool {
+        key.connection == self.connection
+            && key.data_type == self.data_type
+            && !self.still_firing.contains(&key.rule)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Duplicate,
+    Accepted {
+        /// Alerts that queued deliveries.
+        notified: Vec<AlertKey>,
+        /// Alerts kept quiet by repeat_interval.
+        suppressed: Vec<AlertKey>,
+        /// Channels that got new deliveries, to wake their workers.
+        channels: Vec<String>,
+    },
+}
+
+/// A queued notification as a worker sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: u64,
+    pub channel: String,
+    pub rule: String,
+    pub request_id: Option<String>,
+    pub message: Message,
+    pub created_at: SystemTime,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// How a delivery attempt ended, as the outbox decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    Delivered,
+    Retry { at: SystemTime, error: String },
+    Failed { error: String },
+    Expired { error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}

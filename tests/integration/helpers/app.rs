@@ -1,0 +1,91 @@
+//! The daemon in-process on port 0, with short retry waits so that tests
+//! of backoff take milliseconds.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use syncwatch::config::load_str;
+use syncwatch::ingress::{App, Settings};
+use syncwatch::outbox::{Backoff, WorkerSettings};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// Dropping it (with the TestApp) stops the app.
+    _stop: oneshot::Sender<()>,
+    pub path: String,
+}
+
+/// Fast settings: retries after 50 ms doubling to 400 ms, Slack pacing 10 ms.
+pub fn fast_settings() -> Settings {
+    Settings {
+        worker: WorkerSettings {
+            backoff: Backoff {
+                base: Duration::from_millis(50),
+                cap: Duration::from_millis(400),
+            },
+            slack_interval: Duration::from_millis(10),
+            idle_wait: Duration::from_millis(200),
+            ..WorkerSettings::default()
+        },
+        shutdown_grace: Duration::from_secs(2),
+        dry_run: false,
+    }
+}
+
+/// Starts the app on `rules_yaml`, whose `server.listen` is forced to port 0.
+pub async fn spawn_app(rules_yaml: &str) -> TestApp {
+    spawn_app_with(rules_yaml, fast_settings()).await
+}
+
+pub async fn spawn_app_with(rules_yaml: &str, settings: Settings) -> TestApp {
+    syncwatch::deliver::install_crypto_provider();
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("debug")
+            .try_init();
+    }
+    let mut config =
+        load_str(rules_yaml, Path::new("rules.yaml"), &|_| None).expect("test rules are valid");
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    let path = config.server.path.clone();
+    let app = App::build(config, settings).await.expect("app builds");
+    let addr = app.addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        _stop: stop,
+        path,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post_webhook(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(&self.path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
+    /// Posts and returns the status and the JSON answer.
+    pub async fn post_json(&self, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+        let response = self.post_webhook(body).await;
+        let status = response.status().as_u16();
+        let json = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+}

@@ -1,0 +1,12 @@
+//! Shared setup: the binary, the app in-process on port 0, a Slack stand-in
+//! and a real SMTP server, each on loopback.
+
+mod app;
+mod cli;
+mod slack;
+mod smtp;
+
+pub use app::{TestApp, fast_settings, spawn_app, spawn_app_with};
+pub use cli::*;
+pub use slack::{SlackReply, SlackStandIn};
+pub use smtp::{SmtpServer, eventually};

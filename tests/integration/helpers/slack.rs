@@ -1,0 +1,119 @@
+//! A local HTTP server that answers like a Slack incoming webhook: 200 `ok`
+//! by default, or a scripted series of answers (400 `invalid_payload`, 404
+//! `no_service`, 410 `channel_is_archived`, 429 with Retry-After, 5xx).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use warp::Filter;
+use warp::http::{Response, StatusCode};
+
+#[derive(Debug, Clone)]
+pub struct SlackReply {
+    pub status: u16,
+    pub body: &'static str,
+    pub retry_after: Option<u64>,
+}
+
+impl SlackReply {
+    pub fn ok() -> SlackReply {
+        SlackReply::status(200, "ok")
+    }
+
+    pub fn status(status: u16, body: &'static str) -> SlackReply {
+        SlackReply {
+            status,
+            body,
+            retry_after: None,
+        }
+    }
+
+    pub fn rate_limited(seconds: u64) -> SlackReply {
+        SlackReply {
+            status: 429,
+            body: "rate_limited",
+            retry_after: Some(seconds),
+        }
+    }
+}
+
+/// One POST as Slack received it, with when it arrived.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub body: serde_json::Value,
+    pub at: Instant,
+    /// The answer it was given.
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct Script {
+    replies: VecDeque<SlackReply>,
+    received: Vec<Received>,
+}
+
+#[derive(Clone)]
+pub struct SlackStandIn {
+    pub addr: SocketAddr,
+    script: Arc<Mutex<Script>>,
+}
+
+impl SlackStandIn {
+    pub async fn start() -> SlackStandIn {
+        let script = Arc::new(Mutex::new(Script::default()));
+        let shared = script.clone();
+        let route = warp::post()
+            .and(warp::body::bytes())
+            .map(move |body: Bytes| answer(&shared, &body));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        SlackStandIn { addr, script }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/services/T000/B000/XXXX", self.addr)
+    }
+
+    /// The next answers, in order; after them, 200 `ok`.
+    pub fn script(&self, replies: &[SlackReply]) {
+        self.script
+            .lock()
+            .unwrap()
+            .replies
+            .extend(replies.iter().cloned());
+    }
+
+    /// Every POST so far, whatever it was answered.
+    pub fn received(&self) -> Vec<Received> {
+        self.script.lock().unwrap().received.clone()
+    }
+
+    /// The messages answered 200, as a user would see them in Slack.
+    pub fn delivered(&self) -> Vec<serde_json::Value> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.body)
+            .collect()
+    }
+}
+
+fn answer(script: &Mutex<Script>, body: &[u8]) -> Response<String> {
+    let mut script = script.lock().unwrap();
+    let reply = script.replies.pop_front().unwrap_or_else(SlackReply::ok);
+    let body_json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    script.received.push(Received {
+        body: body_json,
+        at: Instant::now(),
+        status: reply.status,
+    });
+    let mut response = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
+    if let Some(seconds) = reply.retry_after {
+        response = response.header("Retry-After", seconds.to_string());
+    }
+    response.body(reply.body.to_owned()).unwrap()
+}
