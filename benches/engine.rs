@@ -60,15 +60,12 @@ fn full_payload(requests: usize) -> String {
 
 fn parse_and_evaluate(c: &mut Criterion) {
     let rules = rules(100);
-    c.bench_function(
-        "fixture data-full: parse + normalise + evaluate 100 rules",
-        |b| {
-            b.iter(|| {
-                let event = parse_event(FULL.as_bytes()).unwrap();
-                evaluate(&rules, &event, Environment::Production).len()
-            })
-        },
-    );
+    c.bench_function("fixture data-full: parse + normalise + evaluate 100 rules", |b| {
+        b.iter(|| {
+            let event = parse_event(FULL.as_bytes()).unwrap();
+            evaluate(&rules, &event, Environment::Production).len()
+        })
+    });
 }
 
 fn parse(c: &mut Criterion) {
@@ -107,12 +104,8 @@ fn rendering(c: &mut Criterion) {
         environment: Environment::Production,
         received_at: SystemTime::now(),
     };
-    c.bench_function("render slack", |b| {
-        b.iter(|| render_slack(&Facts::gather(&alert)))
-    });
-    c.bench_function("render email", |b| {
-        b.iter(|| render_email(&Facts::gather(&alert)))
-    });
+    c.bench_function("render slack", |b| b.iter(|| render_slack(&Facts::gather(&alert))));
+    c.bench_function("render email", |b| b.iter(|| render_email(&Facts::gather(&alert))));
 }
 
 criterion_group!(benches, parse_and_evaluate, parse, evaluation, rendering);

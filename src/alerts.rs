@@ -53,11 +53,7 @@ pub struct AlertState {
 }
 
 /// Whether a match notifies, given the alert's state.
-pub fn should_notify(
-    state: Option<&AlertState>,
-    now: SystemTime,
-    repeat_interval: Duration,
-) -> bool {
+pub fn should_notify(state: Option<&AlertState>, now: SystemTime, repeat_interval: Duration) -> bool {
     match state {
         None => true,
         Some(_) if repeat_interval.is_zero() => true,
@@ -88,9 +84,7 @@ mod tests {
     #[test]
     fn an_active_alert_is_quiet_until_the_repeat_interval_has_passed() {
         let sent = SystemTime::UNIX_EPOCH + HOUR * 100;
-        let state = AlertState {
-            last_notified: sent,
-        };
+        let state = AlertState { last_notified: sent };
         assert!(!should_notify(Some(&state), sent + HOUR / 2, HOUR));
         assert!(should_notify(Some(&state), sent + HOUR, HOUR));
         assert!(!should_notify(Some(&state), sent - HOUR, HOUR));
@@ -101,11 +95,7 @@ mod tests {
         let state = AlertState {
             last_notified: SystemTime::now(),
         };
-        assert!(should_notify(
-            Some(&state),
-            SystemTime::now(),
-            Duration::ZERO
-        ));
+        assert!(should_notify(Some(&state), SystemTime::now(), Duration::ZERO));
     }
 
     #[test]

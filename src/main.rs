@@ -12,11 +12,7 @@ use syncwatch::config::{Config, load_file};
 const DEFAULT_CONFIG: &str = "/etc/syncwatch/rules.yaml";
 
 #[derive(Parser)]
-#[command(
-    name = "syncwatch",
-    version,
-    about = "Alerts on Railz data-sync webhooks"
-)]
+#[command(name = "syncwatch", version, about = "Alerts on Railz data-sync webhooks")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,9 +71,9 @@ fn main() -> ExitCode {
             };
         }
         Command::Check(args) => commands::check(&args.config, &mut out, &mut err),
-        Command::Test { config, payloads } => with_config(&config, |loaded| {
-            commands::test_payloads(loaded, &payloads, &mut out)
-        }),
+        Command::Test { config, payloads } => {
+            with_config(&config, |loaded| commands::test_payloads(loaded, &payloads, &mut out))
+        }
         Command::SendTest { config, channel } => with_config(&config, |loaded| {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(commands::send_test(loaded, &channel, &mut out))
@@ -94,10 +90,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn with_config(
-    args: &ConfigArg,
-    run: impl FnOnce(&Config) -> std::io::Result<u8>,
-) -> std::io::Result<u8> {
+fn with_config(args: &ConfigArg, run: impl FnOnce(&Config) -> std::io::Result<u8>) -> std::io::Result<u8> {
     match load_file(&args.config) {
         Ok(config) => run(&config),
         Err(errors) => {

@@ -31,12 +31,7 @@ pub fn check(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io::
         Err(errors) => {
             writeln!(err, "{errors}")?;
             let n = errors.0.len();
-            writeln!(
-                err,
-                "{}: {n} error{}",
-                path.display(),
-                if n == 1 { "" } else { "s" }
-            )?;
+            writeln!(err, "{}: {n} error{}", path.display(), if n == 1 { "" } else { "s" })?;
             Ok(EXIT_FAILED)
         }
     }

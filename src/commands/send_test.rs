@@ -16,11 +16,7 @@ use super::{EXIT_FAILED, EXIT_OK};
 pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> std::io::Result<u8> {
     let Some(found) = config.channels.get(channel) else {
         let names: Vec<&str> = config.channels.keys().map(String::as_str).collect();
-        writeln!(
-            out,
-            "no channel is named `{channel}` (defined: {})",
-            names.join(", ")
-        )?;
+        writeln!(out, "no channel is named `{channel}` (defined: {})", names.join(", "))?;
         return Ok(EXIT_FAILED);
     };
     install_crypto_provider();
@@ -34,8 +30,9 @@ pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> s
                 },
             )
         }),
-        ChannelKind::Email(email) => EmailSender::new(email)
-            .map(|s| (Sender::Email(s), Message::Email(render_email(&facts)))),
+        ChannelKind::Email(email) => {
+            EmailSender::new(email).map(|s| (Sender::Email(s), Message::Email(render_email(&facts))))
+        }
     };
     let (sender, message) = match built {
         Ok(built) => built,
@@ -70,7 +67,9 @@ pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> s
 fn test_facts() -> Facts {
     let rule = Rule {
         name: "syncwatch-test".into(),
-        description: Some("TEST notification sent by `syncwatch send-test`: nothing failed, this only checks the channel.".into()),
+        description: Some(
+            "TEST notification sent by `syncwatch send-test`: nothing failed, this only checks the channel.".into(),
+        ),
         when: Condition::All(Vec::new()),
         severity: Severity::Info,
         notify: Vec::new(),

@@ -13,11 +13,7 @@ use crate::rules::{Environment, Match, explain};
 use super::{EXIT_FAILED, EXIT_OK};
 
 /// Returns 1 when a payload cannot be read or parsed, after trying them all.
-pub fn test_payloads(
-    config: &Config,
-    payloads: &[PathBuf],
-    out: &mut dyn Write,
-) -> std::io::Result<u8> {
+pub fn test_payloads(config: &Config, payloads: &[PathBuf], out: &mut dyn Write) -> std::io::Result<u8> {
     let mut code = EXIT_OK;
     for path in payloads {
         writeln!(out, "== {}", path.display())?;
@@ -46,11 +42,9 @@ fn report(config: &Config, event: &Event, out: &mut dyn Write) -> std::io::Resul
     let verdicts = explain(&config.rules, event, config.defaults.missing_sandbox);
     for verdict in &verdicts {
         match verdict {
-            Ok(m) if m.rule.notify.is_empty() => writeln!(
-                out,
-                "FIRES   {} ({}), record only",
-                m.rule.name, m.rule.severity
-            )?,
+            Ok(m) if m.rule.notify.is_empty() => {
+                writeln!(out, "FIRES   {} ({}), record only", m.rule.name, m.rule.severity)?
+            }
             Ok(m) => writeln!(
                 out,
                 "FIRES   {} ({}) -> {}",
@@ -68,11 +62,7 @@ fn report(config: &Config, event: &Event, out: &mut dyn Write) -> std::io::Resul
     writeln!(out)
 }
 
-fn describe_event(
-    event: &Event,
-    environment: Environment,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+fn describe_event(event: &Event, environment: Environment, out: &mut dyn Write) -> std::io::Result<()> {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let assumed = if event.sandbox.is_none() {
         " (no `sandbox` field: defaults.missing_sandbox)"
@@ -116,20 +106,12 @@ fn show_messages(
         };
         match &channel.kind {
             ChannelKind::Slack(_) => {
-                writeln!(
-                    out,
-                    "\n--- {} -> {name} (slack) would receive:",
-                    matched.rule.name
-                )?;
+                writeln!(out, "\n--- {} -> {name} (slack) would receive:", matched.rule.name)?;
                 let json = serde_json::to_string_pretty(&render_slack(&facts)).unwrap_or_default();
                 writeln!(out, "{json}")?;
             }
             ChannelKind::Email(email) => {
-                writeln!(
-                    out,
-                    "\n--- {} -> {name} (email) would receive:",
-                    matched.rule.name
-                )?;
+                writeln!(out, "\n--- {} -> {name} (email) would receive:", matched.rule.name)?;
                 show_email(email, &render_email(&facts), out)?;
             }
         }
@@ -137,11 +119,7 @@ fn show_messages(
     Ok(())
 }
 
-fn show_email(
-    channel: &EmailChannel,
-    message: &EmailMessage,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+fn show_email(channel: &EmailChannel, message: &EmailMessage, out: &mut dyn Write) -> std::io::Result<()> {
     let to: Vec<String> = channel.to.iter().map(ToString::to_string).collect();
     writeln!(
         out,

@@ -68,10 +68,7 @@ pub fn read_channels(
 }
 
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn read_channel(reader: &mut Reader<'_>, body: &Value, at: &At) -> Option<ChannelKind> {
@@ -124,9 +121,7 @@ fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailCha
         None => Some(TlsMode::StartTls),
     };
     let port = match fields.get("port") {
-        Some((value, at)) => reader
-            .count(value, &at, u64::from(u16::MAX))
-            .map(|p| Some(p as u16)),
+        Some((value, at)) => reader.count(value, &at, u64::from(u16::MAX)).map(|p| Some(p as u16)),
         None => Some(None),
     };
     let credentials = read_credentials(reader, &fields);
@@ -151,11 +146,7 @@ fn default_port(tls: TlsMode) -> u16 {
     }
 }
 
-fn required<'v>(
-    reader: &mut Reader<'_>,
-    fields: &Fields<'v>,
-    key: &str,
-) -> Option<(&'v Value, At)> {
+fn required<'v>(reader: &mut Reader<'_>, fields: &Fields<'v>, key: &str) -> Option<(&'v Value, At)> {
     let found = fields.get(key);
     if found.is_none() {
         reader.error(&fields.at.key(key), format!("`{key}` is required"), None);
@@ -164,13 +155,8 @@ fn required<'v>(
 }
 
 /// `Some(None)`: no login; `None`: an error was reported.
-fn read_credentials(
-    reader: &mut Reader<'_>,
-    fields: &Fields<'_>,
-) -> Option<Option<SmtpCredentials>> {
-    let username = fields
-        .get("username")
-        .and_then(|(v, at)| reader.string(v, &at));
+fn read_credentials(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<Option<SmtpCredentials>> {
+    let username = fields.get("username").and_then(|(v, at)| reader.string(v, &at));
     let has_password = fields.has("password") || fields.has("password_file");
     let password = reader.secret(fields, "password");
     match (username, password) {
@@ -182,19 +168,14 @@ fn read_credentials(
             None
         }
         (None, Some(_)) => {
-            reader.error(
-                &fields.at.key("password"),
-                "`password` needs `username`",
-                None,
-            );
+            reader.error(&fields.at.key("password"), "`password` needs `username`", None);
             None
         }
         _ => None,
     }
 }
 
-const MAILBOX_FORMS: &str =
-    "an address such as alerts@example.com or \"syncwatch <alerts@example.com>\"";
+const MAILBOX_FORMS: &str = "an address such as alerts@example.com or \"syncwatch <alerts@example.com>\"";
 
 fn read_mailbox(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Mailbox> {
     reader.parsed(value, at, MAILBOX_FORMS, |s| s.parse::<Mailbox>().ok())
@@ -213,9 +194,6 @@ fn read_recipients(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Ve
         reader.error(at, "needs at least one recipient", Some(MAILBOX_FORMS));
         return None;
     }
-    let mailboxes: Vec<Option<Mailbox>> = items
-        .iter()
-        .map(|(v, at)| read_mailbox(reader, v, at))
-        .collect();
+    let mailboxes: Vec<Option<Mailbox>> = items.iter().map(|(v, at)| read_mailbox(reader, v, at)).collect();
     mailboxes.into_iter().collect()
 }

@@ -84,12 +84,7 @@ fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config
     }
 }
 
-fn section<'v>(
-    reader: &mut Reader<'_>,
-    top: &Fields<'v>,
-    name: &str,
-    allowed: &[&str],
-) -> Fields<'v> {
+fn section<'v>(reader: &mut Reader<'_>, top: &Fields<'v>, name: &str, allowed: &[&str]) -> Fields<'v> {
     let value = top.get(name).map(|(value, _)| value);
     reader.fields(value, top.at.key(name), allowed)
 }
@@ -160,20 +155,19 @@ fn read_signing_secrets(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<sup
             }
             secrets
         }
-        _ => reader
-            .secret(fields, "signing_secret")
-            .into_iter()
-            .collect(),
+        _ => reader.secret(fields, "signing_secret").into_iter().collect(),
     }
 }
 
 fn read_storage(reader: &mut Reader<'_>, top: &Fields<'_>) -> Storage {
-    let fields = section(reader, top, "storage", &["path"]);
-    let path = fields
-        .get("path")
-        .and_then(|(value, at)| reader.string(value, &at));
+    let fields = section(reader, top, "storage", &["path", "retention"]);
+    let path = fields.get("path").and_then(|(value, at)| reader.string(value, &at));
+    let retention = fields
+        .get("retention")
+        .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
     Storage {
         path: PathBuf::from(path.unwrap_or_else(|| "/var/lib/syncwatch/syncwatch.db".into())),
+        retention: retention.unwrap_or(Duration::from_secs(30 * 86_400)),
     }
 }
 
@@ -212,12 +206,7 @@ fn read_defaults(reader: &mut Reader<'_>, top: &Fields<'_>, channels: &[String])
 
 /// A list of channel names, each of which `channels` declares (a declared
 /// channel with errors of its own is reported there, not at each use).
-pub fn read_channel_names(
-    reader: &mut Reader<'_>,
-    value: &Value,
-    at: &At,
-    channels: &[String],
-) -> Option<Vec<String>> {
+pub fn read_channel_names(reader: &mut Reader<'_>, value: &Value, at: &At, channels: &[String]) -> Option<Vec<String>> {
     let names = reader.strings(value, at)?;
     let allowed = if channels.is_empty() {
         "no channel is defined under `channels`".to_owned()
@@ -227,11 +216,7 @@ pub fn read_channel_names(
     let mut ok = true;
     for (i, name) in names.iter().enumerate() {
         if !channels.contains(name) {
-            let at = if value.is_sequence() {
-                at.index(i)
-            } else {
-                at.clone()
-            };
+            let at = if value.is_sequence() { at.index(i) } else { at.clone() };
             reader.error(&at, format!("no channel is named `{name}`"), Some(&allowed));
             ok = false;
         }

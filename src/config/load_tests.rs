@@ -33,19 +33,10 @@ fn an_empty_file_gives_the_documented_defaults() {
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:9650");
     assert_eq!(config.server.path, "/webhooks/railz");
     assert_eq!(config.server.max_body, 4 * 1024 * 1024);
-    assert_eq!(
-        config.security.signature_tolerance,
-        Duration::from_secs(300)
-    );
+    assert_eq!(config.security.signature_tolerance, Duration::from_secs(300));
     assert!(config.security.signing_secrets.is_empty());
-    assert_eq!(
-        config.storage.path,
-        Path::new("/var/lib/syncwatch/syncwatch.db")
-    );
-    assert_eq!(
-        config.defaults.repeat_interval,
-        Duration::from_secs(4 * 3600)
-    );
+    assert_eq!(config.storage.path, Path::new("/var/lib/syncwatch/syncwatch.db"));
+    assert_eq!(config.defaults.repeat_interval, Duration::from_secs(4 * 3600));
     assert_eq!(config.defaults.missing_sandbox, Environment::Production);
     assert_eq!(config.delivery.max_age, Duration::from_secs(86_400));
 }
@@ -59,11 +50,7 @@ fn the_spec_example_loads_with_every_key() {
     };
     let config = load_str(text, Path::new("spec.yaml"), &vars).unwrap();
     assert_eq!(config.rules.len(), 3);
-    assert_eq!(
-        config.rules[2].notify,
-        vec!["ops-slack"],
-        "defaults.notify applies"
-    );
+    assert_eq!(config.rules[2].notify, vec!["ops-slack"], "defaults.notify applies");
     let ChannelKind::Email(email) = &config.channels["finance-email"].kind else {
         panic!("finance-email is an email channel");
     };
@@ -87,14 +74,10 @@ fn an_unknown_key_names_file_line_key_and_what_is_allowed() {
 
 #[test]
 fn an_error_inside_a_rule_names_the_rule() {
-    let text = format!(
-        "{CHANNELS}rules:\n  - name: big-failures\n    when:\n      failed: {{ abov: 3 }}\n"
-    );
+    let text = format!("{CHANNELS}rules:\n  - name: big-failures\n    when:\n      failed: {{ abov: 3 }}\n");
     let found = errors(&text);
     assert!(
-        found[0].starts_with(
-            "rules.yaml:8: rule \"big-failures\": rules[0].when.failed.abov: unknown key `abov`"
-        ),
+        found[0].starts_with("rules.yaml:8: rule \"big-failures\": rules[0].when.failed.abov: unknown key `abov`"),
         "{found:?}"
     );
 }
@@ -107,9 +90,7 @@ fn every_error_of_a_file_is_reported_at_once() {
 
 #[test]
 fn a_channel_that_no_channel_defines_is_an_error() {
-    let text = format!(
-        "{CHANNELS}rules:\n  - name: r\n    when: {{ event: data }}\n    notify: [ops, pager]\n"
-    );
+    let text = format!("{CHANNELS}rules:\n  - name: r\n    when: {{ event: data }}\n    notify: [ops, pager]\n");
     let found = errors(&text);
     assert_eq!(found.len(), 1);
     assert!(
@@ -139,9 +120,7 @@ fn bad_durations_thresholds_and_choices_are_errors() {
 
 #[test]
 fn a_count_condition_needs_a_threshold() {
-    let found = errors(
-        "rules:\n  - name: r\n    notify: []\n    when:\n      failed: { data_types: [bills] }\n",
-    );
+    let found = errors("rules:\n  - name: r\n    notify: []\n    when:\n      failed: { data_types: [bills] }\n");
     assert!(
         found[0].contains("when.failed: needs a threshold (allowed: above, at_least, below)"),
         "{found:?}"
@@ -152,10 +131,7 @@ fn a_count_condition_needs_a_threshold() {
 fn a_rule_needs_a_name_and_a_when_and_a_unique_name() {
     let text = "rules:\n  - notify: []\n    when: { event: data }\n  - name: a\n    notify: []\n  - name: a\n    notify: []\n    when: { event: data }\n";
     let found = errors(text).join("\n");
-    assert!(
-        found.contains("rules[0].name: `name` is required"),
-        "{found}"
-    );
+    assert!(found.contains("rules[0].name: `name` is required"), "{found}");
     assert!(
         found.contains("rule \"a\": rules[1].when: `when` is required"),
         "{found}"
@@ -199,32 +175,20 @@ fn a_secret_given_twice_or_from_a_missing_file_is_an_error() {
         "{found:?}"
     );
     let found = errors("security:\n  bearer_token_file: /nonexistent/token\n");
-    assert!(
-        found[0].contains("cannot read `/nonexistent/token`"),
-        "{found:?}"
-    );
+    assert!(found[0].contains("cannot read `/nonexistent/token`"), "{found:?}");
 }
 
 #[test]
 fn signing_secrets_may_be_a_list_for_rotation() {
     let config = load("security:\n  signing_secret: [old, \"${SECRET}\"]\n").unwrap();
-    let secrets: Vec<&str> = config
-        .security
-        .signing_secrets
-        .iter()
-        .map(|s| s.expose())
-        .collect();
+    let secrets: Vec<&str> = config.security.signing_secrets.iter().map(|s| s.expose()).collect();
     assert_eq!(secrets, ["old", "s3cret"]);
 }
 
 #[test]
 fn errors_never_print_a_secret_value() {
-    let found =
-        errors("channels:\n  ops:\n    slack:\n      webhook_url: hunter2-not-a-url\n").join("\n");
-    assert!(
-        found.contains("webhook_url: is not an http(s) URL"),
-        "{found}"
-    );
+    let found = errors("channels:\n  ops:\n    slack:\n      webhook_url: hunter2-not-a-url\n").join("\n");
+    assert!(found.contains("webhook_url: is not an http(s) URL"), "{found}");
     assert!(!found.contains("hunter2"), "{found}");
 }
 
@@ -245,9 +209,7 @@ fn email_channels_check_addresses_tls_and_credentials() {
 
 #[test]
 fn a_channel_is_exactly_one_kind() {
-    let found = errors(
-        "channels:\n  both:\n    slack: { webhook_url: 'https://x.example' }\n    email: { host: h }\n",
-    );
+    let found = errors("channels:\n  both:\n    slack: { webhook_url: 'https://x.example' }\n    email: { host: h }\n");
     assert!(
         found
             .iter()

@@ -14,8 +14,8 @@ mod units;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_file, load_str};
 pub use model::{
-    Channel, ChannelKind, Config, Defaults, Delivery, EmailChannel, Security, Server, SlackChannel,
-    SmtpCredentials, Storage, TlsMode,
+    Channel, ChannelKind, Config, Defaults, Delivery, EmailChannel, Security, Server, SlackChannel, SmtpCredentials,
+    Storage, TlsMode,
 };
 pub use secret::Secret;
 pub use units::{parse_duration, parse_size};

@@ -45,6 +45,8 @@ pub struct Security {
 #[derive(Debug, Clone)]
 pub struct Storage {
     pub path: PathBuf,
+    /// Events and settled deliveries older than this are pruned.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -160,11 +160,7 @@ impl<'a> Reader<'a> {
         let found = choices.iter().find(|(name, _)| *name == text);
         if found.is_none() {
             let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-            self.error(
-                at,
-                format!("`{text}` is not allowed"),
-                Some(&names.join(", ")),
-            );
+            self.error(at, format!("`{text}` is not allowed"), Some(&names.join(", ")));
         }
         found.map(|(_, value)| value.clone())
     }
@@ -173,23 +169,14 @@ impl<'a> Reader<'a> {
     pub fn count(&mut self, value: &Value, at: &At, max: u64) -> Option<u64> {
         let number = value.as_u64().filter(|n| *n <= max);
         if number.is_none() {
-            let message = format!(
-                "expected a whole number from 0 to {max}, found {}",
-                describe(value)
-            );
+            let message = format!("expected a whole number from 0 to {max}, found {}", describe(value));
             self.error(at, message, None);
         }
         number
     }
 
     /// Parses a string with `parse`, reporting `forms` when it fails.
-    pub fn parsed<T>(
-        &mut self,
-        value: &Value,
-        at: &At,
-        forms: &str,
-        parse: impl Fn(&str) -> Option<T>,
-    ) -> Option<T> {
+    pub fn parsed<T>(&mut self, value: &Value, at: &At, forms: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
         let text = self.string(value, at)?;
         let parsed = parse(&text);
         if parsed.is_none() {

@@ -6,23 +6,14 @@ use std::collections::HashSet;
 use serde_yaml::Value;
 
 use crate::event::{Frequency, Status};
-use crate::rules::{
-    Condition, CountCondition, Environment, Field, FieldMatcher, Pattern, Rule, Severity, Threshold,
-};
+use crate::rules::{Condition, CountCondition, Environment, Field, FieldMatcher, Pattern, Rule, Severity, Threshold};
 
 use super::load::read_channel_names;
 use super::model::Defaults;
 use super::reader::{At, Fields, Reader, describe};
 use super::units::{DURATION_FORMS, parse_duration};
 
-const RULE_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "when",
-    "severity",
-    "notify",
-    "repeat_interval",
-];
+const RULE_KEYS: &[&str] = &["name", "description", "when", "severity", "notify", "repeat_interval"];
 const WHEN_KEYS: &[&str] = &[
     "event",
     "service",
@@ -37,13 +28,7 @@ const WHEN_KEYS: &[&str] = &[
     "any",
     "not",
 ];
-const COUNT_KEYS: &[&str] = &[
-    "above",
-    "at_least",
-    "below",
-    "data_types",
-    "report_frequency",
-];
+const COUNT_KEYS: &[&str] = &["above", "at_least", "below", "data_types", "report_frequency"];
 const FREQUENCIES: [(&str, Frequency); 3] = [
     ("month", Frequency::Month),
     ("quarter", Frequency::Quarter),
@@ -73,11 +58,7 @@ pub fn read_rules(
         let name = rule_name(item).unwrap_or_else(|| format!("#{}", i + 1));
         let at = at.index(i).in_rule(name.clone());
         if !seen.insert(name.clone()) {
-            reader.error(
-                &at.key("name"),
-                format!("another rule is already named `{name}`"),
-                None,
-            );
+            reader.error(&at.key("name"), format!("another rule is already named `{name}`"), None);
         }
         if let Some(rule) = read_rule(reader, item, at, defaults, channels) {
             rules.push(rule);
@@ -90,18 +71,10 @@ fn rule_name(item: &Value) -> Option<String> {
     item.get("name")?.as_str().map(str::to_owned)
 }
 
-fn read_rule(
-    reader: &mut Reader<'_>,
-    item: &Value,
-    at: At,
-    defaults: &Defaults,
-    channels: &[String],
-) -> Option<Rule> {
+fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults, channels: &[String]) -> Option<Rule> {
     let fields = reader.fields(Some(item), at, RULE_KEYS);
     let name = read_name(reader, &fields);
-    let description = fields
-        .get("description")
-        .and_then(|(v, at)| reader.string(v, &at));
+    let description = fields.get("description").and_then(|(v, at)| reader.string(v, &at));
     let when = match fields.get("when") {
         Some((value, at)) => read_all(reader, value, &at),
         None => {
@@ -153,11 +126,7 @@ fn read_all(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Condition
     let fields = reader.fields(Some(value), at.clone(), WHEN_KEYS);
     let map = value.as_mapping()?;
     if map.is_empty() {
-        reader.error(
-            at,
-            "needs at least one condition",
-            Some(&WHEN_KEYS.join(", ")),
-        );
+        reader.error(at, "needs at least one condition", Some(&WHEN_KEYS.join(", ")));
         return None;
     }
     let mut conditions = Vec::new();
@@ -178,9 +147,7 @@ fn read_condition(reader: &mut Reader<'_>, key: &str, value: &Value, at: &At) ->
         return read_field(reader, *field, value, at);
     }
     match key {
-        "environment" => reader
-            .choice(value, at, &Environment::ALL)
-            .map(Condition::Environment),
+        "environment" => reader.choice(value, at, &Environment::ALL).map(Condition::Environment),
         "failed" => read_count(reader, Status::Failed, value, at).map(Condition::Count),
         "empty" => read_count(reader, Status::Empty, value, at).map(Condition::Count),
         "success" => read_count(reader, Status::Success, value, at).map(Condition::Count),
@@ -222,18 +189,10 @@ fn read_any(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Condition
         .enumerate()
         .map(|(i, item)| read_all(reader, item, &at.index(i)))
         .collect();
-    branches
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .map(Condition::Any)
+    branches.into_iter().collect::<Option<Vec<_>>>().map(Condition::Any)
 }
 
-fn read_count(
-    reader: &mut Reader<'_>,
-    status: Status,
-    value: &Value,
-    at: &At,
-) -> Option<CountCondition> {
+fn read_count(reader: &mut Reader<'_>, status: Status, value: &Value, at: &At) -> Option<CountCondition> {
     let fields = reader.fields(Some(value), at.clone(), COUNT_KEYS);
     if !value.is_mapping() {
         return None;
@@ -278,11 +237,7 @@ fn read_thresholds(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<Vec<T
         }
     }
     if ok && thresholds.is_empty() {
-        reader.error(
-            &fields.at,
-            "needs a threshold",
-            Some("above, at_least, below"),
-        );
+        reader.error(&fields.at, "needs a threshold", Some("above, at_least, below"));
         return None;
     }
     ok.then_some(thresholds)
@@ -290,20 +245,12 @@ fn read_thresholds(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<Vec<T
 
 fn read_frequencies(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Vec<Frequency>> {
     let items: Vec<(&Value, At)> = match value {
-        Value::Sequence(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v, at.index(i)))
-            .collect(),
+        Value::Sequence(items) => items.iter().enumerate().map(|(i, v)| (v, at.index(i))).collect(),
         single => vec![(single, at.clone())],
     };
     let parsed: Vec<Option<Frequency>> = items
         .into_iter()
-        .map(|(v, at)| {
-            reader
-                .choice(v, &at, &FREQUENCIES.map(|(n, f)| (n, Some(f))))
-                .flatten()
-        })
+        .map(|(v, at)| reader.choice(v, &at, &FREQUENCIES.map(|(n, f)| (n, Some(f)))).flatten())
         .collect();
     parsed.into_iter().collect()
 }

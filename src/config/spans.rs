@@ -43,9 +43,7 @@ impl Spans {
     pub fn index(text: &str) -> Spans {
         let mut builder = Builder::default();
         let _ = Parser::new_from_str(text).load(&mut builder, false);
-        Spans {
-            lines: builder.lines,
-        }
+        Spans { lines: builder.lines }
     }
 
     /// The line of `path`, or of its nearest ancestor that has one.
@@ -169,9 +167,6 @@ mod tests {
 
     #[test]
     fn paths_render_as_users_write_them() {
-        assert_eq!(
-            render_path(&key("rules.0.when.failed")),
-            "rules[0].when.failed"
-        );
+        assert_eq!(render_path(&key("rules.0.when.failed")), "rules[0].when.failed");
     }
 }

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 pub const DURATION_FORMS: &str = "a whole number with a unit: 30s, 5m, 4h, 1d (or combined, 1h30m)";
-pub const SIZE_FORMS: &str =
-    "a whole number of bytes or with a unit: 512KiB, 4MiB, 1GiB, 500KB, 4MB";
+pub const SIZE_FORMS: &str = "a whole number of bytes or with a unit: 512KiB, 4MiB, 1GiB, 500KB, 4MB";
 
 /// Parses `30s`, `5m`, `4h`, `1d`, and sums of them (`1h30m`).
 pub fn parse_duration(raw: &str) -> Option<Duration> {
@@ -15,17 +14,13 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
     }
     let mut total: u64 = 0;
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let number: u64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "s" => 1,
             "m" => 60,

@@ -37,8 +37,7 @@ impl EmailSender {
             .timeout(Some(TIMEOUT))
             .pool_config(PoolConfig::new().max_size(4));
         if let Some(login) = &channel.credentials {
-            let credentials =
-                Credentials::new(login.username.clone(), login.password.expose().to_owned());
+            let credentials = Credentials::new(login.username.clone(), login.password.expose().to_owned());
             builder = builder.credentials(credentials);
         }
         Ok(EmailSender {

@@ -64,10 +64,7 @@ impl Sender {
 fn dry_run(channel: &str, message: &Message) -> Outcome {
     let (kind, text) = match message {
         Message::Slack { payload } => ("slack", payload.to_string()),
-        Message::Email(email) => (
-            "email",
-            format!("Subject: {}\n{}", email.subject, email.text),
-        ),
+        Message::Email(email) => ("email", format!("Subject: {}\n{}", email.subject, email.text)),
     };
     tracing::info!(channel, kind, message = %text, "dry run: would send");
     Outcome::Delivered {
@@ -82,15 +79,9 @@ pub fn senders(config: &Config, dry_run: bool) -> Result<HashMap<String, Sender>
     let mut senders = HashMap::new();
     for (name, channel) in &config.channels {
         let sender = match &channel.kind {
-            _ if dry_run => Sender::DryRun {
-                channel: name.clone(),
-            },
-            ChannelKind::Slack(slack) => {
-                Sender::Slack(SlackSender::new(slack).map_err(|e| format!("{name}: {e}"))?)
-            }
-            ChannelKind::Email(email) => {
-                Sender::Email(EmailSender::new(email).map_err(|e| format!("{name}: {e}"))?)
-            }
+            _ if dry_run => Sender::DryRun { channel: name.clone() },
+            ChannelKind::Slack(slack) => Sender::Slack(SlackSender::new(slack).map_err(|e| format!("{name}: {e}"))?),
+            ChannelKind::Email(email) => Sender::Email(EmailSender::new(email).map_err(|e| format!("{name}: {e}"))?),
         };
         senders.insert(name.clone(), sender);
     }

@@ -24,20 +24,13 @@ pub enum ParseError {
     MissingData,
     #[error("`data` must be an object, found {found}")]
     DataNotAnObject { found: &'static str },
-    #[error(
-        "`data.requests` must be an array (full payload) or an object (simple payload), found {found}"
-    )]
+    #[error("`data.requests` must be an array (full payload) or an object (simple payload), found {found}")]
     RequestsShape { found: &'static str },
     #[error("`data.requests[{index}]` must be an object, found {found}")]
     RequestNotAnObject { index: usize, found: &'static str },
     #[error("`data.requests.{data_type}` must be an object of counts per status, found {found}")]
-    CountsNotAnObject {
-        data_type: String,
-        found: &'static str,
-    },
-    #[error(
-        "`data.requests.{data_type}.{status}` must be a count (a whole number, 0 or more), found {found}"
-    )]
+    CountsNotAnObject { data_type: String, found: &'static str },
+    #[error("`data.requests.{data_type}.{status}` must be a count (a whole number, 0 or more), found {found}")]
     BadCount {
         data_type: String,
         status: String,
@@ -54,9 +47,7 @@ impl ParseError {
             ParseError::RequestsShape { .. } => "data.requests".into(),
             ParseError::RequestNotAnObject { index, .. } => format!("data.requests[{index}]"),
             ParseError::CountsNotAnObject { data_type, .. } => format!("data.requests.{data_type}"),
-            ParseError::BadCount {
-                data_type, status, ..
-            } => format!("data.requests.{data_type}.{status}"),
+            ParseError::BadCount { data_type, status, .. } => format!("data.requests.{data_type}.{status}"),
         }
     }
 }
@@ -69,17 +60,13 @@ pub fn parse_event(body: &[u8]) -> Result<Event, ParseError> {
         column: err.column(),
     })?;
     let Value::Object(mut envelope) = root else {
-        return Err(ParseError::NotAnObject {
-            found: kind_of(&root),
-        });
+        return Err(ParseError::NotAnObject { found: kind_of(&root) });
     };
     let data = match envelope.remove("data") {
         None | Some(Value::Null) => return Err(ParseError::MissingData),
         Some(Value::Object(data)) => data,
         Some(other) => {
-            return Err(ParseError::DataNotAnObject {
-                found: kind_of(&other),
-            });
+            return Err(ParseError::DataNotAnObject { found: kind_of(&other) });
         }
     };
     let mut event = read_fields(&data);
@@ -117,27 +104,19 @@ fn read_fields(data: &Map<String, Value>) -> Event {
     }
 }
 
-fn read_requests(
-    data: &Map<String, Value>,
-    request_type: Option<&str>,
-) -> Result<Vec<DataTypeTally>, ParseError> {
+fn read_requests(data: &Map<String, Value>, request_type: Option<&str>) -> Result<Vec<DataTypeTally>, ParseError> {
     match data.get("requests") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(entries)) => read_full(entries, request_type),
         Some(Value::Object(counts)) => read_simple(counts),
-        Some(other) => Err(ParseError::RequestsShape {
-            found: kind_of(other),
-        }),
+        Some(other) => Err(ParseError::RequestsShape { found: kind_of(other) }),
     }
 }
 
 type TallyKey = (Option<String>, Option<Frequency>, Status);
 
 /// Full payload: one entry per request, each with its own period.
-fn read_full(
-    entries: &[Value],
-    request_type: Option<&str>,
-) -> Result<Vec<DataTypeTally>, ParseError> {
+fn read_full(entries: &[Value], request_type: Option<&str>) -> Result<Vec<DataTypeTally>, ParseError> {
     let mut tallies: HashMap<TallyKey, DataTypeTally> = HashMap::new();
     for (index, entry) in entries.iter().enumerate() {
         let Value::Object(entry) = entry else {
@@ -200,9 +179,7 @@ fn read_simple(counts: &Map<String, Value>) -> Result<Vec<DataTypeTally>, ParseE
 fn read_count(data_type: &str, status: &str, count: &Value) -> Result<u64, ParseError> {
     match count {
         Value::Null => Ok(0),
-        Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| bad_count(data_type, status, count)),
+        Value::Number(n) => n.as_u64().ok_or_else(|| bad_count(data_type, status, count)),
         _ => Err(bad_count(data_type, status, count)),
     }
 }
@@ -216,9 +193,7 @@ fn bad_count(data_type: &str, status: &str, found: &Value) -> ParseError {
 }
 
 fn sorted(mut tallies: Vec<DataTypeTally>) -> Vec<DataTypeTally> {
-    tallies.sort_by(|a, b| {
-        (&a.data_type, &a.frequency, &a.status).cmp(&(&b.data_type, &b.frequency, &b.status))
-    });
+    tallies.sort_by(|a, b| (&a.data_type, &a.frequency, &a.status).cmp(&(&b.data_type, &b.frequency, &b.status)));
     tallies
 }
 

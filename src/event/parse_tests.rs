@@ -34,11 +34,7 @@ fn the_full_fixture_keeps_each_request_with_its_period() {
 #[test]
 fn a_request_without_a_data_type_is_still_counted() {
     let event = parse_event(&fixture("data-full.json")).unwrap();
-    let failed: Vec<_> = event
-        .tallies
-        .iter()
-        .filter(|t| t.status == Status::Failed)
-        .collect();
+    let failed: Vec<_> = event.tallies.iter().filter(|t| t.status == Status::Failed).collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].data_type, None);
     assert_eq!(failed[0].frequency, Some(Frequency::Quarter));
@@ -52,12 +48,7 @@ fn the_simple_fixture_sums_counts_per_data_type() {
     assert_eq!(event.count(&Status::Success), 8);
     assert_eq!(event.count(&Status::Empty), 10);
     assert_eq!(event.count(&Status::Failed), 0);
-    assert_eq!(
-        tally(&event, "billPaymentRequests", &Status::Empty)
-            .unwrap()
-            .count,
-        7
-    );
+    assert_eq!(tally(&event, "billPaymentRequests", &Status::Empty).unwrap().count, 7);
     assert!(event.tallies.iter().all(|t| t.periods.is_empty()));
 }
 
@@ -89,8 +80,7 @@ fn connection_uuid_stands_in_for_a_missing_connection_id() {
 #[test]
 fn other_railz_events_are_events_without_requests() {
     for name in ["login", "auth", "disconnected", "pushData"] {
-        let body =
-            format!(r#"{{"data":{{"event":"{name}","connectionId":"CON-1"}},"requestId":"r"}}"#);
+        let body = format!(r#"{{"data":{{"event":"{name}","connectionId":"CON-1"}},"requestId":"r"}}"#);
         let event = parse_event(body.as_bytes()).unwrap();
         assert_eq!(event.event.as_deref(), Some(name));
         assert!(event.tallies.is_empty());
@@ -123,10 +113,7 @@ fn five_thousand_requests_collapse_into_tallies_with_every_period() {
             )
         })
         .collect();
-    let body = format!(
-        r#"{{"data":{{"event":"data","requests":[{}]}}}}"#,
-        entries.join(",")
-    );
+    let body = format!(r#"{{"data":{{"event":"data","requests":[{}]}}}}"#, entries.join(","));
     let event = parse_event(body.as_bytes()).unwrap();
     assert_eq!(event.count(&Status::Failed), 500);
     assert_eq!(event.count(&Status::Success), 4500);
@@ -137,8 +124,7 @@ fn five_thousand_requests_collapse_into_tallies_with_every_period() {
 
 #[test]
 fn hostile_strings_are_kept_verbatim_for_the_renderers_to_escape() {
-    let body =
-        br#"{"data":{"event":"data","businessName":"<!channel> & <http://x|y>\r\nBcc: evil@x"}}"#;
+    let body = br#"{"data":{"event":"data","businessName":"<!channel> & <http://x|y>\r\nBcc: evil@x"}}"#;
     let event = parse_event(body).unwrap();
     assert_eq!(
         event.business_name.as_deref(),
@@ -164,10 +150,7 @@ fn json_that_is_not_an_event_says_what_is_missing() {
     let cases: [(&[u8], &str); 6] = [
         (b"[1,2]", "body is an array, expected a JSON object"),
         (b"{}", "`data` is missing"),
-        (
-            br#"{"data":"x"}"#,
-            "`data` must be an object, found a string",
-        ),
+        (br#"{"data":"x"}"#, "`data` must be an object, found a string"),
         (
             br#"{"data":{"requests":"bills"}}"#,
             "`data.requests` must be an array (full payload) or an object (simple payload), found a string",

@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::Config;
 use crate::deliver::senders;
 use crate::outbox::{Lane, WorkerSettings};
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
 
 use super::routes::routes;
 
@@ -25,6 +25,14 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Log messages instead of sending them (`serve --dry-run`).
     pub dry_run: bool,
+    /// Keep state in memory instead of `storage.path`: lost on exit. For
+    /// the benchmark that measures what durability costs.
+    pub in_memory: bool,
+    /// How long a write waits for a database locked by another process
+    /// before the webhook is answered 503.
+    pub busy_timeout: Duration,
+    /// How often old events and settled deliveries are pruned.
+    pub prune_every: Duration,
 }
 
 impl Default for Settings {
@@ -33,21 +41,21 @@ impl Default for Settings {
             worker: WorkerSettings::default(),
             shutdown_grace: Duration::from_secs(10),
             dry_run: false,
+            in_memory: false,
+            busy_timeout: Duration::from_secs(5),
+            prune_every: Duration::from_secs(3600),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error(
-        "cannot listen on {addr}: {source} (is another syncwatch, or another program, using the port?)"
-    )]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error("cannot listen on {addr}: {source} (is another syncwatch, or another program, using the port?)")]
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("channel {0}")]
     Channel(String),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
 /// What the request handlers share.
@@ -62,10 +70,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn wake(&self, channels: &[String]) {
@@ -93,19 +98,17 @@ impl App {
             .await
             .map_err(|source| BuildError::Bind { addr, source })?;
         settings.worker.max_age = config.delivery.max_age;
-        let store = Arc::new(Store::Memory(MemoryStore::default()));
+        let store = Arc::new(if settings.in_memory {
+            Store::Memory(MemoryStore::default())
+        } else {
+            Store::Sqlite(SqliteStore::open(&config.storage.path, settings.busy_timeout)?)
+        });
         let mut wakers = HashMap::new();
         let mut lanes = Vec::new();
         for (name, sender) in senders(&config, settings.dry_run).map_err(BuildError::Channel)? {
             let waker = Arc::new(Notify::new());
             wakers.insert(name.clone(), waker.clone());
-            lanes.push(Lane::new(
-                name,
-                sender,
-                store.clone(),
-                waker,
-                settings.worker,
-            ));
+            lanes.push(Lane::new(name, sender, store.clone(), waker, settings.worker));
         }
         let state = Arc::new(AppState {
             config: RwLock::new(Arc::new(config)),
@@ -121,9 +124,7 @@ impl App {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight
@@ -135,21 +136,46 @@ impl App {
             .into_iter()
             .map(|lane| tokio::spawn(lane.run(stopped.clone())))
             .collect();
+        let retention = self.state.config().storage.retention;
+        let pruner = tokio::spawn(prune_periodically(
+            self.state.store.clone(),
+            retention,
+            self.settings.prune_every,
+            stopped.clone(),
+        ));
         warp::serve(routes(self.state))
             .incoming(self.listener)
             .graceful(shutdown)
             .run()
             .await;
         let _ = stop.send(true);
-        let drained = tokio::time::timeout(
-            self.settings.shutdown_grace,
-            futures_util::future::join_all(lanes),
-        )
-        .await;
+        let _ = pruner.await;
+        let drained = tokio::time::timeout(self.settings.shutdown_grace, futures_util::future::join_all(lanes)).await;
         if drained.is_err() {
-            tracing::warn!(
-                "deliveries still running at the end of the shutdown grace period were stopped"
-            );
+            tracing::warn!("deliveries still running at the end of the shutdown grace period were stopped");
+        }
+    }
+}
+
+/// Removes events and settled deliveries older than `retention`, at start
+/// and then every `every`, so the database does not grow without bound.
+async fn prune_periodically(store: Arc<Store>, retention: Duration, every: Duration, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let cutoff = std::time::SystemTime::now() - retention;
+        match store.prune(cutoff).await {
+            Ok(pruned) if pruned.events + pruned.deliveries > 0 => {
+                tracing::info!(
+                    events = pruned.events,
+                    deliveries = pruned.deliveries,
+                    "pruned old records"
+                )
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "pruning failed; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
         }
     }
 }

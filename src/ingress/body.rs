@@ -15,9 +15,7 @@ pub fn limited(max: u64) -> impl Filter<Extract = (Bytes,), Error = warp::Reject
             if declared.is_some_and(|len| len > max) {
                 return Err(warp::reject::custom(Problem::TooLarge { max }));
             }
-            collect(stream, max, declared)
-                .await
-                .map_err(warp::reject::custom)
+            collect(stream, max, declared).await.map_err(warp::reject::custom)
         })
 }
 

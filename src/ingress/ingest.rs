@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::alerts::{AlertKey, resolves};
@@ -11,9 +12,7 @@ use crate::config::{ChannelKind, Config};
 use crate::event::{Event, ParseError, parse_event};
 use crate::render::{Alert, Facts, render_email, render_slack};
 use crate::rules::{Environment, Match, evaluate};
-use crate::store::{
-    Candidate, Ingest, IngestOutcome, Message, NewDelivery, Resolution, Store, StoreError,
-};
+use crate::store::{Candidate, Ingest, IngestOutcome, Message, NewDelivery, Resolution, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -38,11 +37,11 @@ pub struct Ingested {
 pub async fn ingest(
     config: &Config,
     store: &Store,
-    body: &[u8],
+    body: Bytes,
     received_at: SystemTime,
 ) -> Result<Ingested, IngestError> {
-    let event = parse_event(body)?;
-    let dedup_key = dedup_key(&event, body);
+    let event = parse_event(&body)?;
+    let dedup_key = dedup_key(&event, &body);
     let request_id = event.request_id.as_deref().unwrap_or("-");
     if store.seen(&dedup_key).await? {
         tracing::info!(request_id, "duplicate event ignored");
@@ -62,6 +61,10 @@ pub async fn ingest(
         dedup_key,
         request_id: event.request_id.clone(),
         received_at,
+        body,
+        event: event.event.clone(),
+        connection: event.connection_id.clone(),
+        environment,
         candidates,
         resolve,
     };
@@ -137,12 +140,7 @@ fn resolution(event: &Event, matches: &[Match<'_>]) -> Option<Resolution> {
     })
 }
 
-fn log_outcome(
-    event: &Event,
-    environment: Environment,
-    matches: &[Match<'_>],
-    outcome: IngestOutcome,
-) -> Ingested {
+fn log_outcome(event: &Event, environment: Environment, matches: &[Match<'_>], outcome: IngestOutcome) -> Ingested {
     let request_id = event.request_id.as_deref().unwrap_or("-");
     let kind = event.event.as_deref().unwrap_or("-");
     let connection = event.connection_id.as_deref().unwrap_or("-");

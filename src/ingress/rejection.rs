@@ -53,21 +53,12 @@ pub async fn handle_rejection(rejection: Rejection) -> Result<impl Reply, Infall
     } else if rejection.is_not_found() {
         (StatusCode::NOT_FOUND, json!({ "error": "not found" }))
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            json!({ "error": "method not allowed" }),
-        )
+        (StatusCode::METHOD_NOT_ALLOWED, json!({ "error": "method not allowed" }))
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            json!({ "error": "body too large" }),
-        )
+        (StatusCode::PAYLOAD_TOO_LARGE, json!({ "error": "body too large" }))
     } else {
         tracing::warn!(?rejection, "unhandled rejection");
-        (
-            StatusCode::BAD_REQUEST,
-            json!({ "error": format!("{rejection:?}") }),
-        )
+        (StatusCode::BAD_REQUEST, json!({ "error": format!("{rejection:?}") }))
     };
     Ok(warp::reply::with_status(warp::reply::json(&body), status))
 }

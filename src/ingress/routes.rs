@@ -15,9 +15,7 @@ use super::body;
 use super::ingest::{Answer, IngestError, ingest};
 use super::rejection::{Problem, handle_rejection};
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let (path, max_body) = {
         let config = state.config();
         (config.server.path.clone(), config.server.max_body)
@@ -53,15 +51,14 @@ fn exact_path(path: String) -> impl Filter<Extract = (), Error = Rejection> + Cl
         .untuple_one()
 }
 
-fn with_state(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone {
+fn with_state(state: Arc<AppState>) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
 }
 
 async fn receive_webhook(body: Bytes, state: Arc<AppState>) -> Result<impl Reply, Rejection> {
     let config = state.config();
-    match ingest(&config, &state.store, &body, SystemTime::now()).await {
+    let bytes = body.len();
+    match ingest(&config, &state.store, body, SystemTime::now()).await {
         Ok(ingested) => {
             state.wake(&ingested.channels);
             let status = match ingested.answer {
@@ -71,7 +68,7 @@ async fn receive_webhook(body: Bytes, state: Arc<AppState>) -> Result<impl Reply
             Ok(warp::reply::json(&json!({ "status": status })))
         }
         Err(IngestError::NotAnEvent(err)) => {
-            tracing::warn!(error = %err, bytes = body.len(), "event rejected: not a Railz event");
+            tracing::warn!(error = %err, bytes, "event rejected: not a Railz event");
             Err(warp::reject::custom(Problem::NotAnEvent(err)))
         }
         Err(IngestError::Storage(err)) => {

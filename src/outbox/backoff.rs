@@ -44,30 +44,21 @@ pub fn decide(
     jitter: f64,
 ) -> Settle {
     let (reason, retry_after) = match outcome {
-        Outcome::Delivered { .. } => return Settle::Delivered,
+        Outcome::Delivered { detail } => return Settle::Delivered { answer: detail.clone() },
         Outcome::Permanent { reason } => {
-            return Settle::Failed {
-                error: reason.clone(),
-            };
+            return Settle::Failed { error: reason.clone() };
         }
-        Outcome::Transient {
-            reason,
-            retry_after,
-        } => (reason, *retry_after),
+        Outcome::Transient { reason, retry_after } => (reason, *retry_after),
     };
     let failures = delivery.attempts + 1;
-    let wait = backoff
-        .delay(failures, jitter)
-        .max(retry_after.unwrap_or_default());
+    let wait = backoff.delay(failures, jitter).max(retry_after.unwrap_or_default());
     let at = now + wait;
     let age_then = at.duration_since(delivery.created_at).unwrap_or_default();
     if age_then > max_age {
         let error = format!(
             "gave up after {failures} attempts over {}: {reason}",
             humantime::format_duration(Duration::from_secs(
-                now.duration_since(delivery.created_at)
-                    .unwrap_or_default()
-                    .as_secs()
+                now.duration_since(delivery.created_at).unwrap_or_default().as_secs()
             ))
         );
         return Settle::Expired { error };

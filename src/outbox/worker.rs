@@ -13,6 +13,10 @@ use crate::store::{Settle, Store, StoreError};
 
 use super::backoff::{Backoff, decide};
 
+/// How long a lane keeps trying to record an attempt (60 × 500 ms).
+const SETTLE_TRIES: u32 = 60;
+const SETTLE_PAUSE: Duration = Duration::from_millis(500);
+
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerSettings {
     pub backoff: Backoff,
@@ -74,11 +78,7 @@ impl Lane {
 
     /// Delivers the next due message, if any: one unit of work.
     pub async fn try_deliver_next(&mut self) -> Result<Step, StoreError> {
-        let Some(delivery) = self
-            .store
-            .claim_next(&self.channel, SystemTime::now())
-            .await?
-        else {
+        let Some(delivery) = self.store.claim_next(&self.channel, SystemTime::now()).await? else {
             return Ok(Step::Idle);
         };
         tokio::time::sleep_until(self.next_send).await;
@@ -93,8 +93,29 @@ impl Lane {
             fastrand::f64(),
         );
         log_attempt(&self.channel, &delivery, &outcome, &settle);
-        self.store.settle(delivery.id, settle.clone()).await?;
+        self.record(delivery.id, &settle).await?;
         Ok(Step::Settled(settle))
+    }
+
+    /// Stores the result of an attempt that was made. While storage refuses
+    /// (a lock, a full disk), it keeps trying for a while rather than
+    /// leaving the message pending, which would send it again.
+    async fn record(&self, id: u64, settle: &Settle) -> Result<(), StoreError> {
+        let mut tries = 0;
+        loop {
+            match self.store.settle(id, settle.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(err) if tries >= SETTLE_TRIES => {
+                    self.store.release(id);
+                    return Err(err);
+                }
+                Err(err) => {
+                    tries += 1;
+                    tracing::warn!(channel = %self.channel, error = %err, "cannot record a delivery attempt; trying again");
+                    tokio::time::sleep(SETTLE_PAUSE).await;
+                }
+            }
+        }
     }
 
     fn pace(&mut self, outcome: &Outcome) {
@@ -142,12 +163,7 @@ impl Lane {
     }
 }
 
-fn log_attempt(
-    channel: &str,
-    delivery: &crate::store::Delivery,
-    outcome: &Outcome,
-    settle: &Settle,
-) {
+fn log_attempt(channel: &str, delivery: &crate::store::Delivery, outcome: &Outcome, settle: &Settle) {
     let request_id = delivery.request_id.as_deref().unwrap_or("-");
     let attempt = delivery.attempts + 1;
     let rule = delivery.rule.as_str();
@@ -162,6 +178,6 @@ fn log_attempt(
         (_, Settle::Failed { error } | Settle::Expired { error }) => {
             tracing::error!(request_id, rule, channel, attempt, error = %error, "notification failed for good")
         }
-        (_, Settle::Delivered) => {}
+        (_, Settle::Delivered { .. }) => {}
     }
 }

@@ -16,11 +16,7 @@ fn the_subject_reads_in_an_inbox_list() {
 fn no_line_break_from_the_payload_reaches_the_subject() {
     let rule = rule("{ failed: { above: 0 } }");
     let message = render_email(&facts(&rule, &hostile_payload(1)));
-    assert!(
-        !message.subject.contains(['\r', '\n']),
-        "{:?}",
-        message.subject
-    );
+    assert!(!message.subject.contains(['\r', '\n']), "{:?}", message.subject);
     assert!(
         message.subject.contains("Bcc: evil@example.com"),
         "shown as text, harmless"
@@ -33,11 +29,7 @@ fn the_html_part_escapes_every_value() {
     let message = render_email(&facts(&rule, &hostile_payload(1)));
     assert!(!message.html.contains("<!channel>"));
     assert!(!message.html.contains("type0<b>"));
-    assert!(
-        message
-            .html
-            .contains("&lt;!channel&gt; &amp; &lt;http://x|y&gt;")
-    );
+    assert!(message.html.contains("&lt;!channel&gt; &amp; &lt;http://x|y&gt;"));
     assert!(
         message
             .html

@@ -34,9 +34,7 @@ pub fn html_escape(text: &str) -> String {
 /// Control characters (CR and LF above all) become spaces, so a value can
 /// sit in a header or a one-line field.
 pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// At most `max` characters, ending in `…` when cut.

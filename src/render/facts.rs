@@ -58,10 +58,7 @@ impl Facts {
             severity: alert.rule.severity,
             environment: alert.environment,
             headline: headline(event, &problems),
-            business: event
-                .business_name
-                .clone()
-                .unwrap_or_else(|| "unknown business".into()),
+            business: event.business_name.clone().unwrap_or_else(|| "unknown business".into()),
             connection: event.connection_id.clone(),
             service: event.service.clone(),
             sync_type: event.sync_type.clone(),
@@ -112,11 +109,7 @@ impl Facts {
             ("Environment", self.environment_label().to_owned()),
             ("Business", self.business.clone()),
         ];
-        out.extend(
-            optional
-                .into_iter()
-                .filter_map(|(label, v)| Some((label, v.clone()?))),
-        );
+        out.extend(optional.into_iter().filter_map(|(label, v)| Some((label, v.clone()?))));
         out.push(("Counts", self.counts.clone()));
         let request_id = self.request_id.clone().unwrap_or_else(|| "(none)".into());
         out.push(("Request ID", request_id));
@@ -135,11 +128,7 @@ fn problem_groups(event: &Event, evidence: &Evidence) -> Vec<ProblemGroup> {
             .filter(|t| t.count > 0 && matches!(t.status, Status::Failed | Status::Empty))
             .collect()
     } else {
-        evidence
-            .tallies()
-            .iter()
-            .map(|&i| &event.tallies[i])
-            .collect()
+        evidence.tallies().iter().map(|&i| &event.tallies[i]).collect()
     };
     let mut groups: Vec<ProblemGroup> = Vec::new();
     for tally in tallies {
@@ -181,11 +170,7 @@ fn tally_lines(tally: &DataTypeTally) -> Vec<String> {
     if tally.periods.is_empty() {
         return vec![format!("{prefix} ({})", tally.count)];
     }
-    let mut lines: Vec<String> = tally
-        .periods
-        .iter()
-        .map(|p| format!("{prefix} {p}"))
-        .collect();
+    let mut lines: Vec<String> = tally.periods.iter().map(|p| format!("{prefix} {p}")).collect();
     let unperiodic = tally.count.saturating_sub(tally.periods.len() as u64);
     if unperiodic > 0 {
         lines.push(format!("{prefix} ({unperiodic} without a period)"));

@@ -28,10 +28,7 @@ fn payload_values_are_escaped_so_slack_shows_them() {
     let json = all_text(&message);
     assert!(!json.contains("<!channel>"), "{json}");
     assert!(!json.contains("<http://x|y>"), "{json}");
-    assert!(
-        json.contains("&lt;!channel&gt; &amp; &lt;http://x|y&gt;"),
-        "{json}"
-    );
+    assert!(json.contains("&lt;!channel&gt; &amp; &lt;http://x|y&gt;"), "{json}");
     assert!(
         !json.contains("\\r\\nBcc"),
         "line breaks in values are flattened: {json}"
@@ -48,12 +45,7 @@ fn five_thousand_failures_stay_within_slacks_limits() {
     for block in blocks {
         if let Some(text) = block["text"]["text"].as_str() {
             let max = if block["type"] == "header" { 150 } else { 3000 };
-            assert!(
-                text.chars().count() <= max,
-                "{} chars in {}",
-                text.len(),
-                block["type"]
-            );
+            assert!(text.chars().count() <= max, "{} chars in {}", text.len(), block["type"]);
         }
         for field in block["fields"].as_array().into_iter().flatten() {
             assert!(field["text"].as_str().unwrap().chars().count() <= 2000);
@@ -61,18 +53,11 @@ fn five_thousand_failures_stay_within_slacks_limits() {
     }
     let listing = blocks
         .iter()
-        .find_map(|b| {
-            b["text"]["text"]
-                .as_str()
-                .filter(|t| t.starts_with("*failed"))
-        })
+        .find_map(|b| b["text"]["text"].as_str().filter(|t| t.starts_with("*failed")))
         .unwrap();
     assert!(listing.starts_with("*failed (5000)*"), "{listing}");
     let more = listing.lines().last().unwrap();
-    assert!(
-        more.starts_with("… and ") && more.ends_with(" more"),
-        "{more}"
-    );
+    assert!(more.starts_with("… and ") && more.ends_with(" more"), "{more}");
     let shown = listing.lines().filter(|l| l.starts_with('•')).count();
     let hidden: usize = more
         .trim_start_matches("… and ")

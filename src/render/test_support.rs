@@ -9,13 +9,8 @@ use crate::render::{Alert, Facts};
 use crate::rules::{Environment, Rule, evaluate};
 
 pub fn rule(when: &str) -> Rule {
-    let text = format!(
-        "rules:\n  - name: prod-failed\n    severity: critical\n    notify: []\n    when: {when}\n"
-    );
-    load_str(&text, Path::new("t.yaml"), &|_| None)
-        .unwrap()
-        .rules
-        .remove(0)
+    let text = format!("rules:\n  - name: prod-failed\n    severity: critical\n    notify: []\n    when: {when}\n");
+    load_str(&text, Path::new("t.yaml"), &|_| None).unwrap().rules.remove(0)
 }
 
 /// The facts of `rule` firing on `body` (which must make it fire).

@@ -52,10 +52,9 @@ impl CountCondition {
     }
 
     fn selects(&self, data_type: Option<&str>, frequency: Option<&Frequency>) -> bool {
-        let type_ok = self.data_types.is_empty()
-            || data_type.is_some_and(|t| Pattern::any_matches(&self.data_types, t));
-        let frequency_ok =
-            self.frequencies.is_empty() || frequency.is_some_and(|f| self.frequencies.contains(f));
+        let type_ok =
+            self.data_types.is_empty() || data_type.is_some_and(|t| Pattern::any_matches(&self.data_types, t));
+        let frequency_ok = self.frequencies.is_empty() || frequency.is_some_and(|f| self.frequencies.contains(f));
         type_ok && frequency_ok
     }
 

@@ -66,11 +66,7 @@ pub struct Miss<'r> {
 }
 
 /// The rules that fire for `event`, in file order.
-pub fn evaluate<'r>(
-    rules: &'r [Rule],
-    event: &Event,
-    missing_sandbox: Environment,
-) -> Vec<Match<'r>> {
+pub fn evaluate<'r>(rules: &'r [Rule], event: &Event, missing_sandbox: Environment) -> Vec<Match<'r>> {
     let cx = Context {
         event,
         environment: Environment::of(event, missing_sandbox),
@@ -90,11 +86,7 @@ pub fn evaluate<'r>(
 
 /// Every rule with its verdict, for `syncwatch test` and `explain`: slower
 /// than [`evaluate`] because it writes a reason for each miss.
-pub fn explain<'r>(
-    rules: &'r [Rule],
-    event: &Event,
-    missing_sandbox: Environment,
-) -> Vec<Result<Match<'r>, Miss<'r>>> {
+pub fn explain<'r>(rules: &'r [Rule], event: &Event, missing_sandbox: Environment) -> Vec<Result<Match<'r>, Miss<'r>>> {
     let cx = Context {
         event,
         environment: Environment::of(event, missing_sandbox),

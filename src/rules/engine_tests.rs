@@ -7,13 +7,9 @@ use crate::event::{Event, parse_event};
 fn rules(when_yaml: &[&str]) -> Vec<Rule> {
     let mut text = String::from("rules:\n");
     for (i, when) in when_yaml.iter().enumerate() {
-        text.push_str(&format!(
-            "  - name: r{i}\n    notify: []\n    when: {when}\n"
-        ));
+        text.push_str(&format!("  - name: r{i}\n    notify: []\n    when: {when}\n"));
     }
-    load_str(&text, Path::new("t.yaml"), &|_| None)
-        .unwrap()
-        .rules
+    load_str(&text, Path::new("t.yaml"), &|_| None).unwrap().rules
 }
 
 fn fixture(name: &str) -> Event {
@@ -38,10 +34,7 @@ fn event_service_business_connection_and_sync_type_match_their_fields() {
     assert!(!fires("{ event: dataPerType }", &event));
     assert!(fires("{ service: [xero, quickbooks] }", &event));
     assert!(fires("{ business: 'BIZ-d6b1*' }", &event));
-    assert!(fires(
-        "{ connection: CON-0a4e97aa-7a77-bbbb-00aa-b1b1001aa00 }",
-        &event
-    ));
+    assert!(fires("{ connection: CON-0a4e97aa-7a77-bbbb-00aa-b1b1001aa00 }", &event));
     assert!(!fires("{ connection: CON-other }", &event));
     assert!(fires("{ sync_type: manual* }", &event));
     assert!(!fires("{ sync_type: fullSync }", &event));
@@ -101,10 +94,7 @@ fn counts_sum_the_simple_payload() {
         "{ empty: { at_least: 7, data_types: [billPaymentRequests] } }",
         &event
     ));
-    assert!(fires(
-        "{ failed: { below: 1, data_types: [bills] } }",
-        &event
-    ));
+    assert!(fires("{ failed: { below: 1, data_types: [bills] } }", &event));
 }
 
 #[test]
@@ -122,24 +112,15 @@ fn narrowing_by_data_type_and_frequency_counts_only_those_requests() {
         "{ failed: { above: 0, report_frequency: [quarter, year] } }",
         &event
     ));
-    assert!(!fires(
-        "{ failed: { above: 0, data_types: [balanceSheets] } }",
-        &event
-    ));
+    assert!(!fires("{ failed: { above: 0, data_types: [balanceSheets] } }", &event));
 }
 
 #[test]
 fn an_event_without_the_narrowed_data_type_does_not_satisfy_the_condition() {
     // `below` would hold on a count of zero; the data type is simply absent.
-    assert!(!fires(
-        "{ success: { below: 1, data_types: [bills] } }",
-        &full()
-    ));
+    assert!(!fires("{ success: { below: 1, data_types: [bills] } }", &full()));
     let simple = fixture("data-simple.json");
-    assert!(!fires(
-        "{ empty: { below: 100, report_frequency: month } }",
-        &simple
-    ));
+    assert!(!fires("{ empty: { below: 100, report_frequency: month } }", &simple));
 }
 
 #[test]
@@ -149,10 +130,7 @@ fn any_holds_when_one_branch_holds() {
         "{ any: [ { service: xero }, { failed: { above: 0 } } ] }",
         &event
     ));
-    assert!(!fires(
-        "{ any: [ { service: xero }, { event: login } ] }",
-        &event
-    ));
+    assert!(!fires("{ any: [ { service: xero }, { event: login } ] }", &event));
 }
 
 #[test]
@@ -161,10 +139,7 @@ fn not_holds_when_its_conditions_do_not() {
     assert!(fires("{ not: { sync_type: fullSync } }", &event));
     assert!(!fires("{ not: { sync_type: manualSync } }", &event));
     // All keys of the `not` mapping must hold for it to exclude.
-    assert!(fires(
-        "{ not: { sync_type: manualSync, service: xero } }",
-        &event
-    ));
+    assert!(fires("{ not: { sync_type: manualSync, service: xero } }", &event));
 }
 
 #[test]
@@ -174,10 +149,7 @@ fn several_keys_must_all_hold() {
         "{ event: data, service: quickbooks, failed: { above: 0 } }",
         &event
     ));
-    assert!(!fires(
-        "{ event: data, service: xero, failed: { above: 0 } }",
-        &event
-    ));
+    assert!(!fires("{ event: data, service: xero, failed: { above: 0 } }", &event));
 }
 
 #[test]
@@ -224,11 +196,7 @@ fn a_rule_that_does_not_fire_says_why_in_one_line() {
 
 #[test]
 fn rules_fire_in_file_order_and_independently() {
-    let rules = rules(&[
-        "{ event: data }",
-        "{ event: login }",
-        "{ failed: { above: 0 } }",
-    ]);
+    let rules = rules(&["{ event: data }", "{ event: login }", "{ failed: { above: 0 } }"]);
     let names: Vec<&str> = evaluate(&rules, &full(), Environment::Production)
         .iter()
         .map(|m| m.rule.name.as_str())

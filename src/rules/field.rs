@@ -27,10 +27,7 @@ impl Field {
     ];
 
     pub fn key(self) -> &'static str {
-        Field::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("?", |(k, _)| k)
+        Field::ALL.iter().find(|(_, f)| *f == self).map_or("?", |(k, _)| k)
     }
 
     fn single(self, event: &Event) -> Option<&str> {
@@ -54,9 +51,7 @@ pub struct FieldMatcher {
 impl FieldMatcher {
     pub fn evaluate(&self, event: &Event) -> bool {
         match self.field {
-            Field::DataType => event
-                .data_types()
-                .any(|t| Pattern::any_matches(&self.patterns, t)),
+            Field::DataType => event.data_types().any(|t| Pattern::any_matches(&self.patterns, t)),
             field => field
                 .single(event)
                 .is_some_and(|value| Pattern::any_matches(&self.patterns, value)),

@@ -36,9 +36,7 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves consistent data (every
         // change is a single insert or remove), so poisoning is ignored.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn seen(&self, dedup_key: &str) -> bool {
@@ -116,6 +114,12 @@ impl MemoryStore {
             .min()
     }
 
+    pub fn release(&self, id: u64) {
+        if let Some(queued) = self.lock().queue.get_mut(&id) {
+            queued.claimed = false;
+        }
+    }
+
     pub fn settle(&self, id: u64, settle: Settle) {
         let mut inner = self.lock();
         match settle {
@@ -126,7 +130,7 @@ impl MemoryStore {
                     queued.delivery.attempts += 1;
                 }
             }
-            Settle::Delivered | Settle::Failed { .. } | Settle::Expired { .. } => {
+            Settle::Delivered { .. } | Settle::Failed { .. } | Settle::Expired { .. } => {
                 inner.queue.remove(&id);
             }
         }

@@ -4,18 +4,22 @@
 
 mod memory;
 mod model;
+pub mod sqlite;
 
 pub use memory::MemoryStore;
 pub use model::{
-    Candidate, Delivery, Ingest, IngestOutcome, Message, NewDelivery, Resolution, Settle,
-    StoreError,
+    Candidate, Delivery, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Resolution, Settle, StoreError,
 };
+pub use sqlite::SqliteStore;
 
 use std::time::SystemTime;
 
 /// The storage backend, chosen at start.
 pub enum Store {
+    /// State lost on restart: the baseline for benchmarks, and tests.
     Memory(MemoryStore),
+    /// The durable store the daemon runs on.
+    Sqlite(SqliteStore),
 }
 
 impl Store {
@@ -24,6 +28,7 @@ impl Store {
     pub async fn seen(&self, dedup_key: &str) -> Result<bool, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.seen(dedup_key)),
+            Store::Sqlite(store) => store.seen(dedup_key),
         }
     }
 
@@ -32,18 +37,16 @@ impl Store {
     pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.ingest(ingest)),
+            Store::Sqlite(store) => store.ingest(ingest).await,
         }
     }
 
     /// Takes the next delivery of `channel` that is due at `now`, if any;
     /// it is not handed out again until settled.
-    pub async fn claim_next(
-        &self,
-        channel: &str,
-        now: SystemTime,
-    ) -> Result<Option<Delivery>, StoreError> {
+    pub async fn claim_next(&self, channel: &str, now: SystemTime) -> Result<Option<Delivery>, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.claim_next(channel, now)),
+            Store::Sqlite(store) => store.claim_next(channel, now),
         }
     }
 
@@ -51,6 +54,7 @@ impl Store {
     pub async fn next_due(&self, channel: &str) -> Result<Option<SystemTime>, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.next_due(channel)),
+            Store::Sqlite(store) => store.next_due(channel),
         }
     }
 
@@ -60,6 +64,24 @@ impl Store {
                 store.settle(id, settle);
                 Ok(())
             }
+            Store::Sqlite(store) => store.settle(id, settle).await,
+        }
+    }
+
+    /// Gives back a claimed delivery whose result could not be stored: it
+    /// is due again (a duplicate is better than a lost alert).
+    pub fn release(&self, id: u64) {
+        match self {
+            Store::Memory(store) => store.release(id),
+            Store::Sqlite(store) => store.release(id),
+        }
+    }
+
+    /// Removes what is older than `cutoff` and no longer needed.
+    pub async fn prune(&self, cutoff: SystemTime) -> Result<Pruned, StoreError> {
+        match self {
+            Store::Memory(_) => Ok(Pruned::default()),
+            Store::Sqlite(store) => store.prune(cutoff).await,
         }
     }
 
@@ -67,6 +89,7 @@ impl Store {
     pub async fn is_ready(&self) -> bool {
         match self {
             Store::Memory(_) => true,
+            Store::Sqlite(store) => store.is_ready().await,
         }
     }
 }

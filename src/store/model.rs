@@ -5,8 +5,11 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use bytes::Bytes;
+
 use crate::alerts::AlertKey;
 use crate::render::EmailMessage;
+use crate::rules::Environment;
 
 /// A message rendered at ingest time, so what is delivered is what the
 /// event said when it arrived, whatever changes in the config afterwards.
@@ -38,6 +41,11 @@ pub struct Ingest {
     pub dedup_key: String,
     pub request_id: Option<String>,
     pub received_at: SystemTime,
+    /// The raw body, kept for `syncwatch explain` until pruned.
+    pub body: Bytes,
+    pub event: Option<String>,
+    pub connection: Option<String>,
+    pub environment: Environment,
     pub candidates: Vec<Candidate>,
     /// Set when the event is a completed sync, which resolves alerts.
     pub resolve: Option<Resolution>,
@@ -54,9 +62,7 @@ pub struct Resolution {
 
 impl Resolution {
     pub fn resolves(&self, key: &AlertKey) -> bool {
-        key.connection == self.connection
-            && key.data_type == self.data_type
-            && !self.still_firing.contains(&key.rule)
+        key.connection == self.connection && key.data_type == self.data_type && !self.still_firing.contains(&key.rule)
     }
 }
 
@@ -89,14 +95,37 @@ pub struct Delivery {
 /// How a delivery attempt ended, as the outbox decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settle {
-    Delivered,
-    Retry { at: SystemTime, error: String },
-    Failed { error: String },
-    Expired { error: String },
+    /// `answer` is what the channel said, kept for the audit trail.
+    Delivered {
+        answer: String,
+    },
+    Retry {
+        at: SystemTime,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+    Expired {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> StoreError {
+        StoreError::Unavailable(err.to_string())
+    }
+}
+
+/// What a pruning pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub events: usize,
+    pub deliveries: usize,
 }

@@ -5,10 +5,7 @@ use crate::helpers::{EXAMPLE_ENV, RulesFile, fixture, repo_file, stderr, stdout,
 #[test]
 fn check_accepts_the_example_rules_once_their_variables_are_set() {
     let example = repo_file("rules.example.yaml");
-    let output = syncwatch(
-        &["check", "--config", example.to_str().unwrap()],
-        EXAMPLE_ENV,
-    );
+    let output = syncwatch(&["check", "--config", example.to_str().unwrap()], EXAMPLE_ENV);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("OK, 5 rules, 2 channels"),
@@ -34,9 +31,7 @@ fn check_names_each_unset_variable_of_the_example() {
 
 #[test]
 fn check_reports_every_error_with_file_line_rule_and_key() {
-    let rules = RulesFile::new(
-        "rules:\n  - name: r\n    notify: [nowhere]\n    when:\n      failed: { abov: 1 }\n",
-    );
+    let rules = RulesFile::new("rules:\n  - name: r\n    notify: [nowhere]\n    when:\n      failed: { abov: 1 }\n");
     let output = syncwatch(&["check", "--config", rules.path.to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
@@ -53,10 +48,7 @@ fn check_reports_every_error_with_file_line_rule_and_key() {
 #[test]
 fn check_takes_the_config_from_the_environment_when_not_given() {
     let rules = RulesFile::new("rules: []\n");
-    let output = syncwatch(
-        &["check"],
-        &[("SYNCWATCH_CONFIG", rules.path.to_str().unwrap())],
-    );
+    let output = syncwatch(&["check"], &[("SYNCWATCH_CONFIG", rules.path.to_str().unwrap())]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
 
@@ -74,24 +66,14 @@ fn check_without_a_readable_file_says_so() {
 #[test]
 fn a_usage_error_exits_2() {
     assert_eq!(syncwatch(&["check", "--bogus"], &[]).status.code(), Some(2));
-    assert_eq!(
-        syncwatch(&["test", "--config", "x.yaml"], &[])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(syncwatch(&["test", "--config", "x.yaml"], &[]).status.code(), Some(2));
 }
 
 fn test_example(payload: &str) -> String {
     let example = repo_file("rules.example.yaml");
     let payload = fixture(payload);
     let output = syncwatch(
-        &[
-            "test",
-            "--config",
-            example.to_str().unwrap(),
-            payload.to_str().unwrap(),
-        ],
+        &["test", "--config", example.to_str().unwrap(), payload.to_str().unwrap()],
         EXAMPLE_ENV,
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -110,28 +92,14 @@ fn test_on_the_full_payload_shows_the_rules_that_fire_and_the_messages() {
         "{out}"
     );
     assert!(
-        out.contains(
-            "no      sandbox-failures-to-slack-only: environment is production, rule wants sandbox"
-        ),
+        out.contains("no      sandbox-failures-to-slack-only: environment is production, rule wants sandbox"),
         "{out}"
     );
     assert!(out.contains("Subject: [syncwatch] CRITICAL production-sync-failed: 1 failed for BIZ-d6b1c7d3-fe41-4447-ae72-3814b78b5142 (quickbooks)"), "{out}");
-    assert!(
-        out.contains("incomeStatements month 2018-04-01..2018-04-30"),
-        "{out}"
-    );
-    assert!(
-        out.contains("\"type\": \"header\""),
-        "the Slack JSON is shown: {out}"
-    );
-    assert!(
-        out.contains("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a"),
-        "{out}"
-    );
-    assert!(
-        !out.contains("hooks.slack.com"),
-        "the webhook URL is a secret: {out}"
-    );
+    assert!(out.contains("incomeStatements month 2018-04-01..2018-04-30"), "{out}");
+    assert!(out.contains("\"type\": \"header\""), "the Slack JSON is shown: {out}");
+    assert!(out.contains("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a"), "{out}");
+    assert!(!out.contains("hooks.slack.com"), "the webhook URL is a secret: {out}");
 }
 
 #[test]
@@ -148,9 +116,7 @@ fn test_on_the_simple_payload_explains_why_nothing_fires() {
 fn test_on_the_per_type_payload_reads_its_data_type() {
     let out = test_example("data-per-type.json");
     assert!(
-        out.contains(
-            "no      quickbooks-bills-all-empty: service is `sageIntacct`, rule wants `quick*`"
-        ),
+        out.contains("no      quickbooks-bills-all-empty: service is `sageIntacct`, rule wants `quick*`"),
         "{out}"
     );
 }

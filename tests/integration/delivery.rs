@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{
-    SlackReply, SlackStandIn, SmtpServer, TestApp, eventually, fixture, spawn_app,
-};
+use crate::helpers::{SlackReply, SlackStandIn, SmtpServer, TestApp, eventually, fixture, spawn_app};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -71,17 +69,10 @@ async fn the_full_fixture_reaches_slack_and_both_email_recipients() {
     let s = setup("4h").await;
     let body = std::fs::read(fixture("data-full.json")).unwrap();
     assert_eq!(s.app.post_json(body).await.0, 200);
-    assert!(
-        eventually(WAIT, || s.smtp.accepted().len() == 2
-            && s.slack.delivered().len() == 1)
-        .await
-    );
+    assert!(eventually(WAIT, || s.smtp.accepted().len() == 2 && s.slack.delivered().len() == 1).await);
 
     let slack = &s.slack.delivered()[0];
-    assert_eq!(
-        slack["blocks"][0]["text"]["text"],
-        "CRITICAL production-sync-failed"
-    );
+    assert_eq!(slack["blocks"][0]["text"]["text"], "CRITICAL production-sync-failed");
     assert!(
         slack["text"]
             .as_str()
@@ -106,9 +97,7 @@ async fn the_full_fixture_reaches_slack_and_both_email_recipients() {
         .find(|m| m.text().contains("empty-monthly-income-statements"))
         .unwrap();
     assert!(
-        empty
-            .text()
-            .contains("incomeStatements month 2018-04-01..2018-04-30"),
+        empty.text().contains("incomeStatements month 2018-04-01..2018-04-30"),
         "{}",
         empty.text()
     );
@@ -118,13 +107,7 @@ async fn the_full_fixture_reaches_slack_and_both_email_recipients() {
 async fn the_per_type_fixture_notifies_slack_and_the_simple_one_nothing() {
     let s = setup("4h").await;
     for name in ["data-simple.json", "data-per-type.json"] {
-        assert_eq!(
-            s.app
-                .post_json(std::fs::read(fixture(name)).unwrap())
-                .await
-                .0,
-            200
-        );
+        assert_eq!(s.app.post_json(std::fs::read(fixture(name)).unwrap()).await.0, 200);
     }
     assert!(eventually(WAIT, || s.slack.delivered().len() == 1).await);
     let message = s.slack.delivered()[0].to_string();
@@ -143,17 +126,8 @@ async fn the_per_type_fixture_notifies_slack_and_the_simple_one_nothing() {
 #[tokio::test]
 async fn a_production_only_rule_is_silent_on_a_sandbox_event() {
     let s = setup("4h").await;
-    assert_eq!(
-        s.app
-            .post_json(event("sandbox-1", "CON-1", true, 3))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        s.app.post_json(event("prod-1", "CON-2", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("sandbox-1", "CON-1", true, 3)).await.0, 200);
+    assert_eq!(s.app.post_json(event("prod-1", "CON-2", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.delivered().len() == 1).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let delivered = s.slack.delivered();
@@ -169,10 +143,7 @@ async fn slack_500_503_and_429_are_retried_and_the_retry_after_is_honoured() {
         SlackReply::status(503, "service_unavailable"),
         SlackReply::rate_limited(1),
     ]);
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 2)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 2)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.delivered().len() == 1).await);
     let received = s.slack.received();
     let statuses: Vec<u16> = received.iter().map(|r| r.status).collect();
@@ -192,15 +163,9 @@ async fn slack_500_503_and_429_are_retried_and_the_retry_after_is_honoured() {
 async fn slack_404_no_service_is_not_retried_and_the_next_message_still_goes() {
     let s = setup("4h").await;
     s.slack.script(&[SlackReply::status(404, "no_service")]);
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.received().len() == 1).await);
-    assert_eq!(
-        s.app.post_json(event("r-2", "CON-2", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-2", "CON-2", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.delivered().len() == 1).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let statuses: Vec<u16> = s.slack.received().iter().map(|r| r.status).collect();
@@ -214,14 +179,8 @@ async fn slack_400_and_410_are_permanent_too() {
         SlackReply::status(400, "invalid_payload"),
         SlackReply::status(410, "channel_is_archived"),
     ]);
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 1)).await.0,
-        200
-    );
-    assert_eq!(
-        s.app.post_json(event("r-2", "CON-2", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
+    assert_eq!(s.app.post_json(event("r-2", "CON-2", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.received().len() == 2).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(s.slack.received().len(), 2);
@@ -231,10 +190,7 @@ async fn slack_400_and_410_are_permanent_too() {
 async fn an_smtp_server_that_answers_451_then_accepts_gets_the_mail() {
     let s = setup("4h").await;
     s.smtp.fail_next(&[451]);
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.smtp.accepted().len() == 1).await);
     assert_eq!(s.smtp.attempts(), 2);
 }
@@ -243,10 +199,7 @@ async fn an_smtp_server_that_answers_451_then_accepts_gets_the_mail() {
 async fn an_smtp_554_is_permanent() {
     let s = setup("4h").await;
     s.smtp.fail_next(&[554]);
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.smtp.attempts() == 1).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(s.smtp.attempts(), 1);
@@ -257,10 +210,7 @@ async fn an_smtp_554_is_permanent() {
 async fn a_failing_channel_neither_blocks_nor_repeats_another() {
     let s = setup("4h").await;
     s.smtp.fail_next(&[451, 451, 451]);
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.delivered().len() == 1).await);
     assert!(eventually(WAIT, || s.smtp.accepted().len() == 1).await);
     assert_eq!(s.slack.received().len(), 1, "Slack got the message once");
@@ -269,44 +219,22 @@ async fn a_failing_channel_neither_blocks_nor_repeats_another() {
 #[tokio::test]
 async fn repeat_interval_keeps_an_active_alert_quiet() {
     let s = setup("4h").await;
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 1)).await.0,
-        200
-    );
-    assert_eq!(
-        s.app.post_json(event("r-2", "CON-1", false, 2)).await.0,
-        200
-    );
-    assert_eq!(
-        s.app.post_json(event("r-3", "CON-2", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
+    assert_eq!(s.app.post_json(event("r-2", "CON-1", false, 2)).await.0, 200);
+    assert_eq!(s.app.post_json(event("r-3", "CON-2", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.delivered().len() == 2).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let texts: Vec<String> = s.slack.delivered().iter().map(|m| m.to_string()).collect();
-    assert_eq!(
-        texts.len(),
-        2,
-        "CON-1's second failure is within repeat_interval"
-    );
+    assert_eq!(texts.len(), 2, "CON-1's second failure is within repeat_interval");
     assert!(texts.iter().any(|t| t.contains("CON-2")));
 }
 
 #[tokio::test]
 async fn a_clean_sync_resolves_the_alert_so_the_next_failure_notifies() {
     let s = setup("4h").await;
-    assert_eq!(
-        s.app.post_json(event("r-1", "CON-1", false, 1)).await.0,
-        200
-    );
-    assert_eq!(
-        s.app.post_json(event("r-2", "CON-1", false, 0)).await.0,
-        200
-    );
-    assert_eq!(
-        s.app.post_json(event("r-3", "CON-1", false, 1)).await.0,
-        200
-    );
+    assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
+    assert_eq!(s.app.post_json(event("r-2", "CON-1", false, 0)).await.0, 200);
+    assert_eq!(s.app.post_json(event("r-3", "CON-1", false, 1)).await.0, 200);
     assert!(eventually(WAIT, || s.slack.delivered().len() == 2).await);
 }
 
@@ -315,10 +243,7 @@ async fn a_zero_repeat_interval_notifies_every_match() {
     let s = setup("0s").await;
     for i in 0..3 {
         assert_eq!(
-            s.app
-                .post_json(event(&format!("r-{i}"), "CON-1", false, 1))
-                .await
-                .0,
+            s.app.post_json(event(&format!("r-{i}"), "CON-1", false, 1)).await.0,
             200
         );
     }
@@ -354,13 +279,8 @@ async fn a_burst_to_one_slack_webhook_is_paced() {
     settings.worker.slack_interval = Duration::from_millis(200);
     let app = crate::helpers::spawn_app_with(&rules, settings).await;
     for i in 0..4 {
-        let body =
-            format!(r#"{{"data":{{"event":"data","connectionId":"CON-1"}},"requestId":"b-{i}"}}"#);
-        assert_eq!(
-            app.post_json(body).await.0,
-            200,
-            "the burst is accepted at once"
-        );
+        let body = format!(r#"{{"data":{{"event":"data","connectionId":"CON-1"}},"requestId":"b-{i}"}}"#);
+        assert_eq!(app.post_json(body).await.0, 200, "the burst is accepted at once");
     }
     assert!(eventually(WAIT, || slack.delivered().len() == 4).await);
     let times: Vec<_> = slack.received().iter().map(|r| r.at).collect();

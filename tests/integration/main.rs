@@ -5,4 +5,5 @@ mod cli;
 mod delivery;
 mod helpers;
 mod send_test;
+mod storage;
 mod webhook;

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{
-    RulesFile, SlackReply, SlackStandIn, SmtpServer, eventually, stderr, stdout, syncwatch,
-};
+use crate::helpers::{RulesFile, SlackReply, SlackStandIn, SmtpServer, eventually, stderr, stdout, syncwatch};
 
 fn rules_for(slack: &SlackStandIn, smtp: &SmtpServer) -> RulesFile {
     RulesFile::new(&format!(
@@ -80,9 +78,7 @@ async fn send_test_reports_the_channels_refusal_and_exits_1() {
     let output = run(args(&rules, "ops")).await;
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stdout(&output).contains(
-            "ops: not delivered, permanent failure (fix the channel): 410 channel_is_archived"
-        ),
+        stdout(&output).contains("ops: not delivered, permanent failure (fix the channel): 410 channel_is_archived"),
         "{}",
         stdout(&output)
     );
@@ -106,7 +102,7 @@ async fn serve_on_a_taken_port_fails_with_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let rules = RulesFile::new(&format!(
-        "server:\n  listen: 127.0.0.1:{port}\nstorage:\n  path: /tmp/unused.db\n"
+        "server:\n  listen: 127.0.0.1:{port}\nstorage:\n  path: /nonexistent/never-opened.db\n"
     ));
     let output = run(["serve", "--config", rules.path.to_str().unwrap()]
         .map(String::from)
@@ -115,9 +111,7 @@ async fn serve_on_a_taken_port_fails_with_a_clear_error() {
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
-        err.contains(&format!(
-            "cannot listen on 127.0.0.1:{port}: Address already in use"
-        )),
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}: Address already in use")),
         "{err}"
     );
 }
@@ -130,8 +124,10 @@ async fn serve_runs_the_example_flow_and_stops_on_sigterm() {
         .local_addr()
         .unwrap()
         .port();
+    let state = tempfile::tempdir().unwrap();
     let rules = RulesFile::new(&format!(
-        "server:\n  listen: 127.0.0.1:{port}\nchannels:\n  ops:\n    slack: {{ webhook_url: \"{}\" }}\ndefaults:\n  notify: [ops]\nrules:\n  - name: failed\n    when: {{ failed: {{ above: 0 }} }}\n",
+        "server:\n  listen: 127.0.0.1:{port}\nstorage:\n  path: {}/db\nchannels:\n  ops:\n    slack: {{ webhook_url: \"{}\" }}\ndefaults:\n  notify: [ops]\nrules:\n  - name: failed\n    when: {{ failed: {{ above: 0 }} }}\n",
+        state.path().display(),
         slack.url()
     ));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))

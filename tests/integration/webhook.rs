@@ -4,8 +4,7 @@ use serde_json::json;
 
 use crate::helpers::{fixture, spawn_app};
 
-const RULES: &str =
-    "rules:\n  - name: failed\n    notify: []\n    when: { failed: { above: 0 } }\n";
+const RULES: &str = "rules:\n  - name: failed\n    notify: []\n    when: { failed: { above: 0 } }\n";
 
 #[tokio::test]
 async fn each_fixture_is_accepted() {
@@ -13,11 +12,7 @@ async fn each_fixture_is_accepted() {
         let app = spawn_app(RULES).await;
         let body = std::fs::read(fixture(name)).unwrap();
         let (status, answer) = app.post_json(body).await;
-        assert_eq!(
-            (status, answer),
-            (200, json!({ "status": "accepted" })),
-            "{name}"
-        );
+        assert_eq!((status, answer), (200, json!({ "status": "accepted" })), "{name}");
     }
 }
 
@@ -27,24 +22,15 @@ async fn the_full_and_simple_fixtures_share_a_request_id_so_the_second_is_a_dupl
     let full = std::fs::read(fixture("data-full.json")).unwrap();
     let simple = std::fs::read(fixture("data-simple.json")).unwrap();
     assert_eq!(app.post_json(full).await.1, json!({ "status": "accepted" }));
-    assert_eq!(
-        app.post_json(simple).await.1,
-        json!({ "status": "duplicate" })
-    );
+    assert_eq!(app.post_json(simple).await.1, json!({ "status": "duplicate" }));
 }
 
 #[tokio::test]
 async fn a_redelivered_request_id_answers_duplicate() {
     let app = spawn_app(RULES).await;
     let body = std::fs::read(fixture("data-full.json")).unwrap();
-    assert_eq!(
-        app.post_json(body.clone()).await.1,
-        json!({ "status": "accepted" })
-    );
-    assert_eq!(
-        app.post_json(body).await,
-        (200, json!({ "status": "duplicate" }))
-    );
+    assert_eq!(app.post_json(body.clone()).await.1, json!({ "status": "accepted" }));
+    assert_eq!(app.post_json(body).await, (200, json!({ "status": "duplicate" })));
 }
 
 #[tokio::test]
@@ -52,15 +38,9 @@ async fn an_event_without_request_id_is_deduplicated_by_its_body() {
     let app = spawn_app(RULES).await;
     let body = r#"{"data":{"event":"auth","connectionId":"CON-1"}}"#;
     assert_eq!(app.post_json(body).await.1, json!({ "status": "accepted" }));
-    assert_eq!(
-        app.post_json(body).await.1,
-        json!({ "status": "duplicate" })
-    );
+    assert_eq!(app.post_json(body).await.1, json!({ "status": "duplicate" }));
     let other = r#"{"data":{"event":"auth","connectionId":"CON-2"}}"#;
-    assert_eq!(
-        app.post_json(other).await.1,
-        json!({ "status": "accepted" })
-    );
+    assert_eq!(app.post_json(other).await.1, json!({ "status": "accepted" }));
 }
 
 #[tokio::test]
@@ -87,11 +67,7 @@ async fn each_kind_of_malformed_body_gets_400_saying_why() {
             "`data` is missing: a Railz webhook is {\"data\": {...}, \"requestId\": \"...\"}",
             "data",
         ),
-        (
-            "{\"data\":[1]}",
-            "`data` must be an object, found an array",
-            "data",
-        ),
+        ("{\"data\":[1]}", "`data` must be an object, found an array", "data"),
         (
             "{\"data\":{\"requests\":7}}",
             "`data.requests` must be an array (full payload) or an object (simple payload), found a number",
@@ -113,10 +89,7 @@ async fn each_kind_of_malformed_body_gets_400_saying_why() {
 #[tokio::test]
 async fn a_body_over_max_body_gets_413_with_or_without_content_length() {
     let app = spawn_app("server:\n  max_body: 1KiB\n").await;
-    let big = format!(
-        r#"{{"data":{{"event":"data","businessName":"{}"}}}}"#,
-        "x".repeat(2000)
-    );
+    let big = format!(r#"{{"data":{{"event":"data","businessName":"{}"}}}}"#, "x".repeat(2000));
     let (status, answer) = app.post_json(big.clone()).await;
     assert_eq!(status, 413);
     assert_eq!(
@@ -139,12 +112,7 @@ async fn a_body_over_max_body_gets_413_with_or_without_content_length() {
 #[tokio::test]
 async fn other_paths_and_methods_get_404_and_405() {
     let app = spawn_app(RULES).await;
-    let get = app
-        .client
-        .get(app.url("/webhooks/railz"))
-        .send()
-        .await
-        .unwrap();
+    let get = app.client.get(app.url("/webhooks/railz")).send().await.unwrap();
     assert_eq!(get.status().as_u16(), 405);
     let elsewhere = app
         .client
@@ -195,8 +163,5 @@ async fn a_five_thousand_request_payload_is_accepted() {
         r#"{{"data":{{"event":"data","requests":[{}]}},"requestId":"big"}}"#,
         requests.join(",")
     );
-    assert_eq!(
-        app.post_json(body).await,
-        (200, json!({ "status": "accepted" }))
-    );
+    assert_eq!(app.post_json(body).await, (200, json!({ "status": "accepted" })));
 }

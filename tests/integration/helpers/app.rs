@@ -1,21 +1,25 @@
-//! The daemon in-process on port 0, with short retry waits so that tests
-//! of backoff take milliseconds.
+//! The daemon in-process on port 0, its database in a temporary directory,
+//! with short retry waits so that tests of backoff take milliseconds.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use syncwatch::config::load_str;
 use syncwatch::ingress::{App, Settings};
 use syncwatch::outbox::{Backoff, WorkerSettings};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Holds the database; removed when the TestApp is dropped.
+    pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
-    /// Dropping it (with the TestApp) stops the app.
-    _stop: oneshot::Sender<()>,
     pub path: String,
+    /// Dropping it (with the TestApp) stops the app.
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
 }
 
 /// Fast settings: retries after 50 ms doubling to 400 ms, Slack pacing 10 ms.
@@ -31,16 +35,23 @@ pub fn fast_settings() -> Settings {
             ..WorkerSettings::default()
         },
         shutdown_grace: Duration::from_secs(2),
-        dry_run: false,
+        busy_timeout: Duration::from_millis(200),
+        ..Settings::default()
     }
 }
 
-/// Starts the app on `rules_yaml`, whose `server.listen` is forced to port 0.
+/// Starts the app on `rules_yaml`, with `server.listen` forced to port 0
+/// and the database in a new temporary directory.
 pub async fn spawn_app(rules_yaml: &str) -> TestApp {
     spawn_app_with(rules_yaml, fast_settings()).await
 }
 
 pub async fn spawn_app_with(rules_yaml: &str, settings: Settings) -> TestApp {
+    spawn_app_in(tempfile::tempdir().unwrap(), rules_yaml, settings).await
+}
+
+/// Starts the app with its database in `dir`, as a restart would.
+pub async fn spawn_app_in(dir: tempfile::TempDir, rules_yaml: &str, settings: Settings) -> TestApp {
     syncwatch::deliver::install_crypto_provider();
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -48,27 +59,41 @@ pub async fn spawn_app_with(rules_yaml: &str, settings: Settings) -> TestApp {
             .with_env_filter("debug")
             .try_init();
     }
-    let mut config =
-        load_str(rules_yaml, Path::new("rules.yaml"), &|_| None).expect("test rules are valid");
+    let mut config = load_str(rules_yaml, Path::new("rules.yaml"), &|_| None).expect("test rules are valid");
     config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.storage.path = database(&dir);
     let path = config.server.path.clone();
     let app = App::build(config, settings).await.expect("app builds");
     let addr = app.addr();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run(async move {
+    let task = tokio::spawn(app.run(async move {
         let _ = stopped.await;
     }));
     TestApp {
         addr,
+        dir,
         client: reqwest::Client::new(),
-        _stop: stop,
         path,
+        stop,
+        task,
     }
+}
+
+pub fn database(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("syncwatch.db")
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the app as SIGTERM would and waits for it; returns the
+    /// directory of its database for a restart.
+    pub async fn stop(self) -> tempfile::TempDir {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        self.dir
     }
 
     pub async fn post_webhook(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
@@ -88,4 +113,18 @@ impl TestApp {
         let json = response.json().await.unwrap_or(serde_json::Value::Null);
         (status, json)
     }
+
+    pub async fn readyz(&self) -> u16 {
+        let response = self.client.get(self.url("/readyz")).send().await.unwrap();
+        response.status().as_u16()
+    }
+}
+
+/// The files SQLite keeps for the database at `path` (WAL mode).
+pub fn database_files(path: &Path) -> Vec<PathBuf> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| PathBuf::from(format!("{}{suffix}", path.display())))
+        .filter(|p| p.exists())
+        .collect()
 }

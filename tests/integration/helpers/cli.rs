@@ -4,9 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 pub fn repo_file(name: &str) -> PathBuf {
@@ -49,9 +47,6 @@ pub fn stderr(output: &Output) -> String {
 /// What the example rules need to pass `check`.
 pub const EXAMPLE_ENV: &[(&str, &str)] = &[
     ("RAILZ_SIGNING_SECRET", "example-signing-secret"),
-    (
-        "SLACK_WEBHOOK_URL",
-        "https://hooks.slack.com/services/T0/B0/XXXX",
-    ),
+    ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XXXX"),
     ("SMTP_PASSWORD", "example-smtp-password"),
 ];

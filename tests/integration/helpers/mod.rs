@@ -6,7 +6,7 @@ mod cli;
 mod slack;
 mod smtp;
 
-pub use app::{TestApp, fast_settings, spawn_app, spawn_app_with};
+pub use app::{TestApp, database, database_files, fast_settings, spawn_app, spawn_app_in, spawn_app_with};
 pub use cli::*;
 pub use slack::{SlackReply, SlackStandIn};
 pub use smtp::{SmtpServer, eventually};

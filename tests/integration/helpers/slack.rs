@@ -80,11 +80,7 @@ impl SlackStandIn {
 
     /// The next answers, in order; after them, 200 `ok`.
     pub fn script(&self, replies: &[SlackReply]) {
-        self.script
-            .lock()
-            .unwrap()
-            .replies
-            .extend(replies.iter().cloned());
+        self.script.lock().unwrap().replies.extend(replies.iter().cloned());
     }
 
     /// Every POST so far, whatever it was answered.

@@ -21,10 +21,7 @@ impl Mail {
     /// The message with folded headers and quoted-printable soft line
     /// breaks undone, for assertions on the text a reader sees.
     pub fn text(&self) -> String {
-        self.data
-            .replace("\r\n ", " ")
-            .replace("=\r\n", "")
-            .replace("=3D", "=")
+        self.data.replace("\r\n ", " ").replace("=\r\n", "").replace("=3D", "=")
     }
 }
 

@@ -1,0 +1,58 @@
+//! The reads of the daemon's hot paths: the dedup check and the delivery
+//! lanes' next message. They run on reader connections, beside the writer.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::super::model::{Delivery, Message};
+use super::{from_millis, millis};
+
+pub fn seen(conn: &Connection, dedup_key: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM events WHERE dedup_key = ?1")?
+        .query_row([dedup_key], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+}
+
+/// The first due pending delivery of `channel` not already in a worker's hands.
+pub fn next_unclaimed(
+    conn: &Connection,
+    channel: &str,
+    now: SystemTime,
+    claimed: &HashSet<u64>,
+) -> rusqlite::Result<Option<Delivery>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, request_id, rule, channel, message, created_at, attempts FROM deliveries
+         WHERE status = 'pending' AND channel = ?1 AND due_at <= ?2 ORDER BY due_at, id LIMIT ?3",
+    )?;
+    let limit = claimed.len() as i64 + 1;
+    let mut rows = statement.query(params![channel, millis(now), limit])?;
+    while let Some(row) = rows.next()? {
+        let id = row.get::<_, i64>(0)? as u64;
+        if claimed.contains(&id) {
+            continue;
+        }
+        let message: String = row.get(4)?;
+        let message: Message = serde_json::from_str(&message)
+            .map_err(|err| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(err)))?;
+        return Ok(Some(Delivery {
+            id,
+            request_id: row.get(1)?,
+            rule: row.get(2)?,
+            channel: row.get(3)?,
+            message,
+            created_at: from_millis(row.get(5)?),
+            attempts: row.get(6)?,
+        }));
+    }
+    Ok(None)
+}
+
+pub fn next_due(conn: &Connection, channel: &str) -> rusqlite::Result<Option<SystemTime>> {
+    let due: Option<i64> = conn
+        .prepare_cached("SELECT MIN(due_at) FROM deliveries WHERE status = 'pending' AND channel = ?1")?
+        .query_row([channel], |row| row.get(0))?;
+    Ok(due.map(from_millis))
+}

@@ -1,0 +1,96 @@
+//! The database schema, as numbered migrations applied at open. The
+//! version is SQLite's `user_version`; each migration runs in its own
+//! transaction, so an interrupted upgrade leaves the previous version.
+
+use rusqlite::{Connection, Transaction};
+
+/// Each entry upgrades from its index to its index + 1. Never edit a
+/// released migration: add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, alert state and the delivery queue.
+    "
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        dedup_key   TEXT NOT NULL UNIQUE,
+        request_id  TEXT,
+        received_at INTEGER NOT NULL,
+        event       TEXT,
+        connection  TEXT,
+        environment TEXT NOT NULL,
+        body        BLOB NOT NULL
+    );
+    CREATE INDEX events_received ON events (received_at);
+    CREATE TABLE alerts (
+        rule          TEXT NOT NULL,
+        connection    TEXT NOT NULL,
+        data_type     TEXT NOT NULL,
+        last_notified INTEGER NOT NULL,
+        PRIMARY KEY (rule, connection, data_type)
+    );
+    CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY,
+        event_id    INTEGER NOT NULL REFERENCES events (id),
+        request_id  TEXT,
+        rule        TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        due_at      INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        settled_at  INTEGER
+    );
+    CREATE INDEX deliveries_pending ON deliveries (channel, due_at) WHERE status = 'pending';
+    ",
+    // 2: the audit trail: which rules fired (and which were kept quiet),
+    // every delivery attempt with the channel's answer, and the indexes
+    // that `history` and pruning need.
+    "
+    ALTER TABLE events ADD COLUMN fired TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE events ADD COLUMN suppressed TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE attempts (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+        at          INTEGER NOT NULL,
+        outcome     TEXT NOT NULL,
+        answer      TEXT
+    );
+    CREATE INDEX attempts_delivery ON attempts (delivery_id);
+    CREATE INDEX deliveries_event ON deliveries (event_id);
+    CREATE INDEX deliveries_settled ON deliveries (settled_at) WHERE status <> 'pending';
+    CREATE INDEX alerts_scope ON alerts (connection, data_type);
+    CREATE INDEX events_connection ON events (connection, received_at);
+    CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+    ",
+];
+
+pub const CURRENT_VERSION: usize = MIGRATIONS.len();
+
+/// Brings the database to [`CURRENT_VERSION`]; returns the version found.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
+    migrate_to(conn, CURRENT_VERSION)
+}
+
+/// Applies migrations up to `target` (tests build older schemas with it).
+pub fn migrate_to(conn: &mut Connection, target: usize) -> rusqlite::Result<usize> {
+    let found: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > CURRENT_VERSION {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "the database has schema version {found}, newer than this syncwatch ({CURRENT_VERSION}): upgrade syncwatch"
+            )),
+        ));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(target).skip(found) {
+        let tx = conn.transaction()?;
+        apply(&tx, sql, index + 1)?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+fn apply(tx: &Transaction<'_>, sql: &str, version: usize) -> rusqlite::Result<()> {
+    tx.execute_batch(sql)?;
+    tx.pragma_update(None, "user_version", version)
+}
