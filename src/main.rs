@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use syncwatch::commands;
 use syncwatch::config::{Config, load_file};
+use syncwatch::store::sqlite::audit::HistoryFilter;
 
 const DEFAULT_CONFIG: &str = "/etc/syncwatch/rules.yaml";
 
@@ -25,6 +26,16 @@ struct ConfigArg {
     config: PathBuf,
 }
 
+/// Where the database is: `--db`, or `storage.path` of the rules file.
+#[derive(clap::Args)]
+struct DatabaseArg {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The database file; when given, the rules file is not read.
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon: receive webhooks and deliver notifications.
@@ -34,6 +45,10 @@ enum Command {
         /// Log each notification instead of sending it.
         #[arg(long)]
         dry_run: bool,
+        /// Keep state in memory, not in storage.path: everything is lost on
+        /// exit. Only for measuring what durability costs.
+        #[arg(long, hide = true)]
+        in_memory: bool,
     },
     /// Validate the rules file; exit 0 when valid, 1 with every error.
     Check(ConfigArg),
@@ -45,6 +60,31 @@ enum Command {
         /// Webhook bodies (JSON files) to evaluate.
         #[arg(required = true)]
         payloads: Vec<PathBuf>,
+    },
+    /// Recent events and notifications, newest first (read-only; safe while
+    /// the daemon runs).
+    History {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Only this connection.
+        #[arg(long)]
+        connection: Option<String>,
+        /// Only this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only notifications in this state.
+        #[arg(long, value_parser = ["pending", "delivered", "failed", "expired"])]
+        status: Option<String>,
+        /// At most this many of each.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Why an event did or did not notify, and every delivery attempt.
+    Explain {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// The Railz requestId of the event.
+        request_id: String,
     },
     /// Send a test notification through one channel and show its answer.
     SendTest {
@@ -61,8 +101,12 @@ fn main() -> ExitCode {
     init_logging();
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let result = match cli.command {
-        Command::Serve { config, dry_run } => {
-            return match commands::serve(&config.config, dry_run) {
+        Command::Serve {
+            config,
+            dry_run,
+            in_memory,
+        } => {
+            return match commands::serve(&config.config, dry_run, in_memory) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("syncwatch: {error:#}");
@@ -74,6 +118,24 @@ fn main() -> ExitCode {
         Command::Test { config, payloads } => {
             with_config(&config, |loaded| commands::test_payloads(loaded, &payloads, &mut out))
         }
+        Command::History {
+            database,
+            connection,
+            rule,
+            status,
+            limit,
+        } => {
+            let filter = HistoryFilter {
+                connection,
+                rule,
+                status,
+                limit,
+            };
+            with_database(&database, |path, _| commands::history(path, &filter, &mut out))
+        }
+        Command::Explain { database, request_id } => with_database(&database, |path, config| {
+            commands::explain(path, &request_id, config, &mut out)
+        }),
         Command::SendTest { config, channel } => with_config(&config, |loaded| {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(commands::send_test(loaded, &channel, &mut out))
@@ -98,6 +160,17 @@ fn with_config(args: &ConfigArg, run: impl FnOnce(&Config) -> std::io::Result<u8
             Ok(commands::EXIT_FAILED)
         }
     }
+}
+
+/// Runs `run` on the database path, with the config when it was read.
+fn with_database(
+    args: &DatabaseArg,
+    run: impl FnOnce(&std::path::Path, Option<&Config>) -> std::io::Result<u8>,
+) -> std::io::Result<u8> {
+    if let Some(db) = &args.db {
+        return run(db, load_file(&args.config.config).ok().as_ref());
+    }
+    with_config(&args.config, |config| run(&config.storage.path, Some(config)))
 }
 
 /// Readable lines on stderr; `RUST_LOG` (e.g. `syncwatch=debug`) changes the level.

@@ -2,11 +2,15 @@
 //! write to the given output and return the process exit code.
 
 mod check;
+mod explain;
+mod history;
 mod send_test;
 mod serve;
 mod test;
 
 pub use check::check;
+pub use explain::explain;
+pub use history::history;
 pub use send_test::send_test;
 pub use serve::serve;
 pub use test::test_payloads;

@@ -7,12 +7,13 @@ use anyhow::Context;
 use crate::config::load_file;
 use crate::ingress::{App, Settings};
 
-pub fn serve(config_path: &Path, dry_run: bool) -> anyhow::Result<()> {
+pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Result<()> {
     let config = load_file(config_path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let settings = Settings {
             dry_run,
+            in_memory,
             ..Settings::default()
         };
         let app = App::build(config, settings).await?;

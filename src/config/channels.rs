@@ -8,6 +8,7 @@ use serde_yaml::Value;
 
 use super::model::{Channel, ChannelKind, EmailChannel, SlackChannel, SmtpCredentials, TlsMode};
 use super::reader::{At, Fields, Reader};
+use super::units::{DURATION_FORMS, parse_duration};
 
 const KINDS: &[&str] = &["slack", "email"];
 const EMAIL_KEYS: &[&str] = &[
@@ -88,7 +89,11 @@ fn read_channel(reader: &mut Reader<'_>, body: &Value, at: &At) -> Option<Channe
 }
 
 fn read_slack(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<SlackChannel> {
-    let fields = reader.fields(Some(value), at, &["webhook_url", "webhook_url_file"]);
+    let fields = reader.fields(Some(value), at, &["webhook_url", "webhook_url_file", "min_interval"]);
+    let min_interval = match fields.get("min_interval") {
+        Some((value, at)) => Some(reader.parsed(value, &at, DURATION_FORMS, parse_duration)?),
+        None => None,
+    };
     let Some(webhook_url) = reader.secret(&fields, "webhook_url") else {
         if !fields.has("webhook_url") && !fields.has("webhook_url_file") {
             reader.error(
@@ -110,7 +115,10 @@ fn read_slack(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<SlackCha
         );
         return None;
     }
-    Some(SlackChannel { webhook_url })
+    Some(SlackChannel {
+        webhook_url,
+        min_interval,
+    })
 }
 
 fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailChannel> {

@@ -79,6 +79,8 @@ pub enum ChannelKind {
 pub struct SlackChannel {
     /// The URL is the credential: anyone holding it can post.
     pub webhook_url: Secret,
+    /// Spacing between two posts; Slack documents about one per second.
+    pub min_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,7 +55,7 @@ impl Sender {
     /// one message per second per webhook; SMTP servers need none.
     pub fn min_interval(&self, slack_interval: Duration) -> Duration {
         match self {
-            Sender::Slack(_) => slack_interval,
+            Sender::Slack(slack) => slack.min_interval.unwrap_or(slack_interval),
             Sender::Email(_) | Sender::DryRun { .. } => Duration::ZERO,
         }
     }

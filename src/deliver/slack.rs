@@ -20,6 +20,8 @@ const REASON_MAX: usize = 200;
 pub struct SlackSender {
     client: reqwest::Client,
     url: Secret,
+    /// The channel's own `min_interval`, if set.
+    pub min_interval: Option<Duration>,
 }
 
 impl SlackSender {
@@ -33,6 +35,7 @@ impl SlackSender {
         Ok(SlackSender {
             client,
             url: channel.webhook_url.clone(),
+            min_interval: channel.min_interval,
         })
     }
 

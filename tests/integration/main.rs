@@ -1,7 +1,9 @@
 //! Integration tests: the `syncwatch` binary and the daemon, driven as a
 //! user would drive them.
 
+mod audit;
 mod cli;
+mod crash;
 mod delivery;
 mod helpers;
 mod send_test;

@@ -135,7 +135,7 @@ async fn serve_runs_the_example_flow_and_stops_on_sigterm() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client();
     let url = format!("http://127.0.0.1:{port}/webhooks/railz");
     let body = std::fs::read(crate::helpers::fixture("data-full.json")).unwrap();
     let mut answered = false;

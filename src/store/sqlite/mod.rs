@@ -3,6 +3,7 @@
 //! own connections. Claims live in memory only: after a crash every
 //! pending delivery is simply due again.
 
+pub mod audit;
 mod open;
 mod read;
 pub mod schema;
@@ -148,3 +149,6 @@ pub fn millis(at: SystemTime) -> i64 {
 pub fn from_millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
+
+#[cfg(test)]
+mod tests;

@@ -72,7 +72,7 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, rules_yaml: &str, settings: Se
     TestApp {
         addr,
         dir,
-        client: reqwest::Client::new(),
+        client: super::client::client(),
         path,
         stop,
         task,

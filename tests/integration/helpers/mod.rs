@@ -3,10 +3,14 @@
 
 mod app;
 mod cli;
+mod client;
+mod daemon;
 mod slack;
 mod smtp;
 
 pub use app::{TestApp, database, database_files, fast_settings, spawn_app, spawn_app_in, spawn_app_with};
 pub use cli::*;
+pub use client::client;
+pub use daemon::{Daemon, free_port};
 pub use slack::{SlackReply, SlackStandIn};
 pub use smtp::{SmtpServer, eventually};

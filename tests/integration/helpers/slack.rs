@@ -52,6 +52,8 @@ pub struct Received {
 #[derive(Default)]
 struct Script {
     replies: VecDeque<SlackReply>,
+    /// The answer once `replies` is used up; 200 `ok` when unset.
+    otherwise: Option<SlackReply>,
     received: Vec<Received>,
 }
 
@@ -83,6 +85,12 @@ impl SlackStandIn {
         self.script.lock().unwrap().replies.extend(replies.iter().cloned());
     }
 
+    /// The answer to every POST from now on, after any scripted ones: a
+    /// Slack outage, and its end.
+    pub fn answer_all(&self, reply: SlackReply) {
+        self.script.lock().unwrap().otherwise = Some(reply);
+    }
+
     /// Every POST so far, whatever it was answered.
     pub fn received(&self) -> Vec<Received> {
         self.script.lock().unwrap().received.clone()
@@ -100,7 +108,8 @@ impl SlackStandIn {
 
 fn answer(script: &Mutex<Script>, body: &[u8]) -> Response<String> {
     let mut script = script.lock().unwrap();
-    let reply = script.replies.pop_front().unwrap_or_else(SlackReply::ok);
+    let otherwise = script.otherwise.clone().unwrap_or_else(SlackReply::ok);
+    let reply = script.replies.pop_front().unwrap_or(otherwise);
     let body_json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     script.received.push(Received {
         body: body_json,

@@ -1,0 +1,109 @@
+//! `syncwatch explain <requestId>`: why an event did or did not notify,
+//! and what became of each notification.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::Config;
+use crate::event::parse_event;
+use crate::rules::{Environment, explain as explain_rules};
+use crate::store::sqlite::audit::{StoredEvent, find_event};
+use crate::store::sqlite::open_read_only;
+
+use super::history::time;
+use super::{EXIT_FAILED, EXIT_OK};
+
+/// `config`, when given, explains every rule as it reads now.
+pub fn explain(database: &Path, request_id: &str, config: Option<&Config>, out: &mut dyn Write) -> std::io::Result<u8> {
+    let found = open_read_only(database).and_then(|conn| find_event(&conn, request_id));
+    let stored = match found {
+        Ok(Some(stored)) => stored,
+        Ok(None) => {
+            writeln!(
+                out,
+                "no event with requestId `{request_id}` in {} (never received, or pruned)",
+                database.display()
+            )?;
+            return Ok(EXIT_FAILED);
+        }
+        Err(err) => {
+            writeln!(out, "cannot read the database {}: {err}", database.display())?;
+            return Ok(EXIT_FAILED);
+        }
+    };
+    write_summary(&stored, out)?;
+    if let Some(config) = config {
+        write_rules(&stored, config, out)?;
+    }
+    write_notifications(&stored, out)?;
+    Ok(EXIT_OK)
+}
+
+fn write_summary(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Result<()> {
+    let row = &stored.row;
+    writeln!(
+        out,
+        "event {} · {} · connection {} · received {}",
+        row.event.as_deref().unwrap_or("-"),
+        row.environment,
+        row.connection.as_deref().unwrap_or("-"),
+        time(row.received_at)
+    )?;
+    if let Ok(event) = parse_event(&stored.body) {
+        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "business {} · service {} · sync type {}",
+            dash(&event.business_name),
+            dash(&event.service),
+            dash(&event.sync_type)
+        )?;
+        writeln!(out, "requests: {}", crate::render::Facts::counts_of(&event))?;
+    }
+    writeln!(out, "\nAT INGEST")?;
+    let list = |rules: &[String]| {
+        if rules.is_empty() {
+            "none".to_owned()
+        } else {
+            rules.join(", ")
+        }
+    };
+    writeln!(out, "notified: {}", list(&row.fired))?;
+    writeln!(out, "kept quiet by repeat_interval: {}", list(&row.suppressed))
+}
+
+fn write_rules(stored: &StoredEvent, config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
+    let Ok(event) = parse_event(&stored.body) else {
+        return Ok(());
+    };
+    writeln!(out, "\nRULES IN {} NOW", config.source.display())?;
+    // As at ingest: an event without `sandbox` counted as what was stored.
+    let missing_sandbox = if stored.row.environment == "sandbox" {
+        Environment::Sandbox
+    } else {
+        Environment::Production
+    };
+    for verdict in explain_rules(&config.rules, &event, missing_sandbox) {
+        match verdict {
+            Ok(m) => writeln!(out, "FIRES   {} ({})", m.rule.name, m.rule.severity)?,
+            Err(miss) => writeln!(out, "no      {}: {}", miss.rule.name, miss.reason)?,
+        }
+    }
+    Ok(())
+}
+
+fn write_notifications(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "\nNOTIFICATIONS ({})", stored.notifications.len())?;
+    for (n, attempts) in &stored.notifications {
+        writeln!(
+            out,
+            "{} -> {}: {} after {} attempt(s)",
+            n.rule, n.channel, n.status, n.attempts
+        )?;
+        for attempt in attempts {
+            let answer = attempt.answer.as_deref().unwrap_or("");
+            writeln!(out, "    {}  {:<9}  {answer}", time(attempt.at), attempt.outcome)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Read-only queries behind `syncwatch history` and `syncwatch explain`:
+//! safe to run beside the daemon (WAL readers never block the writer).
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::from_millis;
+
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub connection: Option<String>,
+    pub rule: Option<String>,
+    /// `pending`, `delivered`, `failed` or `expired`.
+    pub status: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub received_at: SystemTime,
+    pub request_id: Option<String>,
+    pub event: Option<String>,
+    pub connection: Option<String>,
+    pub environment: String,
+    pub fired: Vec<String>,
+    pub suppressed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub created_at: SystemTime,
+    pub request_id: Option<String>,
+    pub rule: String,
+    pub channel: String,
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub connection: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub at: SystemTime,
+    pub outcome: String,
+    pub answer: Option<String>,
+}
+
+/// One stored event with everything `explain` shows.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub row: EventRow,
+    pub body: Vec<u8>,
+    pub notifications: Vec<(NotificationRow, Vec<AttemptRow>)>,
+}
+
+fn rules(json: String) -> Vec<String> {
+    serde_json::from_str(&json).unwrap_or_default()
+}
+
+fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        received_at: from_millis(row.get(0)?),
+        request_id: row.get(1)?,
+        event: row.get(2)?,
+        connection: row.get(3)?,
+        environment: row.get(4)?,
+        fired: rules(row.get(5)?),
+        suppressed: rules(row.get(6)?),
+    })
+}
+
+const NOTIFICATION_COLUMNS: &str =
+    "d.id, d.created_at, d.request_id, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection";
+
+fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow> {
+    Ok(NotificationRow {
+        id: row.get(0)?,
+        created_at: from_millis(row.get(1)?),
+        request_id: row.get(2)?,
+        rule: row.get(3)?,
+        channel: row.get(4)?,
+        status: row.get(5)?,
+        attempts: row.get(6)?,
+        last_error: row.get(7)?,
+        connection: row.get(8)?,
+    })
+}
+
+/// Recent events, newest first. With a rule filter, only events on which
+/// that rule fired (notified or kept quiet).
+pub fn recent_events(conn: &Connection, filter: &HistoryFilter) -> rusqlite::Result<Vec<EventRow>> {
+    let mut statement = conn.prepare(
+        "SELECT received_at, request_id, event, connection, environment, fired, suppressed FROM events e
+         WHERE (?1 IS NULL OR connection = ?1)
+           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.fired) WHERE value = ?2)
+                          OR EXISTS (SELECT 1 FROM json_each(e.suppressed) WHERE value = ?2))
+         ORDER BY received_at DESC, id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![filter.connection, filter.rule, filter.limit as i64], event_row)?;
+    rows.collect()
+}
+
+/// Recent notifications, newest first.
+pub fn recent_notifications(conn: &Connection, filter: &HistoryFilter) -> rusqlite::Result<Vec<NotificationRow>> {
+    let sql = format!(
+        "SELECT {NOTIFICATION_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE (?1 IS NULL OR e.connection = ?1) AND (?2 IS NULL OR d.rule = ?2) AND (?3 IS NULL OR d.status = ?3)
+         ORDER BY d.id DESC LIMIT ?4"
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let rows = statement.query_map(
+        params![filter.connection, filter.rule, filter.status, filter.limit as i64],
+        notification_row,
+    )?;
+    rows.collect()
+}
+
+/// The event with this requestId (or dedup key), if still stored.
+pub fn find_event(conn: &Connection, request_id: &str) -> rusqlite::Result<Option<StoredEvent>> {
+    let found = conn
+        .query_row(
+            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, body, id FROM events
+             WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id LIMIT 1",
+            [request_id],
+            |row| Ok((event_row(row)?, row.get::<_, Vec<u8>>(7)?, row.get::<_, i64>(8)?)),
+        )
+        .optional()?;
+    let Some((row, body, id)) = found else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT {NOTIFICATION_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.event_id = ?1 ORDER BY d.id"
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let notifications: Vec<NotificationRow> = statement.query_map([id], notification_row)?.collect::<Result<_, _>>()?;
+    let mut with_attempts = Vec::new();
+    for notification in notifications {
+        let attempts = attempts(conn, notification.id)?;
+        with_attempts.push((notification, attempts));
+    }
+    Ok(Some(StoredEvent {
+        row,
+        body,
+        notifications: with_attempts,
+    }))
+}
+
+fn attempts(conn: &Connection, delivery: i64) -> rusqlite::Result<Vec<AttemptRow>> {
+    let mut statement = conn.prepare("SELECT at, outcome, answer FROM attempts WHERE delivery_id = ?1 ORDER BY at")?;
+    let rows = statement.query_map([delivery], |row| {
+        Ok(AttemptRow {
+            at: from_millis(row.get(0)?),
+            outcome: row.get(1)?,
+            answer: row.get(2)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,175 @@
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use super::audit::find_event;
+use super::*;
+use crate::alerts::AlertKey;
+use crate::rules::Environment;
+use crate::store::{Candidate, Message, NewDelivery};
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db"), Duration::from_secs(1)).unwrap();
+    (dir, store)
+}
+
+fn ingest(request_id: &str, connection: &str, at: SystemTime) -> Ingest {
+    let key = AlertKey {
+        rule: "failed".into(),
+        connection: connection.into(),
+        data_type: None,
+    };
+    Ingest {
+        dedup_key: request_id.into(),
+        request_id: Some(request_id.into()),
+        received_at: at,
+        body: Bytes::from_static(b"{\"data\":{}}"),
+        event: Some("data".into()),
+        connection: Some(connection.into()),
+        environment: Environment::Production,
+        candidates: vec![Candidate {
+            key,
+            repeat_interval: Duration::from_secs(3600),
+            deliveries: vec![NewDelivery {
+                channel: "ops".into(),
+                message: Message::Slack {
+                    payload: serde_json::json!({ "text": request_id }),
+                },
+            }],
+        }],
+        resolve: None,
+    }
+}
+
+fn accepted(outcome: IngestOutcome) -> usize {
+    match outcome {
+        IngestOutcome::Accepted { notified, .. } => notified.len(),
+        IngestOutcome::Duplicate => panic!("unexpected duplicate"),
+    }
+}
+
+#[tokio::test]
+async fn concurrent_ingests_share_commits_and_all_land() {
+    let (_dir, store) = store();
+    let store = std::sync::Arc::new(store);
+    let now = SystemTime::now();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.ingest(ingest(&format!("r-{i}"), &format!("CON-{i}"), now)).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(accepted(task.await.unwrap().unwrap()), 1);
+    }
+    let mut claimed = 0;
+    while let Some(delivery) = store.claim_next("ops", SystemTime::now()).unwrap() {
+        store
+            .settle(
+                delivery.id,
+                Settle::Delivered {
+                    answer: "200 ok".into(),
+                },
+            )
+            .await
+            .unwrap();
+        claimed += 1;
+    }
+    assert_eq!(claimed, 200);
+}
+
+#[tokio::test]
+async fn a_dedup_key_is_accepted_once() {
+    let (_dir, store) = store();
+    let now = SystemTime::now();
+    assert_eq!(accepted(store.ingest(ingest("r-1", "CON-1", now)).await.unwrap()), 1);
+    assert_eq!(
+        store.ingest(ingest("r-1", "CON-1", now)).await.unwrap(),
+        IngestOutcome::Duplicate
+    );
+    assert!(store.seen("r-1").unwrap());
+    assert!(!store.seen("r-2").unwrap());
+}
+
+#[tokio::test]
+async fn a_claimed_delivery_is_not_handed_out_twice_and_a_retry_waits_until_due() {
+    let (_dir, store) = store();
+    let now = SystemTime::now();
+    store.ingest(ingest("r-1", "CON-1", now)).await.unwrap();
+    let first = store.claim_next("ops", now).unwrap().unwrap();
+    assert_eq!(store.claim_next("ops", now).unwrap(), None);
+    let later = now + Duration::from_secs(10);
+    let retry = Settle::Retry {
+        at: later,
+        error: "503".into(),
+    };
+    store.settle(first.id, retry).await.unwrap();
+    assert_eq!(store.claim_next("ops", now).unwrap(), None);
+    assert_eq!(
+        super::from_millis(super::millis(later)),
+        store.next_due("ops").unwrap().unwrap()
+    );
+    let again = store.claim_next("ops", later).unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (first.id, 1));
+}
+
+#[tokio::test]
+async fn pruning_removes_settled_records_and_keeps_pending_ones() {
+    let (dir, store) = store();
+    let old = SystemTime::now() - Duration::from_secs(40 * 86_400);
+    store.ingest(ingest("done", "CON-1", old)).await.unwrap();
+    store.ingest(ingest("waiting", "CON-2", old)).await.unwrap();
+    let done = store.claim_next("ops", SystemTime::now()).unwrap().unwrap();
+    store
+        .settle(
+            done.id,
+            Settle::Delivered {
+                answer: "200 ok".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let pruned = store.prune(SystemTime::now() + Duration::from_secs(1)).await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            events: 1,
+            deliveries: 1
+        }
+    );
+    let conn = open_read_only(&dir.path().join("db")).unwrap();
+    assert!(find_event(&conn, "done").unwrap().is_none());
+    let waiting = find_event(&conn, "waiting")
+        .unwrap()
+        .expect("a pending delivery keeps its event");
+    assert_eq!(waiting.notifications[0].0.status, "pending");
+}
+
+#[tokio::test]
+async fn repeat_interval_is_read_from_the_stored_alert() {
+    let (_dir, store) = store();
+    let now = SystemTime::now();
+    assert_eq!(accepted(store.ingest(ingest("r-1", "CON-1", now)).await.unwrap()), 1);
+    let soon = now + Duration::from_secs(60);
+    assert_eq!(accepted(store.ingest(ingest("r-2", "CON-1", soon)).await.unwrap()), 0);
+    let later = now + Duration::from_secs(3601);
+    assert_eq!(accepted(store.ingest(ingest("r-3", "CON-1", later)).await.unwrap()), 1);
+}
+
+#[test]
+fn a_database_newer_than_the_program_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let Err(err) = SqliteStore::open(&path, Duration::from_secs(1)) else {
+        panic!("a newer schema must be refused");
+    };
+    assert!(
+        err.to_string().contains("schema version 99, newer than this syncwatch"),
+        "{err}"
+    );
+}
