@@ -22,3 +22,4 @@ pub mod outbox;
 pub mod render;
 pub mod rules;
 pub mod store;
+pub mod verify;

@@ -86,6 +86,14 @@ enum Command {
         /// The Railz requestId of the event.
         request_id: String,
     },
+    /// Print a Railz-Signature header for a payload file, signed with the
+    /// first signing secret, to replay a payload by hand with curl.
+    Sign {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The webhook body (JSON file) to sign.
+        payload: PathBuf,
+    },
     /// Send a test notification through one channel and show its answer.
     SendTest {
         #[command(flatten)]
@@ -136,6 +144,9 @@ fn main() -> ExitCode {
         Command::Explain { database, request_id } => with_database(&database, |path, config| {
             commands::explain(path, &request_id, config, &mut out)
         }),
+        Command::Sign { config, payload } => {
+            with_config(&config, |loaded| commands::sign(loaded, &payload, &mut out, &mut err))
+        }
         Command::SendTest { config, channel } => with_config(&config, |loaded| {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(commands::send_test(loaded, &channel, &mut out))

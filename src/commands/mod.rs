@@ -6,6 +6,7 @@ mod explain;
 mod history;
 mod send_test;
 mod serve;
+mod sign;
 mod test;
 
 pub use check::check;
@@ -13,6 +14,7 @@ pub use explain::explain;
 pub use history::history;
 pub use send_test::send_test;
 pub use serve::serve;
+pub use sign::sign;
 pub use test::test_payloads;
 
 /// Exit codes shared by every subcommand.

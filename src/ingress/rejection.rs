@@ -8,6 +8,7 @@ use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
 use crate::event::ParseError;
+use crate::verify::Refusal;
 
 /// Why a request was refused.
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub enum Problem {
     BodyRead(String),
     /// Nothing was stored: Railz should retry.
     StorageUnavailable,
+    /// Not signed (or not authorised) as `security` requires.
+    Unauthorized(Refusal),
 }
 
 impl warp::reject::Reject for Problem {}
@@ -38,6 +41,10 @@ impl Problem {
             Problem::BodyRead(reason) => (
                 StatusCode::BAD_REQUEST,
                 json!({ "error": format!("cannot read the body: {reason}") }),
+            ),
+            Problem::Unauthorized(refusal) => (
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": refusal.to_string(), "check": refusal.check() }),
             ),
             Problem::StorageUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

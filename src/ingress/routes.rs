@@ -14,6 +14,7 @@ use super::app::AppState;
 use super::body;
 use super::ingest::{Answer, IngestError, ingest};
 use super::rejection::{Problem, handle_rejection};
+use crate::verify::verify;
 
 pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let (path, max_body) = {
@@ -22,6 +23,8 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
     };
     let webhook = exact_path(path)
         .and(warp::post())
+        .and(warp::header::optional::<String>("railz-signature"))
+        .and(warp::header::optional::<String>("authorization"))
         .and(body::limited(max_body))
         .and(with_state(state.clone()))
         .and_then(receive_webhook);
@@ -55,8 +58,24 @@ fn with_state(state: Arc<AppState>) -> impl Filter<Extract = (Arc<AppState>,), E
     warp::any().map(move || state.clone())
 }
 
-async fn receive_webhook(body: Bytes, state: Arc<AppState>) -> Result<impl Reply, Rejection> {
+async fn receive_webhook(
+    signature: Option<String>,
+    authorization: Option<String>,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<impl Reply, Rejection> {
     let config = state.config();
+    let checked = verify(
+        &config.security,
+        signature.as_deref(),
+        authorization.as_deref(),
+        &body,
+        SystemTime::now(),
+    );
+    if let Err(refusal) = checked {
+        tracing::warn!(check = refusal.check(), reason = %refusal, "event rejected: not verified as from Railz");
+        return Err(warp::reject::custom(Problem::Unauthorized(refusal)));
+    }
     let bytes = body.len();
     match ingest(&config, &state.store, body, SystemTime::now()).await {
         Ok(ingested) => {

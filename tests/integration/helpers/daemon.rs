@@ -19,10 +19,22 @@ pub fn free_port() -> u16 {
 impl Daemon {
     /// Starts `syncwatch serve` and waits until `/healthz` answers.
     pub async fn start(config: &Path, port: u16) -> Daemon {
+        Daemon::spawn(config, port, Stdio::null()).await
+    }
+
+    /// Like `start`, with stdout and stderr written to `log`.
+    pub async fn start_logging(config: &Path, port: u16, log: &Path) -> Daemon {
+        let file = std::fs::File::create(log).unwrap();
+        Daemon::spawn(config, port, Stdio::from(file)).await
+    }
+
+    async fn spawn(config: &Path, port: u16, output: Stdio) -> Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_syncwatch"))
             .args(["serve", "--config", config.to_str().unwrap()])
+            // Debug level: the secrets test checks the most verbose output.
+            .env("RUST_LOG", "debug")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(output)
             .spawn()
             .expect("syncwatch starts");
         let daemon = Daemon { child, port };
