@@ -17,6 +17,15 @@ const DEFAULT_CONFIG: &str = "/etc/syncwatch/rules.yaml";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text (default) or as JSON objects.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -106,7 +115,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let result = match cli.command {
         Command::Serve {
@@ -184,13 +193,19 @@ fn with_database(
     with_config(&args.config, |config| run(&config.storage.path, Some(config)))
 }
 
-/// Readable lines on stderr; `RUST_LOG` (e.g. `syncwatch=debug`) changes the level.
-fn init_logging() {
+/// Lines on stderr; `RUST_LOG` (e.g. `syncwatch=debug`) changes the level.
+/// Under journald (JOURNAL_STREAM set) the journal adds its own timestamps.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    match (format, journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
+    }
 }

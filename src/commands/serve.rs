@@ -1,11 +1,15 @@
-//! `syncwatch serve`: the daemon, until SIGTERM or SIGINT.
+//! `syncwatch serve`: the daemon, until SIGTERM or SIGINT; SIGHUP re-reads
+//! the rules file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::load_file;
-use crate::ingress::{App, Settings};
+use crate::ingress::{App, AppState, Settings};
+use crate::systemd;
 
 pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Result<()> {
     let config = load_file(config_path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
@@ -16,21 +20,58 @@ pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Resu
             in_memory,
             ..Settings::default()
         };
+        // Handlers first: a signal between READY=1 and here would kill us.
+        let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        let shutdown = shutdown_signal()?;
         let app = App::build(config, settings).await?;
         tracing::info!(addr = %app.addr(), config = %config_path.display(), dry_run, "syncwatch listening");
-        app.run(shutdown_signal()).await;
+        tokio::spawn(reload_on_hangup(hangup, app.state(), config_path.to_owned()));
+        systemd::spawn_watchdog();
+        systemd::ready();
+        app.run(shutdown).await;
         tracing::info!("syncwatch stopped");
         Ok(())
     })
 }
 
 /// Completes on the first SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing requests and deliveries in flight"),
-        _ = int.recv() => tracing::info!("SIGINT: finishing requests and deliveries in flight"),
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        systemd::stopping();
+        tracing::info!(signal = name, "stopping: finishing requests and deliveries in flight");
+    })
+}
+
+/// Each SIGHUP re-reads and validates the file: a good one replaces the
+/// rules and channels at once, a broken one is logged and the running set
+/// stays.
+async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, state: Arc<AppState>, path: PathBuf) {
+    while hangup.recv().await.is_some() {
+        systemd::reloading();
+        let result = load_file(&path)
+            .map_err(|errors| errors.to_string())
+            .and_then(|config| {
+                let rules = config.rules.len();
+                state.reload(config).map(|()| rules)
+            });
+        state.metrics.reload(result.is_ok());
+        match result {
+            Ok(rules) => {
+                tracing::info!(config = %path.display(), rules, "configuration reloaded");
+                systemd::reloaded("serving");
+            }
+            Err(errors) => {
+                for line in errors.lines() {
+                    tracing::error!(config = %path.display(), error = line, "reload rejected; the running rules stay");
+                }
+                systemd::reloaded("serving; last reload rejected, see the log");
+            }
+        }
     }
 }

@@ -1,21 +1,20 @@
-//! Building the daemon (listener, store, one delivery lane per channel)
-//! and running it until a shutdown signal.
+//! Building the daemon (listener, store, shared state) and running it
+//! until a shutdown signal.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::deliver::senders;
-use crate::outbox::{Lane, WorkerSettings};
+use crate::outbox::WorkerSettings;
 use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
 
 use super::routes::routes;
+use super::state::AppState;
 
 /// Tuning that is not in rules.yaml: tests shorten the waits.
 #[derive(Debug, Clone, Copy)]
@@ -58,34 +57,9 @@ pub enum BuildError {
     Storage(#[from] StoreError),
 }
 
-/// What the request handlers share.
-pub struct AppState {
-    /// The running configuration; a reload swaps the Arc, and requests in
-    /// flight finish on the one they started with.
-    config: RwLock<Arc<Config>>,
-    pub store: Arc<Store>,
-    /// One per channel, to wake its lane when deliveries are queued.
-    wakers: HashMap<String, Arc<Notify>>,
-}
-
-impl AppState {
-    pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn wake(&self, channels: &[String]) {
-        for channel in channels {
-            if let Some(waker) = self.wakers.get(channel) {
-                waker.notify_one();
-            }
-        }
-    }
-}
-
 pub struct App {
     listener: TcpListener,
     state: Arc<AppState>,
-    lanes: Vec<Lane>,
     settings: Settings,
 }
 
@@ -103,24 +77,17 @@ impl App {
         } else {
             Store::Sqlite(SqliteStore::open(&config.storage.path, settings.busy_timeout)?)
         });
-        let mut wakers = HashMap::new();
-        let mut lanes = Vec::new();
-        for (name, sender) in senders(&config, settings.dry_run).map_err(BuildError::Channel)? {
-            let waker = Arc::new(Notify::new());
-            wakers.insert(name.clone(), waker.clone());
-            lanes.push(Lane::new(name, sender, store.clone(), waker, settings.worker));
-        }
-        let state = Arc::new(AppState {
-            config: RwLock::new(Arc::new(config)),
-            store,
-            wakers,
-        });
+        let state = AppState::new(config, store, settings.worker, settings.dry_run).map_err(BuildError::Channel)?;
         Ok(App {
             listener,
-            state,
-            lanes,
+            state: Arc::new(state),
             settings,
         })
+    }
+
+    /// The shared state, for reloading the configuration while running.
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -131,11 +98,7 @@ impl App {
     /// finish and gives deliveries `shutdown_grace` to settle.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop, stopped) = watch::channel(false);
-        let lanes: Vec<_> = self
-            .lanes
-            .into_iter()
-            .map(|lane| tokio::spawn(lane.run(stopped.clone())))
-            .collect();
+        let lanes = self.state.start_lanes(stopped.clone());
         let retention = self.state.config().storage.retention;
         let pruner = tokio::spawn(prune_periodically(
             self.state.store.clone(),
@@ -143,13 +106,15 @@ impl App {
             self.settings.prune_every,
             stopped.clone(),
         ));
-        warp::serve(routes(self.state))
+        warp::serve(routes(self.state.clone()))
             .incoming(self.listener)
             .graceful(shutdown)
             .run()
             .await;
         let _ = stop.send(true);
         let _ = pruner.await;
+        // Lanes added by a reload are not in `lanes`; they stop on the same
+        // signal, and the runtime's end collects them.
         let drained = tokio::time::timeout(self.settings.shutdown_grace, futures_util::future::join_all(lanes)).await;
         if drained.is_err() {
             tracing::warn!("deliveries still running at the end of the shutdown grace period were stopped");

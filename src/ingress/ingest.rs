@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::alerts::{AlertKey, resolves};
 use crate::config::{ChannelKind, Config};
 use crate::event::{Event, ParseError, parse_event};
+use crate::metrics::Metrics;
 use crate::render::{Alert, Facts, render_email, render_slack};
 use crate::rules::{Environment, Match, evaluate};
 use crate::store::{Candidate, Ingest, IngestOutcome, Message, NewDelivery, Resolution, Store, StoreError};
@@ -28,30 +29,39 @@ pub enum IngestError {
     Storage(#[from] StoreError),
 }
 
-/// What the caller must do after a successful ingest: wake these channels.
+/// The result of a successful ingest, and the channels to wake.
 pub struct Ingested {
     pub answer: Answer,
     pub channels: Vec<String>,
+    /// For metrics: the event's name and environment.
+    pub event: String,
+    pub environment: Environment,
 }
 
 pub async fn ingest(
     config: &Config,
     store: &Store,
+    metrics: &Metrics,
     body: Bytes,
     received_at: SystemTime,
 ) -> Result<Ingested, IngestError> {
     let event = parse_event(&body)?;
     let dedup_key = dedup_key(&event, &body);
     let request_id = event.request_id.as_deref().unwrap_or("-");
+    let environment = Environment::of(&event, config.defaults.missing_sandbox);
     if store.seen(&dedup_key).await? {
         tracing::info!(request_id, "duplicate event ignored");
         return Ok(Ingested {
             answer: Answer::Duplicate,
             channels: Vec::new(),
+            event: event.event.clone().unwrap_or_default(),
+            environment,
         });
     }
-    let environment = Environment::of(&event, config.defaults.missing_sandbox);
     let matches = evaluate(&config.rules, &event, config.defaults.missing_sandbox);
+    for matched in &matches {
+        metrics.rule_matched(&matched.rule.name);
+    }
     let candidates: Vec<Candidate> = matches
         .iter()
         .map(|m| candidate(config, &event, m, environment, received_at))
@@ -144,13 +154,16 @@ fn log_outcome(event: &Event, environment: Environment, matches: &[Match<'_>], o
     let request_id = event.request_id.as_deref().unwrap_or("-");
     let kind = event.event.as_deref().unwrap_or("-");
     let connection = event.connection_id.as_deref().unwrap_or("-");
+    let ingested = |answer, channels| Ingested {
+        answer,
+        channels,
+        event: kind.to_owned(),
+        environment,
+    };
     match outcome {
         IngestOutcome::Duplicate => {
             tracing::info!(request_id, "duplicate event ignored");
-            Ingested {
-                answer: Answer::Duplicate,
-                channels: Vec::new(),
-            }
+            ingested(Answer::Duplicate, Vec::new())
         }
         IngestOutcome::Accepted {
             notified,
@@ -169,10 +182,7 @@ fn log_outcome(event: &Event, environment: Environment, matches: &[Match<'_>], o
                 suppressed_by_repeat_interval = %quiet.join(","),
                 "event received"
             );
-            Ingested {
-                answer: Answer::Accepted,
-                channels,
-            }
+            ingested(Answer::Accepted, channels)
         }
     }
 }

@@ -5,6 +5,8 @@ mod body;
 mod ingest;
 mod rejection;
 mod routes;
+mod state;
 
-pub use app::{App, AppState, BuildError, Settings};
+pub use app::{App, BuildError, Settings};
 pub use ingest::{Answer, IngestError, ingest};
+pub use state::AppState;

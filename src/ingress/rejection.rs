@@ -2,12 +2,14 @@
 //! body that says why, in one place.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
 use crate::event::ParseError;
+use crate::metrics::Metrics;
 use crate::verify::Refusal;
 
 /// Why a request was refused.
@@ -28,6 +30,16 @@ pub enum Problem {
 impl warp::reject::Reject for Problem {}
 
 impl Problem {
+    /// The `outcome` label of the events metric.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Problem::NotAnEvent(_) | Problem::BodyRead(_) => "invalid",
+            Problem::TooLarge { .. } => "too_large",
+            Problem::StorageUnavailable => "unavailable",
+            Problem::Unauthorized(_) => "unauthorized",
+        }
+    }
+
     fn status_and_body(&self) -> (StatusCode, serde_json::Value) {
         match self {
             Problem::NotAnEvent(err) => (
@@ -54,8 +66,9 @@ impl Problem {
     }
 }
 
-pub async fn handle_rejection(rejection: Rejection) -> Result<impl Reply, Infallible> {
+pub async fn handle_rejection(rejection: Rejection, metrics: Arc<Metrics>) -> Result<impl Reply, Infallible> {
     let (status, body) = if let Some(problem) = rejection.find::<Problem>() {
+        metrics.event("unknown", "unknown", problem.outcome());
         problem.status_and_body()
     } else if rejection.is_not_found() {
         (StatusCode::NOT_FOUND, json!({ "error": "not found" }))

@@ -10,10 +10,10 @@ use warp::http::StatusCode;
 use warp::path::FullPath;
 use warp::{Filter, Rejection, Reply};
 
-use super::app::AppState;
 use super::body;
 use super::ingest::{Answer, IngestError, ingest};
 use super::rejection::{Problem, handle_rejection};
+use super::state::AppState;
 use crate::verify::verify;
 
 pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
@@ -33,9 +33,18 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .map(|| warp::reply::json(&json!({ "status": "ok" })));
     let readyz = warp::path!("readyz")
         .and(warp::get())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .then(readiness);
-    webhook.or(healthz).or(readyz).recover(handle_rejection)
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(render_metrics);
+    let counted = state.metrics.clone();
+    webhook
+        .or(healthz)
+        .or(readyz)
+        .or(metrics)
+        .recover(move |rejection| handle_rejection(rejection, counted.clone()))
 }
 
 /// The configured webhook path, which may have any number of segments.
@@ -77,13 +86,19 @@ async fn receive_webhook(
         return Err(warp::reject::custom(Problem::Unauthorized(refusal)));
     }
     let bytes = body.len();
-    match ingest(&config, &state.store, body, SystemTime::now()).await {
+    match ingest(&config, &state.store, &state.metrics, body, SystemTime::now()).await {
         Ok(ingested) => {
             state.wake(&ingested.channels);
             let status = match ingested.answer {
                 Answer::Accepted => "accepted",
                 Answer::Duplicate => "duplicate",
             };
+            let event = if ingested.event.is_empty() {
+                "unknown"
+            } else {
+                &ingested.event
+            };
+            state.metrics.event(event, ingested.environment.as_str(), status);
             Ok(warp::reply::json(&json!({ "status": status })))
         }
         Err(IngestError::NotAnEvent(err)) => {
@@ -95,6 +110,17 @@ async fn receive_webhook(
             Err(warp::reject::custom(Problem::StorageUnavailable))
         }
     }
+}
+
+async fn render_metrics(state: Arc<AppState>) -> impl Reply {
+    if let Ok(depth) = state.store.pending_count().await {
+        state.metrics.outbox_depth.set(depth as i64);
+    }
+    warp::reply::with_header(
+        state.metrics.render(),
+        "content-type",
+        "text/plain; version=0.0.4; charset=utf-8",
+    )
 }
 
 async fn readiness(state: Arc<AppState>) -> impl Reply {

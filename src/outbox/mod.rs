@@ -6,4 +6,4 @@ mod backoff;
 mod worker;
 
 pub use backoff::{Backoff, decide};
-pub use worker::{Lane, Step, WorkerSettings};
+pub use worker::{Lane, SenderSlot, Step, WorkerSettings};

@@ -2,14 +2,15 @@
 //! paces sends (Slack allows about one per second per webhook), sends, and
 //! settles the result. A failing channel only slows its own lane.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::deliver::{Outcome, Sender};
-use crate::store::{Settle, Store, StoreError};
+use crate::metrics::Metrics;
+use crate::store::{Delivery, Settle, Store, StoreError};
 
 use super::backoff::{Backoff, decide};
 
@@ -47,9 +48,13 @@ pub enum Step {
     Settled(Settle),
 }
 
+/// A channel's sender, replaceable while its lane runs (reload).
+pub type SenderSlot = Arc<RwLock<Arc<Sender>>>;
+
 pub struct Lane {
     channel: String,
-    sender: Sender,
+    sender: SenderSlot,
+    metrics: Arc<Metrics>,
     store: Arc<Store>,
     /// Signalled by ingest when this channel gets new messages.
     wake: Arc<Notify>,
@@ -61,14 +66,16 @@ pub struct Lane {
 impl Lane {
     pub fn new(
         channel: String,
-        sender: Sender,
+        sender: SenderSlot,
         store: Arc<Store>,
         wake: Arc<Notify>,
         settings: WorkerSettings,
+        metrics: Arc<Metrics>,
     ) -> Lane {
         Lane {
             channel,
             sender,
+            metrics,
             store,
             wake,
             settings,
@@ -82,8 +89,9 @@ impl Lane {
             return Ok(Step::Idle);
         };
         tokio::time::sleep_until(self.next_send).await;
-        let outcome = self.sender.send(&delivery.message).await;
-        self.pace(&outcome);
+        let sender = self.sender.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let outcome = sender.send(&delivery.message).await;
+        self.pace(&sender, &outcome);
         let settle = decide(
             &delivery,
             &outcome,
@@ -94,6 +102,7 @@ impl Lane {
         );
         log_attempt(&self.channel, &delivery, &outcome, &settle);
         self.record(delivery.id, &settle).await?;
+        self.count(&delivery, &settle);
         Ok(Step::Settled(settle))
     }
 
@@ -118,8 +127,24 @@ impl Lane {
         }
     }
 
-    fn pace(&mut self, outcome: &Outcome) {
-        let spacing = self.sender.min_interval(self.settings.slack_interval);
+    fn count(&self, delivery: &Delivery, settle: &Settle) {
+        let outcome = match settle {
+            Settle::Delivered { .. } => {
+                let latency = SystemTime::now()
+                    .duration_since(delivery.created_at)
+                    .unwrap_or_default();
+                self.metrics.delivery_latency.observe(latency.as_secs_f64());
+                "delivered"
+            }
+            Settle::Retry { .. } => "retry",
+            Settle::Failed { .. } => "failed",
+            Settle::Expired { .. } => "expired",
+        };
+        self.metrics.notification(&self.channel, outcome);
+    }
+
+    fn pace(&mut self, sender: &Sender, outcome: &Outcome) {
+        let spacing = sender.min_interval(self.settings.slack_interval);
         let pause = match outcome {
             // The limit is on the webhook: every message of the lane waits.
             Outcome::Transient {
@@ -163,7 +188,7 @@ impl Lane {
     }
 }
 
-fn log_attempt(channel: &str, delivery: &crate::store::Delivery, outcome: &Outcome, settle: &Settle) {
+fn log_attempt(channel: &str, delivery: &Delivery, outcome: &Outcome, settle: &Settle) {
     let request_id = delivery.request_id.as_deref().unwrap_or("-");
     let attempt = delivery.attempts + 1;
     let rule = delivery.rule.as_str();

@@ -114,6 +114,10 @@ impl MemoryStore {
             .min()
     }
 
+    pub fn pending_count(&self) -> u64 {
+        self.lock().queue.len() as u64
+    }
+
     pub fn release(&self, id: u64) {
         if let Some(queued) = self.lock().queue.get_mut(&id) {
             queued.claimed = false;

@@ -85,6 +85,14 @@ impl Store {
         }
     }
 
+    /// Notifications waiting for delivery, for `/metrics`.
+    pub async fn pending_count(&self) -> Result<u64, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.pending_count()),
+            Store::Sqlite(store) => store.pending_count(),
+        }
+    }
+
     /// Whether storage accepts writes, for `/readyz`.
     pub async fn is_ready(&self) -> bool {
         match self {

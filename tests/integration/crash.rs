@@ -31,7 +31,7 @@ fn deliveries_per_alert(slack: &SlackStandIn) -> HashMap<String, usize> {
     counts
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn alerts_queued_during_a_slack_outage_survive_kill_9() {
     let slack = SlackStandIn::start().await;
     slack.answer_all(SlackReply::status(503, "service_unavailable"));

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod delivery;
 mod helpers;
+mod operations;
 mod security;
 mod send_test;
 mod storage;

@@ -75,7 +75,7 @@ async fn each_failed_check_is_a_401_that_names_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn no_secret_appears_in_the_daemons_output() {
     let slack = SlackStandIn::start().await;
     let state = tempfile::tempdir().unwrap();
@@ -89,7 +89,7 @@ async fn no_secret_appears_in_the_daemons_output() {
         password_file.display()
     ));
     let log = state.path().join("log");
-    let daemon = Daemon::start_logging(&rules.path, port, &log).await;
+    let daemon = Daemon::start_logging(&rules.path, port, &log, &[]).await;
     let client = crate::helpers::client();
     let url = daemon.url("/webhooks/railz");
     let signature = sign("sign-SECRET", &body(), SystemTime::now());

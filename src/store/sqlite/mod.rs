@@ -111,6 +111,10 @@ impl SqliteStore {
         Ok(next)
     }
 
+    pub fn pending_count(&self) -> Result<u64, StoreError> {
+        self.read(read::pending_count)
+    }
+
     pub fn next_due(&self, channel: &str) -> Result<Option<SystemTime>, StoreError> {
         self.read(|conn| read::next_due(conn, channel))
     }

@@ -56,3 +56,9 @@ pub fn next_due(conn: &Connection, channel: &str) -> rusqlite::Result<Option<Sys
         .query_row([channel], |row| row.get(0))?;
     Ok(due.map(from_millis))
 }
+
+pub fn pending_count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")?
+        .query_row([], |row| row.get::<_, i64>(0))
+        .map(|n| n as u64)
+}

@@ -19,20 +19,22 @@ pub fn free_port() -> u16 {
 impl Daemon {
     /// Starts `syncwatch serve` and waits until `/healthz` answers.
     pub async fn start(config: &Path, port: u16) -> Daemon {
-        Daemon::spawn(config, port, Stdio::null()).await
+        Daemon::spawn(config, port, Stdio::null(), &[]).await
     }
 
-    /// Like `start`, with stdout and stderr written to `log`.
-    pub async fn start_logging(config: &Path, port: u16, log: &Path) -> Daemon {
+    /// Like `start`, with stderr (the log) written to `log` and more
+    /// environment variables.
+    pub async fn start_logging(config: &Path, port: u16, log: &Path, env: &[(&str, &str)]) -> Daemon {
         let file = std::fs::File::create(log).unwrap();
-        Daemon::spawn(config, port, Stdio::from(file)).await
+        Daemon::spawn(config, port, Stdio::from(file), env).await
     }
 
-    async fn spawn(config: &Path, port: u16, output: Stdio) -> Daemon {
+    async fn spawn(config: &Path, port: u16, output: Stdio, env: &[(&str, &str)]) -> Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_syncwatch"))
             .args(["serve", "--config", config.to_str().unwrap()])
             // Debug level: the secrets test checks the most verbose output.
             .env("RUST_LOG", "debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(output)
             .spawn()
@@ -58,10 +60,15 @@ impl Daemon {
         self.child.wait().unwrap();
     }
 
+    /// Sends a signal by name (`HUP`, `TERM`).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
+    }
+
     /// SIGTERM, then waits for the exit code.
     pub fn terminate(mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.signal("TERM");
         self.child.wait().unwrap().code()
     }
 }

@@ -16,6 +16,8 @@ pub struct SlackReply {
     pub status: u16,
     pub body: &'static str,
     pub retry_after: Option<u64>,
+    /// How long to wait before answering: a slow Slack.
+    pub delay: std::time::Duration,
 }
 
 impl SlackReply {
@@ -28,6 +30,7 @@ impl SlackReply {
             status,
             body,
             retry_after: None,
+            delay: std::time::Duration::ZERO,
         }
     }
 
@@ -36,6 +39,15 @@ impl SlackReply {
             status: 429,
             body: "rate_limited",
             retry_after: Some(seconds),
+            delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// 200 `ok`, after `delay`.
+    pub fn slow(delay: std::time::Duration) -> SlackReply {
+        SlackReply {
+            delay,
+            ..SlackReply::ok()
         }
     }
 }
@@ -67,9 +79,13 @@ impl SlackStandIn {
     pub async fn start() -> SlackStandIn {
         let script = Arc::new(Mutex::new(Script::default()));
         let shared = script.clone();
-        let route = warp::post()
-            .and(warp::body::bytes())
-            .map(move |body: Bytes| answer(&shared, &body));
+        let route = warp::post().and(warp::body::bytes()).then(move |body: Bytes| {
+            let (response, delay) = answer(&shared, &body);
+            async move {
+                tokio::time::sleep(delay).await;
+                response
+            }
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(warp::serve(route).incoming(listener).run());
@@ -106,7 +122,7 @@ impl SlackStandIn {
     }
 }
 
-fn answer(script: &Mutex<Script>, body: &[u8]) -> Response<String> {
+fn answer(script: &Mutex<Script>, body: &[u8]) -> (Response<String>, std::time::Duration) {
     let mut script = script.lock().unwrap();
     let otherwise = script.otherwise.clone().unwrap_or_else(SlackReply::ok);
     let reply = script.replies.pop_front().unwrap_or(otherwise);
@@ -120,5 +136,5 @@ fn answer(script: &Mutex<Script>, body: &[u8]) -> Response<String> {
     if let Some(seconds) = reply.retry_after {
         response = response.header("Retry-After", seconds.to_string());
     }
-    response.body(reply.body.to_owned()).unwrap()
+    (response.body(reply.body.to_owned()).unwrap(), reply.delay)
 }

@@ -1,0 +1,132 @@
+//! What the request handlers, the delivery lanes and the reload share: the
+//! running configuration, the store, the metrics, and one lane per channel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::{Notify, watch};
+
+use crate::config::Config;
+use crate::deliver::{Sender, senders};
+use crate::metrics::Metrics;
+use crate::outbox::{Lane, SenderSlot, WorkerSettings};
+use crate::store::Store;
+
+/// A channel's lane as the rest of the daemon sees it.
+struct LaneHandle {
+    /// Wakes the lane when deliveries are queued.
+    wake: Arc<Notify>,
+    /// The channel's current sender; a reload replaces it in place, so
+    /// pending deliveries go out through the channel as it is now defined.
+    sender: SenderSlot,
+}
+
+pub struct AppState {
+    /// The running configuration; a reload swaps the Arc, and requests in
+    /// flight finish on the one they started with.
+    config: RwLock<Arc<Config>>,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    lanes: Mutex<HashMap<String, LaneHandle>>,
+    /// Lanes not yet running: `App::run` starts them.
+    unstarted: Mutex<Vec<Lane>>,
+    worker: WorkerSettings,
+    dry_run: bool,
+    /// Set once running: lanes created by a reload start at once.
+    stop: Mutex<Option<watch::Receiver<bool>>>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<Store>, worker: WorkerSettings, dry_run: bool) -> Result<AppState, String> {
+        let state = AppState {
+            config: RwLock::new(Arc::new(Config::clone(&config))),
+            store,
+            metrics: Arc::new(Metrics::new()),
+            lanes: Mutex::new(HashMap::new()),
+            unstarted: Mutex::new(Vec::new()),
+            worker,
+            dry_run,
+            stop: Mutex::new(None),
+        };
+        state.install_senders(senders(&config, dry_run)?);
+        Ok(state)
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn wake(&self, channels: &[String]) {
+        let lanes = lock(&self.lanes);
+        for channel in channels {
+            if let Some(lane) = lanes.get(channel) {
+                lane.wake.notify_one();
+            }
+        }
+    }
+
+    /// Starts the lanes built so far; later ones start as they are added.
+    pub fn start_lanes(&self, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        *lock(&self.stop) = Some(stop.clone());
+        let lanes: Vec<Lane> = lock(&self.unstarted).drain(..).collect();
+        lanes
+            .into_iter()
+            .map(|lane| tokio::spawn(lane.run(stop.clone())))
+            .collect()
+    }
+
+    /// Swaps in a validated configuration: rules at once, each channel's
+    /// sender in place, new channels with a new lane. A channel that is no
+    /// longer defined keeps its lane until its pending deliveries are done.
+    pub fn reload(&self, config: Config) -> Result<(), String> {
+        let senders = senders(&config, self.dry_run)?;
+        warn_about_restart_only_changes(&self.config(), &config);
+        self.install_senders(senders);
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        Ok(())
+    }
+
+    fn install_senders(&self, senders: HashMap<String, Sender>) {
+        let mut lanes = lock(&self.lanes);
+        for (name, sender) in senders {
+            if let Some(lane) = lanes.get(&name) {
+                *lane.sender.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sender);
+                lane.wake.notify_one();
+                continue;
+            }
+            let wake = Arc::new(Notify::new());
+            let slot: SenderSlot = Arc::new(RwLock::new(Arc::new(sender)));
+            let lane = Lane::new(
+                name.clone(),
+                slot.clone(),
+                self.store.clone(),
+                wake.clone(),
+                self.worker,
+                self.metrics.clone(),
+            );
+            match lock(&self.stop).clone() {
+                Some(stop) => drop(tokio::spawn(lane.run(stop))),
+                None => lock(&self.unstarted).push(lane),
+            }
+            lanes.insert(name, LaneHandle { wake, sender: slot });
+        }
+    }
+}
+
+/// The listener, the webhook path and the database are opened once:
+/// changing them needs a restart, which the log says.
+fn warn_about_restart_only_changes(old: &Config, new: &Config) {
+    if old.server.listen != new.server.listen || old.server.path != new.server.path {
+        tracing::warn!("server.listen and server.path take effect at the next restart");
+    }
+    if old.server.max_body != new.server.max_body {
+        tracing::warn!("server.max_body takes effect at the next restart");
+    }
+    if old.storage.path != new.storage.path {
+        tracing::warn!("storage.path takes effect at the next restart");
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
