@@ -1,0 +1,46 @@
+"""Writes the rules files of bench/ingest.sh into DIR: rules-N.yaml and
+rules-N-signed.yaml for each N given, and rules-notify.yaml."""
+import sys
+
+WHENS = [
+    "{ event: [data, dataPerType], environment: production, failed: { above: 0 } }",
+    "{ environment: sandbox, failed: { at_least: 5 } }",
+    "{ service: 'xero*', empty: { at_least: 1, data_types: [incomeStatements], report_frequency: month } }",
+    "{ business: 'BIZ-0000*', sync_type: fullSync }",
+    "{ data_type: [bills, billPayments], success: { below: 1, data_types: [bills] } }",
+    "{ any: [ { event: login }, { event: auth, failed: { above: 0 } } ] }",
+    "{ connection: CON-nope, not: { sync_type: manualSync } }",
+    "{ empty: { above: 3, report_frequency: [quarter, year] } }",
+    "{ service: sageIntacct, failed: { above: 0 } }",
+    "{ event: dataPerType, data_type: 'bill*' }",
+]
+
+
+def config(directory, name, rules, signed, channels=""):
+    security = "security:\n  signing_secret: bench-secret\n" if signed else ""
+    text = (
+        f"server:\n  listen: 127.0.0.1:9650\nstorage:\n  path: {directory}/{name}.db\n"
+        f"{security}{channels}rules:\n{rules}"
+    )
+    with open(f"{directory}/{name}.yaml", "w") as out:
+        out.write(text)
+
+
+def main():
+    directory, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
+    for n in counts:
+        rules = "".join(
+            f"  - name: rule-{i}\n    notify: []\n    when: {WHENS[0] if i == 0 else WHENS[1 + (i - 1) % (len(WHENS) - 1)]}\n"
+            for i in range(n)
+        )
+        config(directory, f"rules-{n}", rules, signed=False)
+        config(directory, f"rules-{n}-signed", rules, signed=True)
+    channels = (
+        "channels:\n  sink:\n    slack: { webhook_url: 'http://127.0.0.1:9799/hook', min_interval: 0s }\n"
+        "defaults:\n  repeat_interval: 0s\n"
+    )
+    notify = f"  - name: failed\n    notify: [sink]\n    when: {WHENS[0]}\n"
+    config(directory, "rules-notify", notify, signed=False, channels=channels)
+
+
+main()
