@@ -2,6 +2,7 @@
 //! sends (missing fields, `null`, numbers where strings are usual, unknown
 //! statuses and fields), strict only about what makes a body not an event.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
@@ -113,39 +114,55 @@ fn read_requests(data: &Map<String, Value>, request_type: Option<&str>) -> Resul
     }
 }
 
-type TallyKey = (Option<String>, Option<Frequency>, Status);
+/// A tally's identity, borrowed from the payload: looking an entry up
+/// copies nothing; only a new tally owns its strings.
+type TallyKey<'v> = (Option<Cow<'v, str>>, Option<Cow<'v, str>>, Cow<'v, str>);
 
 /// Full payload: one entry per request, each with its own period.
-fn read_full(entries: &[Value], request_type: Option<&str>) -> Result<Vec<DataTypeTally>, ParseError> {
-    let mut tallies: HashMap<TallyKey, DataTypeTally> = HashMap::new();
-    for (index, entry) in entries.iter().enumerate() {
+fn read_full<'v>(entries: &'v [Value], request_type: Option<&'v str>) -> Result<Vec<DataTypeTally>, ParseError> {
+    let mut index: HashMap<TallyKey<'v>, usize> = HashMap::new();
+    let mut tallies: Vec<DataTypeTally> = Vec::new();
+    for (position, entry) in entries.iter().enumerate() {
         let Value::Object(entry) = entry else {
             return Err(ParseError::RequestNotAnObject {
-                index,
+                index: position,
                 found: kind_of(entry),
             });
         };
-        let field = |name: &str| entry.get(name).and_then(text);
+        let field = |name: &str| entry.get(name).and_then(text_cow);
         // A dataPerType event is about one data type; an entry that does
         // not repeat it still belongs to it.
-        let data_type = field("request").or_else(|| request_type.map(str::to_owned));
-        let frequency = field("reportFrequency").map(|f| Frequency::parse(&f));
-        let status = Status::parse(field("status").as_deref().unwrap_or("unknown"));
-        let key = (data_type, frequency, status);
-        let tally = tallies.entry(key.clone()).or_insert_with(|| DataTypeTally {
-            data_type: key.0,
-            frequency: key.1,
-            status: key.2,
-            count: 0,
-            periods: Vec::new(),
-        });
+        let data_type = field("request").or(request_type.map(Cow::Borrowed));
+        let key = (
+            data_type,
+            field("reportFrequency"),
+            field("status").unwrap_or(Cow::Borrowed("unknown")),
+        );
+        let slot = match index.get(&key) {
+            Some(&slot) => slot,
+            None => {
+                tallies.push(DataTypeTally {
+                    data_type: key.0.as_deref().map(str::to_owned),
+                    frequency: key.1.as_deref().map(Frequency::parse),
+                    status: Status::parse(&key.2),
+                    count: 0,
+                    periods: Vec::new(),
+                });
+                index.insert(key, tallies.len() - 1);
+                tallies.len() - 1
+            }
+        };
+        let tally = &mut tallies[slot];
         tally.count += 1;
-        let (start, end) = (field("startDate"), field("endDate"));
+        let (start, end) = (
+            entry.get("startDate").and_then(text),
+            entry.get("endDate").and_then(text),
+        );
         if start.is_some() || end.is_some() {
             tally.periods.push(Period { start, end });
         }
     }
-    Ok(sorted(tallies.into_values().collect()))
+    Ok(sorted(tallies))
 }
 
 /// Simple payload: counts per status for each data type, no periods.
@@ -195,6 +212,14 @@ fn bad_count(data_type: &str, status: &str, found: &Value) -> ParseError {
 fn sorted(mut tallies: Vec<DataTypeTally>) -> Vec<DataTypeTally> {
     tallies.sort_by(|a, b| (&a.data_type, &a.frequency, &a.status).cmp(&(&b.data_type, &b.frequency, &b.status)));
     tallies
+}
+
+/// Like [`text`], without copying a string.
+fn text_cow(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        other => text(other).map(Cow::Owned),
+    }
 }
 
 /// A text field: strings as they are, numbers as written, anything else

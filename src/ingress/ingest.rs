@@ -109,17 +109,17 @@ fn candidate(
         environment,
         received_at,
     };
-    let facts = Facts::gather(&alert);
-    let deliveries = matched
-        .rule
-        .notify
+    // Gathered only for rules that notify: a record-only rule costs nothing.
+    let facts = (!matched.rule.notify.is_empty()).then(|| Facts::gather(&alert));
+    let deliveries = facts
         .iter()
-        .filter_map(|name| {
+        .flat_map(|facts| matched.rule.notify.iter().map(move |name| (facts, name)))
+        .filter_map(|(facts, name)| {
             let message = match &config.channels.get(name)?.kind {
                 ChannelKind::Slack(_) => Message::Slack {
-                    payload: render_slack(&facts),
+                    payload: render_slack(facts),
                 },
-                ChannelKind::Email(_) => Message::Email(render_email(&facts)),
+                ChannelKind::Email(_) => Message::Email(render_email(facts)),
             };
             Some(NewDelivery {
                 channel: name.clone(),

@@ -26,12 +26,14 @@ pub fn open_and_migrate(path: &Path, busy_timeout: Duration) -> rusqlite::Result
 /// The write connection. WAL lets readers (the delivery lanes, `history`,
 /// `explain`) run beside it; synchronous FULL makes every commit survive a
 /// power loss, not only a crash of the process, because Railz does not
-/// resend an event that was answered 200.
+/// resend an event that was answered 200. Checkpoints are left to the
+/// checkpointer thread, so no webhook waits for one.
 pub fn open_writer(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
 }
 

@@ -5,54 +5,60 @@ use std::time::SystemTime;
 
 use rusqlite::{OptionalExtension, Savepoint, params};
 
-use crate::alerts::{AlertKey, AlertState, should_notify};
+use crate::alerts::{AlertState, should_notify};
 
 use super::super::model::{Candidate, Ingest, IngestOutcome, Pruned, Resolution, Settle};
 use super::{from_millis, millis};
 
 pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOutcome> {
-    let received = millis(ingest.received_at);
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (dedup_key) DO NOTHING",
-        )?
-        .execute(params![
-            ingest.dedup_key,
-            ingest.request_id,
-            received,
-            ingest.event,
-            ingest.connection,
-            ingest.environment.as_str(),
-            &ingest.body[..],
-        ])?;
-    if inserted == 0 {
+    let seen = tx
+        .prepare_cached("SELECT 1 FROM events WHERE dedup_key = ?1")?
+        .exists([&ingest.dedup_key])?;
+    if seen {
         return Ok(IngestOutcome::Duplicate);
     }
-    let event_id = tx.last_insert_rowid();
     if let Some(resolution) = &ingest.resolve {
         resolve(tx, resolution)?;
     }
-    let (mut notified, mut suppressed, mut channels) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut notified, mut suppressed) = (Vec::new(), Vec::new());
     for candidate in &ingest.candidates {
-        if !notifies(tx, candidate, ingest.received_at)? {
-            suppressed.push(candidate.key.clone());
-            continue;
+        if notifies(tx, candidate, ingest.received_at)? {
+            notified.push(candidate);
+        } else {
+            suppressed.push(candidate);
         }
-        queue(tx, event_id, ingest, candidate, &mut channels)?;
-        notified.push(candidate.key.clone());
     }
-    tx.prepare_cached("UPDATE events SET fired = ?1, suppressed = ?2 WHERE id = ?3")?
-        .execute(params![rule_list(&notified), rule_list(&suppressed), event_id])?;
+    // The event row is written once, with its verdicts.
+    tx.prepare_cached(
+        "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        ingest.dedup_key,
+        ingest.request_id,
+        millis(ingest.received_at),
+        ingest.event,
+        ingest.connection,
+        ingest.environment.as_str(),
+        &ingest.body[..],
+        rule_list(&notified),
+        rule_list(&suppressed),
+    ])?;
+    let event_id = tx.last_insert_rowid();
+    let mut channels = Vec::new();
+    for candidate in &notified {
+        queue(tx, event_id, ingest, candidate, &mut channels)?;
+    }
+    let keys = |candidates: Vec<&Candidate>| candidates.into_iter().map(|c| c.key.clone()).collect();
     Ok(IngestOutcome::Accepted {
-        notified,
-        suppressed,
+        notified: keys(notified),
+        suppressed: keys(suppressed),
         channels,
     })
 }
 
-fn rule_list(keys: &[AlertKey]) -> String {
-    let rules: Vec<&str> = keys.iter().map(|k| k.rule.as_str()).collect();
+fn rule_list(candidates: &[&Candidate]) -> String {
+    let rules: Vec<&str> = candidates.iter().map(|c| c.key.rule.as_str()).collect();
     serde_json::to_string(&rules).unwrap_or_else(|_| "[]".into())
 }
 
