@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::config::load_file;
+use crate::config::{Config, load_file};
 use crate::ingress::{App, AppState, Settings};
 use crate::systemd;
 
@@ -23,6 +23,7 @@ pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Resu
         // Handlers first: a signal between READY=1 and here would kill us.
         let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
         let shutdown = shutdown_signal()?;
+        warn_if_open(&config);
         let app = App::build(config, settings).await?;
         tracing::info!(addr = %app.addr(), config = %config_path.display(), dry_run, "syncwatch listening");
         tokio::spawn(reload_on_hangup(hangup, app.state(), config_path.to_owned()));
@@ -32,6 +33,19 @@ pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Resu
         tracing::info!("syncwatch stopped");
         Ok(())
     })
+}
+
+/// Beyond loopback, without a signature or a token, anyone who can reach
+/// the port can post events.
+fn warn_if_open(config: &Config) {
+    let security = &config.security;
+    let unprotected = security.signing_secrets.is_empty() && security.bearer_token.is_none();
+    if unprotected && !config.server.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %config.server.listen,
+            "listening beyond loopback with neither security.signing_secret nor security.bearer_token: anyone can post events"
+        );
+    }
 }
 
 /// Completes on the first SIGTERM (systemd's stop) or SIGINT (Ctrl-C).

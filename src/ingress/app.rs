@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::outbox::WorkerSettings;
 use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
 
-use super::routes::routes;
+use super::listener::{self, Limits};
 use super::state::AppState;
 
 /// Tuning that is not in rules.yaml: tests shorten the waits.
@@ -32,6 +32,8 @@ pub struct Settings {
     pub busy_timeout: Duration,
     /// How often old events and settled deliveries are pruned.
     pub prune_every: Duration,
+    /// Connection limits and timeouts of the HTTP side.
+    pub limits: Limits,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             in_memory: false,
             busy_timeout: Duration::from_secs(5),
             prune_every: Duration::from_secs(3600),
+            limits: Limits::default(),
         }
     }
 }
@@ -106,11 +109,7 @@ impl App {
             self.settings.prune_every,
             stopped.clone(),
         ));
-        warp::serve(routes(self.state.clone()))
-            .incoming(self.listener)
-            .graceful(shutdown)
-            .run()
-            .await;
+        listener::serve(self.listener, self.state.clone(), self.settings.limits, shutdown).await;
         let _ = stop.send(true);
         let _ = pruner.await;
         // Lanes added by a reload are not in `lanes`; they stop on the same

@@ -1,21 +1,27 @@
 //! Reading a request body with a hard size limit, whether or not the client
 //! sent a Content-Length: a chunked body is counted as it arrives.
 
+use std::time::Duration;
+
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use warp::Filter;
 
 use super::rejection::Problem;
 
-/// The body as bytes, or a 413 once it exceeds `max` bytes.
-pub fn limited(max: u64) -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
+/// The body as bytes; a 413 once it exceeds `max` bytes, a 408 when it
+/// has not all arrived within `timeout`.
+pub fn limited(max: u64, timeout: Duration) -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
     warp::header::optional::<u64>("content-length")
         .and(warp::body::stream())
         .and_then(move |declared: Option<u64>, stream| async move {
             if declared.is_some_and(|len| len > max) {
                 return Err(warp::reject::custom(Problem::TooLarge { max }));
             }
-            collect(stream, max, declared).await.map_err(warp::reject::custom)
+            match tokio::time::timeout(timeout, collect(stream, max, declared)).await {
+                Ok(body) => body.map_err(warp::reject::custom),
+                Err(_) => Err(warp::reject::custom(Problem::BodyTimeout { timeout })),
+            }
         })
 }
 

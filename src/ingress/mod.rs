@@ -3,10 +3,12 @@
 mod app;
 mod body;
 mod ingest;
+mod listener;
 mod rejection;
 mod routes;
 mod state;
 
 pub use app::{App, BuildError, Settings};
 pub use ingest::{Answer, IngestError, ingest};
+pub use listener::Limits;
 pub use state::AppState;

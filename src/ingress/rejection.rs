@@ -20,6 +20,10 @@ pub enum Problem {
     TooLarge {
         max: u64,
     },
+    /// The body did not arrive in time: a stalled or very slow client.
+    BodyTimeout {
+        timeout: std::time::Duration,
+    },
     BodyRead(String),
     /// Nothing was stored: Railz should retry.
     StorageUnavailable,
@@ -35,6 +39,7 @@ impl Problem {
         match self {
             Problem::NotAnEvent(_) | Problem::BodyRead(_) => "invalid",
             Problem::TooLarge { .. } => "too_large",
+            Problem::BodyTimeout { .. } => "timeout",
             Problem::StorageUnavailable => "unavailable",
             Problem::Unauthorized(_) => "unauthorized",
         }
@@ -49,6 +54,10 @@ impl Problem {
             Problem::TooLarge { max } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({ "error": format!("body is larger than server.max_body ({max} bytes)") }),
+            ),
+            Problem::BodyTimeout { timeout } => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({ "error": format!("the body did not arrive within {} s", timeout.as_secs()) }),
             ),
             Problem::BodyRead(reason) => (
                 StatusCode::BAD_REQUEST,

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use serde_json::json;
@@ -16,7 +16,10 @@ use super::rejection::{Problem, handle_rejection};
 use super::state::AppState;
 use crate::verify::verify;
 
-pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+pub fn routes(
+    state: Arc<AppState>,
+    body_timeout: Duration,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let (path, max_body) = {
         let config = state.config();
         (config.server.path.clone(), config.server.max_body)
@@ -25,7 +28,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .and(warp::post())
         .and(warp::header::optional::<String>("railz-signature"))
         .and(warp::header::optional::<String>("authorization"))
-        .and(body::limited(max_body))
+        .and(body::limited(max_body, body_timeout))
         .and(with_state(state.clone()))
         .and_then(receive_webhook);
     let healthz = warp::path!("healthz")

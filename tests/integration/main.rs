@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod delivery;
 mod helpers;
+mod limits;
 mod operations;
 mod security;
 mod send_test;
