@@ -92,13 +92,7 @@ fn show_messages(
     received_at: SystemTime,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let alert = Alert {
-        rule: matched.rule,
-        event,
-        evidence: &matched.evidence,
-        environment,
-        received_at,
-    };
+    let alert = Alert::of(matched, event, environment, received_at);
     let facts = Facts::gather(&alert);
     for name in &matched.rule.notify {
         let Some(channel) = config.channels.get(name) else {

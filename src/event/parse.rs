@@ -258,3 +258,7 @@ fn kind_of(value: &Value) -> &'static str {
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "parse_proptests.rs"]
+mod proptests;

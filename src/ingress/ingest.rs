@@ -102,13 +102,7 @@ fn candidate(
     environment: Environment,
     received_at: SystemTime,
 ) -> Candidate {
-    let alert = Alert {
-        rule: matched.rule,
-        event,
-        evidence: &matched.evidence,
-        environment,
-        received_at,
-    };
+    let alert = Alert::of(matched, event, environment, received_at);
     // Gathered only for rules that notify: a record-only rule costs nothing.
     let facts = (!matched.rule.notify.is_empty()).then(|| Facts::gather(&alert));
     let deliveries = facts

@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use crate::event::{DataTypeTally, Event, Status};
-use crate::rules::{Environment, Evidence, Rule, Severity};
+use crate::rules::{Environment, Evidence, Match, Rule, Severity};
 
 /// One match of one rule on one event, as the renderers need it.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +46,24 @@ pub struct Facts {
     pub request_id: Option<String>,
     /// RFC 3339, UTC.
     pub received_at: String,
+}
+
+impl<'a> Alert<'a> {
+    /// The alert of `matched` firing on `event`.
+    pub fn of(
+        matched: &'a Match<'a>,
+        event: &'a Event,
+        environment: Environment,
+        received_at: SystemTime,
+    ) -> Alert<'a> {
+        Alert {
+            rule: matched.rule,
+            event,
+            evidence: &matched.evidence,
+            environment,
+            received_at,
+        }
+    }
 }
 
 impl Facts {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::helpers::{
-    RulesFile, SlackReply, SlackStandIn, database, eventually, fixture, spawn_app, stdout, syncwatch,
+    RulesFile, SlackReply, SlackStandIn, database, eventually, fixture, spawn_app, stdout, syncwatch_async,
 };
 
 fn rules(slack: &SlackStandIn) -> String {
@@ -12,15 +12,6 @@ fn rules(slack: &SlackStandIn) -> String {
         "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\" }}\ndefaults:\n  notify: [ops]\nrules:\n  - name: production-sync-failed\n    when: {{ environment: production, failed: {{ above: 0 }} }}\n  - name: sandbox-only\n    when: {{ environment: sandbox }}\n",
         slack.url()
     )
-}
-
-async fn run(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        syncwatch(&args, &[])
-    })
-    .await
-    .unwrap()
 }
 
 fn owned(args: &[&str]) -> Vec<String> {
@@ -40,7 +31,7 @@ async fn history_lists_events_and_notifications_with_their_status() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let db = database(&app.dir);
-    let out = stdout(&run(owned(&["history", "--db", db.to_str().unwrap()])).await);
+    let out = stdout(&syncwatch_async(owned(&["history", "--db", db.to_str().unwrap()])).await);
     assert!(out.contains("EVENTS, newest first (2)"), "{out}");
     assert!(out.contains("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a  data  production  CON-0a4e97aa-7a77-bbbb-00aa-b1b1001aa00  notified: production-sync-failed"), "{out}");
     assert!(
@@ -53,13 +44,14 @@ async fn history_lists_events_and_notifications_with_their_status() {
         "{out}"
     );
 
-    let failed = stdout(&run(owned(&["history", "--db", db.to_str().unwrap(), "--status", "failed"])).await);
+    let failed =
+        stdout(&syncwatch_async(owned(&["history", "--db", db.to_str().unwrap(), "--status", "failed"])).await);
     assert!(
         failed.contains("NOTIFICATIONS, newest first (1)") && !failed.contains("EVENTS"),
         "{failed}"
     );
     let one = stdout(
-        &run(owned(&[
+        &syncwatch_async(owned(&[
             "history",
             "--db",
             db.to_str().unwrap(),
@@ -93,7 +85,7 @@ async fn explain_shows_every_rule_and_every_delivery_attempt() {
         db.to_str().unwrap(),
         "a3b4fc83-3e24-41aa-ba99-13cab09b0b7a",
     ]);
-    let output = run(args).await;
+    let output = syncwatch_async(args).await;
     assert_eq!(output.status.code(), Some(0));
     let out = stdout(&output);
     for expected in [
@@ -115,7 +107,7 @@ async fn explain_says_when_an_event_is_unknown() {
     let slack = SlackStandIn::start().await;
     let app = spawn_app(&rules(&slack)).await;
     let db = database(&app.dir);
-    let output = run(owned(&["explain", "--db", db.to_str().unwrap(), "nope"])).await;
+    let output = syncwatch_async(owned(&["explain", "--db", db.to_str().unwrap(), "nope"])).await;
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stdout(&output).contains("no event with requestId `nope`"),

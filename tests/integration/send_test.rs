@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{RulesFile, SlackReply, SlackStandIn, SmtpServer, eventually, stderr, stdout, syncwatch};
+use crate::helpers::{RulesFile, SlackReply, SlackStandIn, SmtpServer, eventually, stderr, stdout, syncwatch_async};
 
 fn rules_for(slack: &SlackStandIn, smtp: &SmtpServer) -> RulesFile {
     RulesFile::new(&format!(
@@ -13,15 +13,6 @@ fn rules_for(slack: &SlackStandIn, smtp: &SmtpServer) -> RulesFile {
 }
 
 /// Runs the blocking binary off the async runtime that serves the stand-ins.
-async fn run(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        syncwatch(&args, &[])
-    })
-    .await
-    .unwrap()
-}
-
 fn args(rules: &RulesFile, channel: &str) -> Vec<String> {
     [
         "send-test",
@@ -38,7 +29,7 @@ fn args(rules: &RulesFile, channel: &str) -> Vec<String> {
 async fn send_test_delivers_a_marked_test_message_to_slack() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let rules = rules_for(&slack, &smtp);
-    let output = run(args(&rules, "ops")).await;
+    let output = syncwatch_async(args(&rules, "ops")).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("ops: test notification delivered (200 ok)"),
@@ -56,7 +47,7 @@ async fn send_test_delivers_a_marked_test_message_to_slack() {
 async fn send_test_delivers_an_email() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let rules = rules_for(&slack, &smtp);
-    let output = run(args(&rules, "mail")).await;
+    let output = syncwatch_async(args(&rules, "mail")).await;
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(
         stdout(&output).contains("mail: test notification delivered (250"),
@@ -75,7 +66,7 @@ async fn send_test_reports_the_channels_refusal_and_exits_1() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     slack.script(&[SlackReply::status(410, "channel_is_archived")]);
     let rules = rules_for(&slack, &smtp);
-    let output = run(args(&rules, "ops")).await;
+    let output = syncwatch_async(args(&rules, "ops")).await;
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stdout(&output).contains("ops: not delivered, permanent failure (fix the channel): 410 channel_is_archived"),
@@ -88,7 +79,7 @@ async fn send_test_reports_the_channels_refusal_and_exits_1() {
 async fn send_test_names_the_channels_when_the_name_is_wrong() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let rules = rules_for(&slack, &smtp);
-    let output = run(args(&rules, "pager")).await;
+    let output = syncwatch_async(args(&rules, "pager")).await;
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stdout(&output).contains("no channel is named `pager` (defined: mail, ops)"),
@@ -104,9 +95,11 @@ async fn serve_on_a_taken_port_fails_with_a_clear_error() {
     let rules = RulesFile::new(&format!(
         "server:\n  listen: 127.0.0.1:{port}\nstorage:\n  path: /nonexistent/never-opened.db\n"
     ));
-    let output = run(["serve", "--config", rules.path.to_str().unwrap()]
-        .map(String::from)
-        .to_vec())
+    let output = syncwatch_async(
+        ["serve", "--config", rules.path.to_str().unwrap()]
+            .map(String::from)
+            .to_vec(),
+    )
     .await;
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);

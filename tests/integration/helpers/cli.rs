@@ -36,6 +36,17 @@ pub fn syncwatch(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("run syncwatch")
 }
 
+/// Runs `syncwatch ARGS` off the async runtime, so that the stand-ins it
+/// talks to (served by that runtime) can answer meanwhile.
+pub async fn syncwatch_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        syncwatch(&args, &[])
+    })
+    .await
+    .expect("the blocking task runs")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
