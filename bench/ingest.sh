@@ -36,6 +36,9 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 
 start_syncwatch() { # config, extra args...
   local config=$1; shift
+  # A fresh database each run, with the previous runs' writes flushed, so
+  # one run's disk work does not slow the next.
+  rm -f "$work"/*.db "$work"/*.db-wal "$work"/*.db-shm; sync
   "$bin" serve --config "$config" "$@" 2>"$work/syncwatch.log" &
   pids+=($!); wait_for http://127.0.0.1:9650/healthz
 }

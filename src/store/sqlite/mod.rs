@@ -4,7 +4,6 @@
 //! pending delivery is simply due again.
 
 pub mod audit;
-mod checkpoint;
 mod open;
 mod read;
 pub mod schema;
@@ -35,8 +34,6 @@ pub struct SqliteStore {
     claimed: Mutex<HashSet<u64>>,
     /// The outcome of the last write transaction.
     healthy: Arc<AtomicBool>,
-    /// Dropped with the store, which ends the checkpointer thread.
-    _checkpointer: mpsc::Sender<()>,
 }
 
 impl SqliteStore {
@@ -55,14 +52,7 @@ impl SqliteStore {
             .name("syncwatch-db-writer".into())
             .spawn(move || writer.run(conn, receiver))
             .map_err(|err| StoreError::Unavailable(format!("cannot start the database writer: {err}")))?;
-        let (checkpointer, stop) = mpsc::channel();
-        let checkpoint_path = path.to_owned();
-        std::thread::Builder::new()
-            .name("syncwatch-db-checkpoint".into())
-            .spawn(move || checkpoint::run(checkpoint_path, stop))
-            .map_err(|err| StoreError::Unavailable(format!("cannot start the checkpointer: {err}")))?;
         Ok(SqliteStore {
-            _checkpointer: checkpointer,
             path: path.to_owned(),
             commands: Mutex::new(commands),
             readers: Mutex::new(Vec::new()),

@@ -26,14 +26,16 @@ pub fn open_and_migrate(path: &Path, busy_timeout: Duration) -> rusqlite::Result
 /// The write connection. WAL lets readers (the delivery lanes, `history`,
 /// `explain`) run beside it; synchronous FULL makes every commit survive a
 /// power loss, not only a crash of the process, because Railz does not
-/// resend an event that was answered 200. Checkpoints are left to the
-/// checkpointer thread, so no webhook waits for one.
+/// resend an event that was answered 200. Checkpoints stay on this
+/// connection (SQLite's default, every 1,000 pages): a checkpointer thread
+/// beside it gave 15% more throughput but, fsyncing the database file while
+/// the writer fsynced the WAL, raised the p99 at 1,000 events/s from 8 ms
+/// to 30-50 ms.
 pub fn open_writer(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
 }
 
