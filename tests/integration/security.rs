@@ -128,3 +128,21 @@ async fn no_secret_appears_in_the_daemons_output() {
         assert!(!output.contains(secret), "{secret} leaked:\n{output}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_beyond_loopback_without_signature_or_token_is_warned_about() {
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let open = RulesFile::new(&format!(
+        "server:\n  listen: 0.0.0.0:{port}\nstorage:\n  path: {}/db\n",
+        state.path().display()
+    ));
+    let log = state.path().join("log");
+    let daemon = Daemon::start_logging(&open.path, port, &log, &[]).await;
+    assert_eq!(daemon.terminate(), Some(0));
+    let output = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        output.contains("listening beyond loopback with neither security.signing_secret nor security.bearer_token"),
+        "{output}"
+    );
+}
