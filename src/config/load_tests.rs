@@ -258,3 +258,20 @@ fn a_literal_dollar_brace_is_written_doubled() {
     let config = load("storage:\n  path: /tmp/$${HOME}\n").unwrap();
     assert_eq!(config.storage.path, Path::new("/tmp/${HOME}"));
 }
+
+#[test]
+fn a_secret_file_can_live_in_the_systemd_credentials_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("smtp-password"), "from-credentials").unwrap();
+    let credentials = dir.path().display().to_string();
+    let env = |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| credentials.clone());
+    let text = "channels:\n  mail:\n    email:\n      host: smtp.example.com\n      username: u\n      password_file: ${CREDENTIALS_DIRECTORY}/smtp-password\n      from: a@example.com\n      to: b@example.com\n";
+    let config = load_str(text, Path::new("rules.yaml"), &env).unwrap();
+    let ChannelKind::Email(email) = &config.channels["mail"].kind else {
+        panic!("an email channel");
+    };
+    assert_eq!(
+        email.credentials.as_ref().unwrap().password.expose(),
+        "from-credentials"
+    );
+}
