@@ -122,8 +122,11 @@ fn warn_about_restart_only_changes(old: &Config, new: &Config) {
     if old.server.max_body != new.server.max_body {
         tracing::warn!("server.max_body takes effect at the next restart");
     }
-    if old.storage.path != new.storage.path {
-        tracing::warn!("storage.path takes effect at the next restart");
+    if old.storage.path != new.storage.path || old.storage.retention != new.storage.retention {
+        tracing::warn!("storage.path and storage.retention take effect at the next restart");
+    }
+    if old.delivery.max_age != new.delivery.max_age {
+        tracing::warn!("delivery.max_age takes effect at the next restart");
     }
 }
 
