@@ -15,6 +15,7 @@ const EMAIL_KEYS: &[&str] = &[
     "host",
     "port",
     "tls",
+    "ca_file",
     "username",
     "password",
     "password_file",
@@ -133,6 +134,10 @@ fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailCha
         None => Some(None),
     };
     let credentials = read_credentials(reader, &fields);
+    let ca_pem = match fields.get("ca_file") {
+        Some((value, at)) => read_ca_file(reader, value, &at).map(Some),
+        None => Some(None),
+    };
     let from = required(reader, &fields, "from").and_then(|(v, at)| read_mailbox(reader, v, &at));
     let to = required(reader, &fields, "to").and_then(|(v, at)| read_recipients(reader, v, &at));
     let tls = tls?;
@@ -141,6 +146,7 @@ fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailCha
         port: port?.unwrap_or(default_port(tls)),
         tls,
         credentials: credentials?,
+        ca_pem: ca_pem?,
         from: from?,
         to: to?,
     })
@@ -181,6 +187,33 @@ fn read_credentials(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<Opti
         }
         _ => None,
     }
+}
+
+/// Reads and checks a PEM file of CA certificates at load time.
+fn read_ca_file(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Vec<u8>> {
+    let path = reader.string(value, at)?;
+    let pem = match std::fs::read(&path) {
+        Ok(pem) => pem,
+        Err(err) => {
+            reader.error(at, format!("cannot read `{path}`: {err}"), None);
+            return None;
+        }
+    };
+    if count_certificates(&pem) == 0 {
+        reader.error(
+            at,
+            format!("`{path}` holds no PEM certificate"),
+            Some("a PEM file of CA certificates"),
+        );
+        return None;
+    }
+    Some(pem)
+}
+
+fn count_certificates(pem: &[u8]) -> usize {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem).filter(Result::is_ok).count()
 }
 
 const MAILBOX_FORMS: &str = "an address such as alerts@example.com or \"syncwatch <alerts@example.com>\"";

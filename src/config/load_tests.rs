@@ -275,3 +275,25 @@ fn a_secret_file_can_live_in_the_systemd_credentials_directory() {
         "from-credentials"
     );
 }
+
+#[test]
+fn a_ca_file_must_exist_and_hold_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let text =
+        |path: &str| format!("channels:\n  m:\n    email: {{ host: h, ca_file: {path}, from: a@b.c, to: d@e.f }}\n");
+    let missing = errors(&text("/nonexistent/ca.pem")).join("\n");
+    assert!(
+        missing.contains("channels.m.email.ca_file: cannot read `/nonexistent/ca.pem`"),
+        "{missing}"
+    );
+    let found = errors(&text(junk.to_str().unwrap())).join("\n");
+    assert!(found.contains("holds no PEM certificate"), "{found}");
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
+    let config = load(&text(ca)).unwrap();
+    let ChannelKind::Email(email) = &config.channels["m"].kind else {
+        panic!("an email channel");
+    };
+    assert!(email.ca_pem.is_some());
+}

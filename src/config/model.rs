@@ -105,6 +105,8 @@ pub struct EmailChannel {
     pub port: u16,
     pub tls: TlsMode,
     pub credentials: Option<SmtpCredentials>,
+    /// Extra trusted roots (PEM), for a relay with a private CA.
+    pub ca_pem: Option<Vec<u8>>,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
 }

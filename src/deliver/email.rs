@@ -7,7 +7,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::{Error as SmtpError, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -28,8 +28,8 @@ impl EmailSender {
     pub fn new(channel: &EmailChannel) -> Result<EmailSender, String> {
         let tls = match channel.tls {
             TlsMode::None => Tls::None,
-            TlsMode::StartTls => Tls::Required(tls_parameters(&channel.host)?),
-            TlsMode::Tls => Tls::Wrapper(tls_parameters(&channel.host)?),
+            TlsMode::StartTls => Tls::Required(tls_parameters(channel)?),
+            TlsMode::Tls => Tls::Wrapper(tls_parameters(channel)?),
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&channel.host)
             .port(channel.port)
@@ -88,8 +88,15 @@ impl EmailSender {
     }
 }
 
-fn tls_parameters(host: &str) -> Result<TlsParameters, String> {
-    TlsParameters::new(host.to_owned()).map_err(|err| format!("TLS setup for {host}: {err}"))
+/// The system's roots (through rustls-platform-verifier), plus `ca_file`.
+fn tls_parameters(channel: &EmailChannel) -> Result<TlsParameters, String> {
+    let host = &channel.host;
+    let mut builder = TlsParameters::builder(host.clone());
+    if let Some(pem) = &channel.ca_pem {
+        let ca = Certificate::from_pem(pem).map_err(|err| format!("ca_file: {err}"))?;
+        builder = builder.add_root_certificate(ca);
+    }
+    builder.build().map_err(|err| format!("TLS setup for {host}: {err}"))
 }
 
 fn classify(err: &SmtpError) -> Outcome {

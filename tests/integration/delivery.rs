@@ -292,3 +292,47 @@ async fn a_burst_to_one_slack_webhook_is_paced() {
         );
     }
 }
+
+fn starttls_rules(smtp: &SmtpServer, ca: bool) -> String {
+    let ca_file = if ca {
+        format!(
+            "      ca_file: {}/tests/fixtures/tls/ca.pem\n",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "channels:\n  mail:\n    email:\n      host: localhost\n      port: {}\n      tls: starttls\n{ca_file}      from: a@example.com\n      to: ops@example.com\nrules:\n  - name: failed\n    notify: [mail]\n    when: {{ failed: {{ above: 0 }} }}\n",
+        smtp.addr.port()
+    )
+}
+
+#[tokio::test]
+async fn email_goes_through_starttls_to_a_server_with_a_private_ca() {
+    syncwatch::deliver::install_crypto_provider();
+    let smtp = SmtpServer::start_tls();
+    let app = spawn_app(&starttls_rules(&smtp, true)).await;
+    assert_eq!(app.post_json(event("tls-1", "CON-1", false, 1)).await.0, 200);
+    assert!(eventually(WAIT, || smtp.accepted().len() == 1).await);
+    assert!(
+        smtp.accepted()[0]
+            .text()
+            .contains("Subject: [syncwatch] WARNING failed: 1 failed")
+    );
+}
+
+#[tokio::test]
+async fn starttls_to_an_untrusted_certificate_is_refused_and_nothing_is_sent() {
+    syncwatch::deliver::install_crypto_provider();
+    let smtp = SmtpServer::start_tls();
+    let app = spawn_app(&starttls_rules(&smtp, false)).await;
+    assert_eq!(app.post_json(event("tls-2", "CON-1", false, 1)).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(smtp.accepted().is_empty(), "no mail over an unverified TLS session");
+    assert_eq!(
+        smtp.attempts(),
+        0,
+        "the client stopped at the TLS handshake, before MAIL FROM"
+    );
+}

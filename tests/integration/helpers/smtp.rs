@@ -86,6 +86,20 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        SmtpServer::start_with(SslConfig::None)
+    }
+
+    /// A server that offers STARTTLS with a certificate for `localhost`
+    /// signed by the test CA in tests/fixtures/tls/ca.pem.
+    pub fn start_tls() -> SmtpServer {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+        SmtpServer::start_with(SslConfig::SelfSigned {
+            cert_path: format!("{dir}/smtp.pem"),
+            key_path: format!("{dir}/smtp.key"),
+        })
+    }
+
+    fn start_with(ssl: SslConfig) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared::default()));
@@ -97,7 +111,7 @@ impl SmtpServer {
         let mut server = Server::new(handler);
         server
             .with_name("smtp.test")
-            .with_ssl(SslConfig::None)
+            .with_ssl(ssl)
             .unwrap()
             .with_tcp_listener(listener);
         // The server blocks its thread forever; the test process ends it.
