@@ -1,16 +1,29 @@
 //! syncwatch: rules-based alerting on Railz data-sync webhooks.
 //!
-//! An event flows through the modules in this order:
+//! A webhook crosses the modules in this order:
 //!
-//! - [`event`] parses the webhook body tolerantly and normalises it into an
+//! - [`ingress`] accepts the HTTP request (connection limits, body limit,
+//!   routes) and runs the ingest step; it answers once the store has
+//!   committed, never waiting on Slack or SMTP.
+//! - [`verify`] checks the `Railz-Signature` and bearer token on the raw
+//!   bytes, before anything is parsed.
+//! - [`event`] parses the body tolerantly and normalises it into an
 //!   [`event::Event`]: per data type, the count per status and the periods.
-//! - [`config`] loads `rules.yaml` once into validated types: server,
-//!   security, storage, defaults, channels and [`rules::Rule`]s.
 //! - [`rules`] evaluates the rules against the event, purely: the matches
 //!   come out with the tallies that made each fire.
+//! - [`alerts`] keys each match (rule + connection [+ data type]) so that
+//!   `repeat_interval` can keep an active alert quiet.
 //! - [`render`] turns a match into what each channel is sent: a Slack
 //!   Block Kit payload or an email (subject, text and HTML parts).
-//! - [`commands`] holds the CLI's subcommands (`check`, `test`).
+//! - [`store`] commits the event, the alert state and one queued delivery
+//!   per channel in one transaction (SQLite, or memory for benchmarks).
+//! - [`outbox`] runs one lane per channel: claim, send, back off, settle.
+//! - [`deliver`] sends through Slack (reqwest) or SMTP (lettre) and says
+//!   whether a failure is transient or permanent.
+//!
+//! Around them: [`config`] loads and validates `rules.yaml`; [`metrics`]
+//! feeds `/metrics`; [`systemd`] speaks sd_notify; [`commands`] holds the
+//! CLI's subcommands.
 
 pub mod alerts;
 pub mod commands;
