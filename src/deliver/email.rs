@@ -14,7 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use crate::config::{EmailChannel, TlsMode};
 use crate::render::EmailMessage;
 
-use super::Outcome;
+use super::sender::Outcome;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -3,94 +3,9 @@
 //! decides what to do about it; a channel never retries on its own.
 
 mod email;
+mod sender;
 mod slack;
 
 pub use email::EmailSender;
+pub use sender::{Outcome, Sender, install_crypto_provider, senders};
 pub use slack::SlackSender;
-
-use std::collections::HashMap;
-use std::time::Duration;
-
-use crate::config::{ChannelKind, Config};
-use crate::store::Message;
-
-/// The result of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Accepted by Slack or the SMTP server; `detail` is its answer.
-    Delivered { detail: String },
-    /// May work later: timeouts, 5xx, Slack 429, SMTP 4xx.
-    Transient {
-        reason: String,
-        /// The wait the receiver asked for (Slack's Retry-After).
-        retry_after: Option<Duration>,
-    },
-    /// Will not work without a human: a revoked webhook, a rejected address.
-    Permanent { reason: String },
-}
-
-/// A channel's sender, ready to use.
-pub enum Sender {
-    Slack(SlackSender),
-    Email(EmailSender),
-    /// `serve --dry-run`: logs what would be sent, sends nothing.
-    DryRun {
-        channel: String,
-    },
-}
-
-impl Sender {
-    pub async fn send(&self, message: &Message) -> Outcome {
-        match (self, message) {
-            (Sender::Slack(slack), Message::Slack { payload }) => slack.send(payload).await,
-            (Sender::Email(email), Message::Email(message)) => email.send(message).await,
-            (Sender::DryRun { channel }, message) => dry_run(channel, message),
-            _ => Outcome::Permanent {
-                reason: "the message was rendered for another kind of channel".into(),
-            },
-        }
-    }
-
-    /// The shortest spacing between two messages: Slack documents about
-    /// one message per second per webhook; SMTP servers need none.
-    pub fn min_interval(&self, slack_interval: Duration) -> Duration {
-        match self {
-            Sender::Slack(slack) => slack.min_interval.unwrap_or(slack_interval),
-            Sender::Email(_) | Sender::DryRun { .. } => Duration::ZERO,
-        }
-    }
-}
-
-fn dry_run(channel: &str, message: &Message) -> Outcome {
-    let (kind, text) = match message {
-        Message::Slack { payload } => ("slack", payload.to_string()),
-        Message::Email(email) => ("email", format!("Subject: {}\n{}", email.subject, email.text)),
-    };
-    tracing::info!(channel, kind, message = %text, "dry run: would send");
-    Outcome::Delivered {
-        detail: "dry run, not sent".into(),
-    }
-}
-
-/// Builds the sender of every configured channel; with `dry_run`, senders
-/// that only log.
-pub fn senders(config: &Config, dry_run: bool) -> Result<HashMap<String, Sender>, String> {
-    install_crypto_provider();
-    let mut senders = HashMap::new();
-    for (name, channel) in &config.channels {
-        let sender = match &channel.kind {
-            _ if dry_run => Sender::DryRun { channel: name.clone() },
-            ChannelKind::Slack(slack) => Sender::Slack(SlackSender::new(slack).map_err(|e| format!("{name}: {e}"))?),
-            ChannelKind::Email(email) => Sender::Email(EmailSender::new(email).map_err(|e| format!("{name}: {e}"))?),
-        };
-        senders.insert(name.clone(), sender);
-    }
-    Ok(senders)
-}
-
-/// rustls needs one process-wide crypto provider; syncwatch uses ring,
-/// which builds with a C compiler only.
-pub fn install_crypto_provider() {
-    // Err means one is installed already, which is just as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

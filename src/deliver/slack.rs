@@ -10,7 +10,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 
 use crate::config::{Secret, SlackChannel};
 
-use super::Outcome;
+use super::sender::Outcome;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(15);

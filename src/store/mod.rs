@@ -2,102 +2,14 @@
 //! ingest path writes an event and its deliveries in one step; the delivery
 //! workers claim, send and settle them.
 
+mod backend;
 mod memory;
 mod model;
 pub mod sqlite;
 
+pub use backend::Store;
 pub use memory::MemoryStore;
 pub use model::{
     Candidate, Delivery, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Resolution, Settle, StoreError,
 };
 pub use sqlite::SqliteStore;
-
-use std::time::SystemTime;
-
-/// The storage backend, chosen at start.
-pub enum Store {
-    /// State lost on restart: the baseline for benchmarks, and tests.
-    Memory(MemoryStore),
-    /// The durable store the daemon runs on.
-    Sqlite(SqliteStore),
-}
-
-impl Store {
-    /// Whether an event with this dedup key was already accepted: lets a
-    /// redelivery skip evaluation. `ingest` checks again atomically.
-    pub async fn seen(&self, dedup_key: &str) -> Result<bool, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.seen(dedup_key)),
-            Store::Sqlite(store) => store.seen(dedup_key),
-        }
-    }
-
-    /// Records the event, updates alert state and queues the deliveries of
-    /// the alerts that notify, all or nothing.
-    pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.ingest(ingest)),
-            Store::Sqlite(store) => store.ingest(ingest).await,
-        }
-    }
-
-    /// Takes the next delivery of `channel` that is due at `now`, if any;
-    /// it is not handed out again until settled.
-    pub async fn claim_next(&self, channel: &str, now: SystemTime) -> Result<Option<Delivery>, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.claim_next(channel, now)),
-            Store::Sqlite(store) => store.claim_next(channel, now),
-        }
-    }
-
-    /// When the next pending delivery of `channel` falls due.
-    pub async fn next_due(&self, channel: &str) -> Result<Option<SystemTime>, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.next_due(channel)),
-            Store::Sqlite(store) => store.next_due(channel),
-        }
-    }
-
-    pub async fn settle(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(store) => {
-                store.settle(id, settle);
-                Ok(())
-            }
-            Store::Sqlite(store) => store.settle(id, settle).await,
-        }
-    }
-
-    /// Gives back a claimed delivery whose result could not be stored: it
-    /// is due again (a duplicate is better than a lost alert).
-    pub fn release(&self, id: u64) {
-        match self {
-            Store::Memory(store) => store.release(id),
-            Store::Sqlite(store) => store.release(id),
-        }
-    }
-
-    /// Removes what is older than `cutoff` and no longer needed.
-    pub async fn prune(&self, cutoff: SystemTime) -> Result<Pruned, StoreError> {
-        match self {
-            Store::Memory(_) => Ok(Pruned::default()),
-            Store::Sqlite(store) => store.prune(cutoff).await,
-        }
-    }
-
-    /// Notifications waiting for delivery, for `/metrics`.
-    pub async fn pending_count(&self) -> Result<u64, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.pending_count()),
-            Store::Sqlite(store) => store.pending_count(),
-        }
-    }
-
-    /// Whether storage accepts writes, for `/readyz`.
-    pub async fn is_ready(&self) -> bool {
-        match self {
-            Store::Memory(_) => true,
-            Store::Sqlite(store) => store.is_ready().await,
-        }
-    }
-}

@@ -6,7 +6,7 @@ use super::audit::find_event;
 use super::*;
 use crate::alerts::AlertKey;
 use crate::rules::Environment;
-use crate::store::{Candidate, Message, NewDelivery};
+use crate::store::{Candidate, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Settle};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
