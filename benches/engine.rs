@@ -18,18 +18,11 @@ const FULL: &str = include_str!("../tests/fixtures/data-full.json");
 /// `n` rules cycling through every kind of condition; one in ten fires on
 /// the full fixture, like a real rules file where most rules stay quiet.
 fn rules(n: usize) -> Vec<Rule> {
-    let whens = [
-        "{ event: [data, dataPerType], environment: production, failed: { above: 0 } }",
-        "{ environment: sandbox, failed: { at_least: 5 } }",
-        "{ service: 'xero*', empty: { at_least: 1, data_types: [incomeStatements], report_frequency: month } }",
-        "{ business: 'BIZ-0000*', sync_type: fullSync }",
-        "{ data_type: [bills, billPayments], success: { below: 1, data_types: [bills] } }",
-        "{ any: [ { event: login }, { event: auth, failed: { above: 0 } } ] }",
-        "{ connection: CON-nope, not: { sync_type: manualSync } }",
-        "{ empty: { above: 3, report_frequency: [quarter, year] } }",
-        "{ service: sageIntacct, failed: { above: 0 } }",
-        "{ event: dataPerType, data_type: 'bill*' }",
-    ];
+    // One `when` a line, shared with bench/make_rules.py.
+    let whens: Vec<&str> = include_str!("../bench/whens.txt")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .collect();
     let mut text = String::from("rules:\n");
     for i in 0..n {
         text.push_str(&format!(
