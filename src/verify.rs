@@ -131,10 +131,11 @@ pub fn verify(
 
 fn check_age(millis: u64, now: SystemTime, tolerance: Duration) -> Result<(), Refusal> {
     let signed = UNIX_EPOCH + Duration::from_millis(millis);
-    let skew = now
-        .duration_since(signed)
-        .or_else(|early| Ok::<_, ()>(early.duration()))
-        .unwrap_or_default();
+    // Either way: a timestamp from the future is as suspect as an old one.
+    let skew = match now.duration_since(signed) {
+        Ok(late) => late,
+        Err(early) => early.duration(),
+    };
     if skew > tolerance {
         let skew = humantime::format_duration(Duration::from_secs(skew.as_secs()));
         return Err(Refusal::SignatureStale(skew.to_string()));

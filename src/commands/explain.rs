@@ -10,6 +10,7 @@ use crate::rules::{Environment, explain as explain_rules};
 use crate::store::sqlite::audit::{StoredEvent, find_event};
 use crate::store::sqlite::open_read_only;
 
+use super::describe::event_lines;
 use super::history::time;
 use super::{EXIT_FAILED, EXIT_OK};
 
@@ -50,15 +51,7 @@ fn write_summary(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Result<(
         time(row.received_at)
     )?;
     if let Ok(event) = parse_event(&stored.body) {
-        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        writeln!(
-            out,
-            "business {} · service {} · sync type {}",
-            dash(&event.business_name),
-            dash(&event.service),
-            dash(&event.sync_type)
-        )?;
-        writeln!(out, "requests: {}", crate::render::Facts::counts_of(&event))?;
+        writeln!(out, "{}", event_lines(&event))?;
     }
     writeln!(out, "\nAT INGEST")?;
     let list = |rules: &[String]| {

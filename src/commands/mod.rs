@@ -2,6 +2,7 @@
 //! write to the given output and return the process exit code.
 
 mod check;
+mod describe;
 mod explain;
 mod history;
 mod send_test;

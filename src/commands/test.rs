@@ -10,6 +10,7 @@ use crate::event::{Event, parse_event};
 use crate::render::{Alert, EmailMessage, Facts, render_email, render_slack};
 use crate::rules::{Environment, Match, explain};
 
+use super::describe::event_lines;
 use super::{EXIT_FAILED, EXIT_OK};
 
 /// Returns 1 when a payload cannot be read or parsed, after trying them all.
@@ -63,7 +64,6 @@ fn report(config: &Config, event: &Event, out: &mut dyn Write) -> std::io::Resul
 }
 
 fn describe_event(event: &Event, environment: Environment, out: &mut dyn Write) -> std::io::Result<()> {
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let assumed = if event.sandbox.is_none() {
         " (no `sandbox` field: defaults.missing_sandbox)"
     } else {
@@ -71,17 +71,12 @@ fn describe_event(event: &Event, environment: Environment, out: &mut dyn Write) 
     };
     writeln!(
         out,
-        "event {} · {}{assumed} · requestId {}\nbusiness {} · connection {} · service {} · sync type {}",
-        dash(&event.event),
+        "event {} · {}{assumed} · requestId {}\n{}\n",
+        event.event.as_deref().unwrap_or("-"),
         environment.as_str(),
-        dash(&event.request_id),
-        dash(&event.business_name),
-        dash(&event.connection_id),
-        dash(&event.service),
-        dash(&event.sync_type),
-    )?;
-    let counts = Facts::counts_of(event);
-    writeln!(out, "requests: {counts}\n")
+        event.request_id.as_deref().unwrap_or("-"),
+        event_lines(event)
+    )
 }
 
 fn show_messages(

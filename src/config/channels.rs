@@ -223,13 +223,9 @@ fn read_mailbox(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Mailb
 }
 
 fn read_recipients(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Vec<Mailbox>> {
-    let items: Vec<(Value, At)> = match value {
-        Value::Sequence(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.clone(), at.index(i)))
-            .collect(),
-        single => vec![(single.clone(), at.clone())],
+    let items: Vec<(&Value, At)> = match value {
+        Value::Sequence(items) => items.iter().enumerate().map(|(i, v)| (v, at.index(i))).collect(),
+        single => vec![(single, at.clone())],
     };
     if items.is_empty() {
         reader.error(at, "needs at least one recipient", Some(MAILBOX_FORMS));

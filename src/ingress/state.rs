@@ -38,8 +38,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, store: Arc<Store>, worker: WorkerSettings, dry_run: bool) -> Result<AppState, String> {
+        let senders = senders(&config, dry_run)?;
         let state = AppState {
-            config: RwLock::new(Arc::new(Config::clone(&config))),
+            config: RwLock::new(Arc::new(config)),
             store,
             metrics: Arc::new(Metrics::new()),
             lanes: Mutex::new(HashMap::new()),
@@ -48,7 +49,7 @@ impl AppState {
             dry_run,
             stop: Mutex::new(None),
         };
-        state.install_senders(senders(&config, dry_run)?);
+        state.install_senders(senders);
         Ok(state)
     }
 

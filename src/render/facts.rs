@@ -82,16 +82,11 @@ impl Facts {
             sync_type: event.sync_type.clone(),
             event: event.event.clone(),
             data_type: event.request_type.clone(),
-            counts: counts(event),
+            counts: counts_of(event),
             problems,
             request_id: event.request_id.clone(),
             received_at: humantime::format_rfc3339_seconds(alert.received_at).to_string(),
         }
-    }
-
-    /// Every status of `event` with its count: `failed 1, empty 1, success 3`.
-    pub fn counts_of(event: &Event) -> String {
-        counts(event)
     }
 
     pub fn environment_label(&self) -> &'static str {
@@ -211,7 +206,8 @@ fn headline(event: &Event, problems: &[ProblemGroup]) -> String {
     }
 }
 
-fn counts(event: &Event) -> String {
+/// Every status of `event` with its count: `failed 1, empty 1, success 3`.
+pub fn counts_of(event: &Event) -> String {
     let mut statuses: Vec<&Status> = event.tallies.iter().map(|t| &t.status).collect();
     statuses.sort_by_key(|s| (status_rank(s), s.as_str().to_owned()));
     statuses.dedup();

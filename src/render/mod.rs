@@ -10,5 +10,5 @@ mod test_support;
 
 pub use email::{EmailMessage, render_email};
 pub use escape::{html_escape, one_line, slack_escape};
-pub use facts::{Alert, Facts};
+pub use facts::{Alert, Facts, counts_of};
 pub use slack::render_slack;
