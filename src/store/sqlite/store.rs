@@ -3,8 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::Connection;
@@ -23,8 +22,6 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     /// Deliveries handed to a worker and not settled yet.
     claimed: Mutex<HashSet<u64>>,
-    /// The outcome of the last write transaction.
-    healthy: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -33,11 +30,9 @@ impl SqliteStore {
         let conn = open_and_migrate(path, busy_timeout)
             .map_err(|err| StoreError::Unavailable(format!("cannot open the database {}: {err}", path.display())))?;
         let (commands, receiver) = mpsc::channel();
-        let healthy = Arc::new(AtomicBool::new(true));
         let writer = Writer {
             path: path.to_owned(),
             busy_timeout,
-            healthy: healthy.clone(),
         };
         std::thread::Builder::new()
             .name("syncwatch-db-writer".into())
@@ -48,7 +43,6 @@ impl SqliteStore {
             commands: Mutex::new(commands),
             readers: Mutex::new(Vec::new()),
             claimed: Mutex::new(HashSet::new()),
-            healthy,
         })
     }
 
@@ -124,11 +118,6 @@ impl SqliteStore {
     /// Writes a probe row: true when the database takes writes now.
     pub async fn is_ready(&self) -> bool {
         self.send(|reply| Command::Probe { reply }).await.is_ok()
-    }
-
-    /// Whether the last write transaction committed (no I/O).
-    pub fn last_write_ok(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
     }
 }
 

@@ -4,8 +4,6 @@
 //! savepoint: one failing command does not undo the others.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, SystemTime};
 
@@ -51,8 +49,6 @@ enum Done {
 pub struct Writer {
     pub path: PathBuf,
     pub busy_timeout: Duration,
-    /// Cleared when a transaction fails, set when one commits: `/readyz`.
-    pub healthy: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -69,9 +65,8 @@ impl Writer {
                 },
             };
             match result {
-                Ok(()) => self.healthy.store(true, Ordering::Relaxed),
+                Ok(()) => {}
                 Err((err, batch)) => {
-                    self.healthy.store(false, Ordering::Relaxed);
                     tracing::error!(error = %err, "storage write failed");
                     if needs_reopen(&err) {
                         conn = None;
