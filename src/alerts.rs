@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
 
+/// The data type of a `dataPerType` event without `requestType`.
+pub const UNNAMED_DATA_TYPE: &str = "(no requestType)";
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AlertKey {
     pub rule: String,
@@ -23,8 +26,15 @@ pub struct AlertKey {
 
 impl AlertKey {
     pub fn of(rule: &str, event: &Event) -> AlertKey {
+        // A dataPerType event that does not say its data type is still
+        // about one data type, not the whole connection.
         let data_type = if event.is_data_per_type() {
-            event.request_type.clone()
+            Some(
+                event
+                    .request_type
+                    .clone()
+                    .unwrap_or_else(|| UNNAMED_DATA_TYPE.to_owned()),
+            )
         } else {
             None
         };
@@ -113,5 +123,10 @@ mod tests {
         };
         assert_eq!(AlertKey::of("r", &per_type).to_string(), "r/CON-1/bills");
         assert_eq!(AlertKey::of("r", &full).to_string(), "r/CON-1");
+        let unnamed = Event {
+            request_type: None,
+            ..per_type.clone()
+        };
+        assert_eq!(AlertKey::of("r", &unnamed).to_string(), "r/CON-1/(no requestType)");
     }
 }

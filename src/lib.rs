@@ -22,7 +22,8 @@
 //!   whether a failure is transient or permanent.
 //!
 //! Around them: [`config`] loads and validates `rules.yaml`; [`metrics`]
-//! feeds `/metrics`; [`systemd`] speaks sd_notify; [`commands`] holds the
+//! feeds `/metrics`; [`logging`] keeps log lines whole and levelled
+//! for journald; [`systemd`] speaks sd_notify; [`commands`] holds the
 //! CLI's subcommands.
 
 pub mod alerts;
@@ -31,6 +32,7 @@ pub mod config;
 pub mod deliver;
 pub mod event;
 pub mod ingress;
+pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod render;

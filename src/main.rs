@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use syncwatch::commands;
-use syncwatch::config::{Config, load_file};
+use syncwatch::config::{Config, load_file, load_file_read_only};
+use syncwatch::logging::LineWriter;
 use syncwatch::store::sqlite::audit::HistoryFilter;
 
 /// glibc's malloc was a sixth of the CPU time of a webhook (parsing
@@ -194,13 +195,20 @@ fn with_database(
     run: impl FnOnce(&std::path::Path, Option<&Config>) -> std::io::Result<u8>,
 ) -> std::io::Result<u8> {
     if let Some(db) = &args.db {
-        return run(db, load_file(&args.config.config).ok().as_ref());
+        return run(db, load_file_read_only(&args.config.config).ok().as_ref());
     }
-    with_config(&args.config, |config| run(&config.storage.path, Some(config)))
+    match load_file_read_only(&args.config.config) {
+        Ok(config) => run(&config.storage.path, Some(&config)),
+        Err(errors) => {
+            eprintln!("{errors}");
+            Ok(commands::EXIT_FAILED)
+        }
+    }
 }
 
 /// Lines on stderr; `RUST_LOG` (e.g. `syncwatch=debug`) changes the level.
-/// Under journald (JOURNAL_STREAM set) the journal adds its own timestamps.
+/// Under journald (JOURNAL_STREAM set) the journal adds its own timestamps,
+/// and reads each line's level from its `<N>` prefix.
 /// Lines are written by a background thread, so a webhook never waits on a
 /// write to the journal; when that thread falls behind, loggers wait rather
 /// than drop lines.
@@ -211,9 +219,10 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::stderr());
+    let escape = matches!(format, LogFormat::Text);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(LineWriter::new(writer, journald, escape))
         .with_ansi(std::io::stderr().is_terminal());
     match (format, journald) {
         (LogFormat::Json, _) => builder.json().init(),

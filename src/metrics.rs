@@ -52,6 +52,13 @@ pub struct Metrics {
     /// Pending notifications, set at each scrape.
     pub outbox_depth: Gauge<i64, AtomicI64>,
     pub reloads: Family<ResultLabels, Counter>,
+    /// Delivery lanes that panicked and were restarted.
+    pub lane_restarts: Family<ChannelLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    pub channel: String,
 }
 
 impl Default for Metrics {
@@ -84,6 +91,12 @@ impl Metrics {
         );
         let reloads = Family::<ResultLabels, Counter>::default();
         registry.register("reloads", "Configuration reloads (SIGHUP), by result", reloads.clone());
+        let lane_restarts = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "lane_restarts",
+            "Delivery lanes restarted after a panic",
+            lane_restarts.clone(),
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -99,12 +112,21 @@ impl Metrics {
             delivery_latency,
             outbox_depth,
             reloads,
+            lane_restarts,
         }
+    }
+
+    pub fn lane_restart(&self, channel: &str) {
+        self.lane_restarts
+            .get_or_create(&ChannelLabels {
+                channel: escape_label(channel),
+            })
+            .inc();
     }
 
     pub fn event(&self, event: &str, environment: &str, outcome: &str) {
         let labels = EventLabels {
-            event: event.to_owned(),
+            event: event_label(event).to_owned(),
             environment: environment.to_owned(),
             outcome: outcome.to_owned(),
         };
@@ -113,13 +135,15 @@ impl Metrics {
 
     pub fn rule_matched(&self, rule: &str) {
         self.rule_matches
-            .get_or_create(&RuleLabels { rule: rule.to_owned() })
+            .get_or_create(&RuleLabels {
+                rule: escape_label(rule),
+            })
             .inc();
     }
 
     pub fn notification(&self, channel: &str, outcome: &str) {
         let labels = NotificationLabels {
-            channel: channel.to_owned(),
+            channel: escape_label(channel),
             outcome: outcome.to_owned(),
         };
         self.notifications.get_or_create(&labels).inc();
@@ -137,5 +161,54 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// The Railz events that get a label of their own; any other name from a
+/// payload is counted as `other`, so that a sender cannot grow the number
+/// of series without bound.
+const KNOWN_EVENTS: &[&str] = &["data", "dataPerType", "connectionStatus", "auth", "login", "unknown"];
+
+fn event_label(event: &str) -> &str {
+    if KNOWN_EVENTS.contains(&event) { event } else { "other" }
+}
+
+/// A label value as the text exposition format requires: backslash,
+/// double quote and newline escaped (prometheus-client writes values as
+/// they are).
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_and_unknown_events_bucketed() {
+        let metrics = Metrics::new();
+        metrics.rule_matched("a \"quoted\" \\ rule\nsecond line");
+        metrics.event("x\"} 1\nsyncwatch_fake 2", "production", "accepted");
+        metrics.event("dataPerType", "production", "accepted");
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"syncwatch_rule_matches_total{rule="a \"quoted\" \\ rule\nsecond line"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"event="other""#), "{text}");
+        assert!(text.contains(r#"event="dataPerType""#), "{text}");
+        assert!(!text.contains("syncwatch_fake"), "{text}");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("syncwatch_"), "a line outside any metric: {line}");
+        }
     }
 }

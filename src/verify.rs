@@ -103,19 +103,49 @@ pub fn verify(
     body: &[u8],
     now: SystemTime,
 ) -> Result<(), Refusal> {
+    let header = check_headers(security, signature, authorization, now)?;
+    check_body(security, header.as_ref(), body)
+}
+
+/// Everything that can be checked before the body is read: the token, and
+/// the signature header's presence, form and age. A request refused here
+/// costs no memory for its body, whatever it declares.
+pub fn check_headers<'h>(
+    security: &Security,
+    signature: Option<&'h str>,
+    authorization: Option<&str>,
+    now: SystemTime,
+) -> Result<Option<SignatureHeader<'h>>, Refusal> {
     if let Some(token) = &security.bearer_token {
-        let given = authorization
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or(Refusal::TokenMissing)?;
-        if !bool::from(given.trim().as_bytes().ct_eq(token.expose().as_bytes())) {
+        let given = authorization.and_then(bearer).ok_or(Refusal::TokenMissing)?;
+        if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
             return Err(Refusal::TokenMismatch);
         }
     }
     if security.signing_secrets.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let header = parse_header(signature.ok_or(Refusal::SignatureMissing)?)?;
     check_age(header.millis, now, security.signature_tolerance)?;
+    Ok(Some(header))
+}
+
+/// The credentials of `Authorization: Bearer <token>`; the scheme is
+/// case-insensitive (RFC 7235).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The signature over the body, once it is read; `header` is what
+/// [`check_headers`] returned.
+pub fn check_body(security: &Security, header: Option<&SignatureHeader<'_>>, body: &[u8]) -> Result<(), Refusal> {
+    let Some(header) = header else {
+        return match security.signing_secrets.is_empty() {
+            true => Ok(()),
+            false => Err(Refusal::SignatureMissing),
+        };
+    };
     let matches = security.signing_secrets.iter().any(|secret| {
         header
             .signatures

@@ -139,3 +139,35 @@ fn refusals_never_contain_the_secret() {
         assert!(!text.contains("hunter2") && !text.contains("s3cr3t"), "{text}");
     }
 }
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let sec = security(&[], Some("tok"));
+    assert_eq!(verify(&sec, None, Some("bearer tok"), BODY, now()), Ok(()));
+    assert_eq!(verify(&sec, None, Some("BEARER  tok "), BODY, now()), Ok(()));
+}
+
+#[test]
+fn a_missing_malformed_or_stale_signature_is_refused_from_the_headers_alone() {
+    let sec = security(&["whsec"], None);
+    assert_eq!(
+        check_headers(&sec, None, None, now()).unwrap_err(),
+        Refusal::SignatureMissing
+    );
+    assert!(matches!(
+        check_headers(&sec, Some("v=zz"), None, now()),
+        Err(Refusal::SignatureMalformed(_))
+    ));
+    let stale = sign("whsec", BODY, now() - Duration::from_secs(3600));
+    assert!(matches!(
+        check_headers(&sec, Some(&stale), None, now()),
+        Err(Refusal::SignatureStale(_))
+    ));
+    let fresh = sign("whsec", BODY, now());
+    let header = check_headers(&sec, Some(&fresh), None, now()).unwrap();
+    assert_eq!(check_body(&sec, header.as_ref(), BODY), Ok(()));
+    assert_eq!(
+        check_body(&sec, header.as_ref(), b"{}"),
+        Err(Refusal::SignatureMismatch)
+    );
+}

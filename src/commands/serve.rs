@@ -13,7 +13,7 @@ use crate::systemd;
 
 pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Result<()> {
     let config = load_file(config_path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = runtime().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let settings = Settings {
             dry_run,
@@ -34,6 +34,27 @@ pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Resu
         Ok(())
     })
 }
+
+/// The async runtime, with a bounded number of threads: one worker per CPU
+/// would exceed the unit's `TasksMax` on a large host, and a webhook
+/// daemon gains nothing from dozens of workers.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers(cpus))
+        .max_blocking_threads(MAX_BLOCKING)
+        .enable_all()
+        .build()
+}
+
+fn workers(cpus: usize) -> usize {
+    cpus.clamp(1, MAX_WORKERS)
+}
+
+/// Async workers at most.
+pub const MAX_WORKERS: usize = 4;
+/// Threads for blocking work (large payloads, SMTP name lookups) at most.
+pub const MAX_BLOCKING: usize = 8;
 
 /// Beyond loopback, without a signature or a token, anyone who can reach
 /// the port can post events.
@@ -68,12 +89,13 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
 async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, state: Arc<AppState>, path: PathBuf) {
     while hangup.recv().await.is_some() {
         systemd::reloading();
-        let result = load_file(&path)
-            .map_err(|errors| errors.to_string())
-            .and_then(|config| {
+        let result = match load_file(&path) {
+            Ok(config) => {
                 let rules = config.rules.len();
-                state.reload(config).map(|()| rules)
-            });
+                state.reload(config).await.map(|()| rules)
+            }
+            Err(errors) => Err(errors.to_string()),
+        };
         state.metrics.reload(result.is_ok());
         match result {
             Ok(rules) => {
@@ -87,5 +109,19 @@ async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, state: Arc<Ap
                 systemd::reloaded("serving; last reload rejected, see the log");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_host_gets_a_bounded_number_of_workers() {
+        assert_eq!(workers(64), MAX_WORKERS);
+        assert_eq!(workers(2), 2);
+        // With the writer, the log writer and the main thread, within the
+        // unit's TasksMax=128 with room to spare.
+        const { assert!(MAX_WORKERS + MAX_BLOCKING + 3 < 64) };
     }
 }

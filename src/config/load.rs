@@ -23,7 +23,24 @@ const TOP_LEVEL: &[&str] = &[
 /// Reads and validates the file at `path`, with `${VAR}` from the process
 /// environment.
 pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
+    let text = read_text(path)?;
+    load_str(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// For commands that only read the database (`history`, `explain`,
+/// `alerts`): secrets are neither substituted nor read, and an unset
+/// variable stays as written, so an admin who has not sourced the
+/// service's environment file can still look.
+pub fn load_file_read_only(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = read_text(path)?;
+    let env = |name: &str| Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")));
+    let mut reader = Reader::new(path, &text, &env);
+    reader.skip_secrets = true;
+    load_with(reader, &text, path)
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|err| {
         ConfigErrors(vec![ConfigError {
             file: path.to_owned(),
             line: None,
@@ -32,14 +49,19 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read the file: {err}"),
             allowed: None,
         }])
-    })?;
-    load_str(&text, path, &|name| std::env::var(name).ok())
+    })
 }
 
 /// Validates `text` as if read from `file`.
 pub fn load_str(text: &str, file: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
+    // Editors on Windows save a byte-order mark, which YAML would read as
+    // the start of a second document.
+    load_with(Reader::new(file, text, env), text, file)
+}
+
+fn load_with(mut reader: Reader<'_>, text: &str, file: &Path) -> Result<Config, ConfigErrors> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root: Value = serde_yaml::from_str(text).map_err(|err| syntax_error(file, &err))?;
-    let mut reader = Reader::new(file, text, env);
     let top = reader.fields(Some(&root), At::default(), TOP_LEVEL);
     let config = read_config(&mut reader, &top, file);
     if reader.errors.is_empty() {
@@ -144,7 +166,13 @@ fn read_security(reader: &mut Reader<'_>, top: &Fields<'_>) -> Security {
 fn read_signing_secrets(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<super::Secret> {
     match fields.get("signing_secret") {
         Some((Value::Sequence(items), at)) if !fields.has("signing_secret_file") => {
+            if items.is_empty() {
+                reader.error(&at, "lists no secret: give at least one, or remove the key", None);
+            }
             let mut secrets = Vec::new();
+            if reader.skip_secrets {
+                return items.iter().map(|_| super::Secret::new("***".into())).collect();
+            }
             for (i, item) in items.iter().enumerate() {
                 let at = at.index(i);
                 match reader.string(item, &at) {

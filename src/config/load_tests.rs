@@ -297,3 +297,82 @@ fn a_ca_file_must_exist_and_hold_a_certificate() {
     };
     assert!(email.ca_pem.is_some());
 }
+
+#[test]
+fn an_empty_value_is_an_error_with_its_line_not_a_missing_key() {
+    let text = "security:\n  signing_secret:\nrules:\n  - name: r\n    notify: []\n    when: { failed: }\n  - name: s\n    notify: []\n    when: { event: data, environment: }\n";
+    let found = errors(text);
+    assert!(
+        found.contains(
+            &"rules.yaml:2: security.signing_secret: `signing_secret` has no value: give it one, or remove the key"
+                .to_owned()
+        ),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("rules.yaml:6: rule \"r\": rules[0].when.failed: `failed` has no value")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("rules.yaml:9: rule \"s\": rules[1].when.environment: `environment` has no value")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_empty_list_of_signing_secrets_or_empty_not_is_an_error() {
+    let found = errors("security:\n  signing_secret: []\n");
+    assert_eq!(
+        found,
+        ["rules.yaml:2: security.signing_secret: lists no secret: give at least one, or remove the key"]
+    );
+    let found = errors("rules:\n  - name: r\n    notify: []\n    when: { event: data, not: }\n");
+    assert!(found[0].contains("`not` has no value"), "{found:?}");
+    let found = errors("rules:\n  - name: r\n    notify: []\n    when: { event: data, not: {} }\n");
+    assert!(found[0].contains("needs at least one condition"), "{found:?}");
+}
+
+#[test]
+fn an_empty_section_is_allowed() {
+    let config = load("server:\nsecurity:\nrules:\n").unwrap();
+    assert!(config.security.signing_secrets.is_empty());
+}
+
+#[test]
+fn a_rule_named_by_a_number_clashes_with_the_same_name_as_text() {
+    let found = errors(
+        "rules:\n  - name: 2024\n    notify: []\n    when: { event: data }\n  - name: \"2024\"\n    notify: []\n    when: { event: data }\n",
+    );
+    assert!(
+        found.iter().any(|e| e.contains("another rule is already named `2024`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_ignored() {
+    let config = load("\u{feff}storage:\n  path: /tmp/x.db\n").unwrap();
+    assert_eq!(config.storage.path, Path::new("/tmp/x.db"));
+}
+
+#[test]
+fn a_port_may_come_from_a_variable_with_a_default() {
+    let text =
+        "channels:\n  m:\n    email: { host: h, port: \"${SMTP_PORT:-2525}\", tls: none, from: a@b.c, to: d@e.f }\n";
+    let config = load(text).unwrap();
+    let ChannelKind::Email(email) = &config.channels["m"].kind else {
+        panic!("an email channel")
+    };
+    assert_eq!(email.port, 2525);
+    let found = errors(
+        "channels:\n  m:\n    email: { host: h, port: \"${SMTP_PORT:-x}\", tls: none, from: a@b.c, to: d@e.f }\n",
+    );
+    assert!(
+        found[0].contains("expected a whole number from 0 to 65535, found `x`"),
+        "{found:?}"
+    );
+}

@@ -12,7 +12,7 @@ mod spans;
 mod units;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load_file, load_str};
+pub use load::{load_file, load_file_read_only, load_str};
 pub use model::{
     Channel, ChannelKind, Config, Defaults, Delivery, EmailChannel, Security, Server, SlackChannel, SmtpCredentials,
     Storage, TlsMode,

@@ -18,6 +18,9 @@ pub struct Reader<'a> {
     spans: Spans,
     env: EnvLookup<'a>,
     pub errors: Vec<ConfigError>,
+    /// Set by read-only commands: a secret is taken as given without
+    /// reading it, since those commands never use one.
+    pub skip_secrets: bool,
 }
 
 /// Where a value sits: its path, and the rule it belongs to.
@@ -79,6 +82,7 @@ impl<'a> Reader<'a> {
             spans: Spans::index(text),
             env,
             errors: Vec::new(),
+            skip_secrets: false,
         }
     }
 
@@ -105,8 +109,15 @@ impl<'a> Reader<'a> {
                 None
             }
         };
-        for key in map.into_iter().flat_map(|m| m.keys()) {
+        for (key, value) in map.into_iter().flat_map(|m| m.iter()) {
             match key.as_str() {
+                // A section of the file may be left empty; a setting may not:
+                // `signing_secret:` with nothing after it is a mistake that
+                // would otherwise switch the check off without a word.
+                Some(name) if allowed.contains(&name) && value.is_null() && !at.path.is_empty() => {
+                    let message = format!("`{name}` has no value: give it one, or remove the key");
+                    self.error(&at.key(name), message, None);
+                }
                 Some(name) if allowed.contains(&name) => {}
                 Some(name) => {
                     let message = format!("unknown key `{name}`");
@@ -166,10 +177,19 @@ impl<'a> Reader<'a> {
     }
 
     /// A whole number from 0 to `max`.
+    /// A whole number from 0 to `max`. A string that substitutes a
+    /// variable (`port: ${SMTP_PORT:-25}`) counts once substituted.
     pub fn count(&mut self, value: &Value, at: &At, max: u64) -> Option<u64> {
-        let number = value.as_u64().filter(|n| *n <= max);
+        let (number, found) = match value {
+            Value::String(text) if text.contains("${") => {
+                let text = self.string(value, at)?;
+                (text.trim().parse::<u64>().ok(), format!("`{text}`"))
+            }
+            other => (other.as_u64(), describe(other)),
+        };
+        let number = number.filter(|n| *n <= max);
         if number.is_none() {
-            let message = format!("expected a whole number from 0 to {max}, found {}", describe(value));
+            let message = format!("expected a whole number from 0 to {max}, found {found}");
             self.error(at, message, None);
         }
         number
@@ -189,6 +209,10 @@ impl<'a> Reader<'a> {
     /// `key_file` (systemd credentials live in `$CREDENTIALS_DIRECTORY`).
     pub fn secret(&mut self, fields: &Fields<'_>, key: &str) -> Option<Secret> {
         let file_key = format!("{key}_file");
+        if self.skip_secrets {
+            let given = fields.has(key) || fields.has(&file_key);
+            return given.then(|| Secret::new("***".into()));
+        }
         match (fields.get(key), fields.get(&file_key)) {
             (Some(_), Some((_, at))) => {
                 let message = format!("give either `{key}` or `{file_key}`, not both");

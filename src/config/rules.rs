@@ -67,8 +67,15 @@ pub fn read_rules(
     rules
 }
 
+/// The name as text, whatever YAML made of it: `name: 2024` and
+/// `name: "2024"` are the same name, and would share alert state.
 fn rule_name(item: &Value) -> Option<String> {
-    item.get("name")?.as_str().map(str::to_owned)
+    match item.get("name")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults, channels: &[String]) -> Option<Rule> {

@@ -47,6 +47,20 @@ impl Sender {
         }
     }
 
+    /// Whether `message` was rendered for this kind of channel.
+    pub fn takes(&self, message: &Message) -> bool {
+        matches!(
+            (self, message),
+            (Sender::Slack(_), Message::Slack { .. })
+                | (Sender::Email(_), Message::Email(_))
+                | (Sender::DryRun { .. }, _)
+        )
+    }
+
+    pub fn same_kind(&self, other: &Sender) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
     /// The shortest spacing between two messages: Slack documents about
     /// one message per second per webhook; SMTP servers need none.
     pub fn min_interval(&self, slack_interval: Duration) -> Duration {

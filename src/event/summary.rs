@@ -147,8 +147,7 @@ impl Event {
         self.tallies
             .iter()
             .filter(|tally| &tally.status == status)
-            .map(|tally| tally.count)
-            .sum()
+            .fold(0u64, |sum, tally| sum.saturating_add(tally.count))
     }
 
     /// Every data type named by the event: `requestType` and each request's.

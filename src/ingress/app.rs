@@ -75,7 +75,9 @@ impl App {
             .await
             .map_err(|source| BuildError::Bind { addr, source })?;
         settings.worker.max_age = config.delivery.max_age;
-        let store = Arc::new(if settings.in_memory {
+        // A dry run must leave the database as a real run would find it:
+        // no dedup keys, no alert state, no queue marked "sent".
+        let store = Arc::new(if settings.in_memory || settings.dry_run {
             Store::Memory(MemoryStore::default())
         } else {
             Store::Sqlite(SqliteStore::open(&config.storage.path, settings.busy_timeout)?)
@@ -97,9 +99,13 @@ impl App {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight
-    /// finish and gives deliveries `shutdown_grace` to settle.
+    /// Serves until `shutdown` completes. Then, at once, no new request is
+    /// accepted and no lane starts a new send; requests and sends in flight
+    /// get `shutdown_grace` together to finish, so the whole stop stays
+    /// within systemd's stop timeout. A send cut off stays pending and goes
+    /// out after the restart.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        self.state.abandon_unknown_channels().await;
         let (stop, stopped) = watch::channel(false);
         let lanes = self.state.start_lanes(stopped.clone());
         let retention = self.state.config().storage.retention;
@@ -109,12 +115,23 @@ impl App {
             self.settings.prune_every,
             stopped.clone(),
         ));
-        listener::serve(self.listener, self.state.clone(), self.settings.limits, shutdown).await;
-        let _ = stop.send(true);
+        let signalled = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let grace = self.settings.shutdown_grace;
+        listener::serve(
+            self.listener,
+            self.state.clone(),
+            self.settings.limits,
+            signalled,
+            grace,
+        )
+        .await;
         let _ = pruner.await;
         // Lanes added by a reload are not in `lanes`; they stop on the same
         // signal, and the runtime's end collects them.
-        let drained = tokio::time::timeout(self.settings.shutdown_grace, futures_util::future::join_all(lanes)).await;
+        let drained = tokio::time::timeout(grace, futures_util::future::join_all(lanes)).await;
         if drained.is_err() {
             tracing::warn!("deliveries still running at the end of the shutdown grace period were stopped");
         }

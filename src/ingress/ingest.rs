@@ -2,6 +2,7 @@
 //! evaluate, render, and store it all in one step. Nothing here waits on
 //! Slack or SMTP.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -38,14 +39,42 @@ pub struct Ingested {
     pub environment: Environment,
 }
 
+/// Bodies above this size are parsed and evaluated on a blocking thread:
+/// a payload of 100,000 data types takes long enough to stall every other
+/// request (and `/healthz`) served by the same async worker.
+const HEAVY_BODY: usize = 256 * 1024;
+
 pub async fn ingest(
-    config: &Config,
+    config: Arc<Config>,
     store: &Store,
     metrics: &Metrics,
     body: Bytes,
     received_at: SystemTime,
 ) -> Result<Ingested, IngestError> {
-    let event = parse_event(&body)?;
+    if body.len() <= HEAVY_BODY {
+        return ingest_parsed(&config, store, metrics, parse_event(&body)?, body, received_at).await;
+    }
+    let parsing = body.clone();
+    let event = off_runtime(move || parse_event(&parsing)).await?;
+    ingest_parsed(&config, store, metrics, event, body, received_at).await
+}
+
+/// Runs `work` on tokio's blocking pool.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
+async fn ingest_parsed(
+    config: &Arc<Config>,
+    store: &Store,
+    metrics: &Metrics,
+    event: Event,
+    body: Bytes,
+    received_at: SystemTime,
+) -> Result<Ingested, IngestError> {
     let dedup_key = dedup_key(&event, &body);
     let request_id = event.request_id.as_deref().unwrap_or("-");
     let environment = Environment::of(&event, config.defaults.missing_sandbox);
@@ -58,10 +87,30 @@ pub async fn ingest(
             environment,
         });
     }
-    let matches = evaluate(&config.rules, &event, config.defaults.missing_sandbox);
-    for matched in &matches {
-        metrics.rule_matched(&matched.rule.name);
+    let (event, record, matched) = if body.len() <= HEAVY_BODY {
+        plan(config, event, dedup_key, body, environment, received_at)
+    } else {
+        let config = config.clone();
+        off_runtime(move || plan(&config, event, dedup_key, body, environment, received_at)).await
+    };
+    for rule in &matched {
+        metrics.rule_matched(rule);
     }
+    let outcome = store.ingest(record).await?;
+    Ok(log_outcome(&event, environment, &matched, outcome))
+}
+
+/// Evaluates the rules and renders what the alerts would send: everything
+/// the store needs to record the event in one step.
+fn plan(
+    config: &Config,
+    event: Event,
+    dedup_key: String,
+    body: Bytes,
+    environment: Environment,
+    received_at: SystemTime,
+) -> (Event, Ingest, Vec<String>) {
+    let matches = evaluate(&config.rules, &event, config.defaults.missing_sandbox);
     let candidates: Vec<Candidate> = matches
         .iter()
         .map(|m| candidate(config, &event, m, environment, received_at))
@@ -78,8 +127,8 @@ pub async fn ingest(
         candidates,
         resolve,
     };
-    let outcome = store.ingest(record).await?;
-    Ok(log_outcome(&event, environment, &matches, outcome))
+    let matched = matches.iter().map(|m| m.rule.name.clone()).collect();
+    (event, record, matched)
 }
 
 /// The `requestId`, which Railz repeats on a retry; without one, the body
@@ -144,7 +193,7 @@ fn resolution(event: &Event, matches: &[Match<'_>]) -> Option<Resolution> {
     })
 }
 
-fn log_outcome(event: &Event, environment: Environment, matches: &[Match<'_>], outcome: IngestOutcome) -> Ingested {
+fn log_outcome(event: &Event, environment: Environment, matched: &[String], outcome: IngestOutcome) -> Ingested {
     let request_id = event.request_id.as_deref().unwrap_or("-");
     let kind = event.event.as_deref().unwrap_or("-");
     let connection = event.connection_id.as_deref().unwrap_or("-");
@@ -164,14 +213,13 @@ fn log_outcome(event: &Event, environment: Environment, matches: &[Match<'_>], o
             suppressed,
             channels,
         } => {
-            let rules: Vec<&str> = matches.iter().map(|m| m.rule.name.as_str()).collect();
             let quiet: Vec<String> = suppressed.iter().map(ToString::to_string).collect();
             tracing::info!(
                 request_id,
                 event = kind,
                 environment = environment.as_str(),
                 connection,
-                matched = %rules.join(","),
+                matched = %matched.join(","),
                 notifying = notified.len(),
                 suppressed_by_repeat_interval = %quiet.join(","),
                 "event received"

@@ -38,8 +38,15 @@ impl Default for Limits {
     }
 }
 
-/// Serves until `shutdown` completes, then waits for requests in flight.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, limits: Limits, shutdown: impl Future<Output = ()>) {
+/// Serves until `shutdown` completes, then waits up to `grace` for
+/// requests in flight: a stalled client cannot hold the stop up.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
     let service = warp::service(routes(state, limits.body_timeout));
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -73,5 +80,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, limits: Limits, 
             drop(permit);
         });
     }
-    graceful.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still in flight at the end of the shutdown grace period were cut off");
+    }
 }

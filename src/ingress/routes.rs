@@ -14,7 +14,7 @@ use super::body;
 use super::ingest::{Answer, IngestError, ingest};
 use super::rejection::{Problem, handle_rejection};
 use super::state::AppState;
-use crate::verify::verify;
+use crate::verify::{Refusal, check_headers, verify};
 
 pub fn routes(
     state: Arc<AppState>,
@@ -24,18 +24,21 @@ pub fn routes(
         let config = state.config();
         (config.server.path.clone(), config.server.max_body)
     };
+    let budget = body::Budget::for_max_body(max_body);
     let webhook = exact_path(path)
         .and(warp::post())
         .and(warp::header::optional::<String>("railz-signature"))
         .and(warp::header::optional::<String>("authorization"))
-        .and(body::limited(max_body, body_timeout))
         .and(with_state(state.clone()))
+        .and_then(check_headers_first)
+        .untuple_one()
+        .and(body::limited(max_body, body_timeout, budget))
         .and_then(receive_webhook);
     let healthz = warp::path!("healthz")
-        .and(warp::get())
+        .and(warp::get().or(warp::head()).unify())
         .map(|| warp::reply::json(&json!({ "status": "ok" })));
     let readyz = warp::path!("readyz")
-        .and(warp::get())
+        .and(warp::get().or(warp::head()).unify())
         .and(with_state(state.clone()))
         .then(readiness);
     let metrics = warp::path!("metrics")
@@ -70,11 +73,36 @@ fn with_state(state: Arc<AppState>) -> impl Filter<Extract = (Arc<AppState>,), E
     warp::any().map(move || state.clone())
 }
 
+/// Refuses a request whose headers already fail the checks before its body
+/// is read, so that an unauthenticated client cannot make the daemon hold
+/// megabytes for it.
+async fn check_headers_first(
+    signature: Option<String>,
+    authorization: Option<String>,
+    state: Arc<AppState>,
+) -> Result<(Option<String>, Option<String>, Arc<AppState>), Rejection> {
+    let checked = check_headers(
+        &state.config().security,
+        signature.as_deref(),
+        authorization.as_deref(),
+        SystemTime::now(),
+    );
+    match checked {
+        Ok(_) => Ok((signature, authorization, state)),
+        Err(refusal) => Err(refuse(refusal)),
+    }
+}
+
+fn refuse(refusal: Refusal) -> Rejection {
+    tracing::warn!(check = refusal.check(), reason = %refusal, "event rejected: not verified as from Railz");
+    warp::reject::custom(Problem::Unauthorized(refusal))
+}
+
 async fn receive_webhook(
     signature: Option<String>,
     authorization: Option<String>,
-    body: Bytes,
     state: Arc<AppState>,
+    (body, _held): (Bytes, body::Held),
 ) -> Result<impl Reply, Rejection> {
     let config = state.config();
     let checked = verify(
@@ -85,11 +113,10 @@ async fn receive_webhook(
         SystemTime::now(),
     );
     if let Err(refusal) = checked {
-        tracing::warn!(check = refusal.check(), reason = %refusal, "event rejected: not verified as from Railz");
-        return Err(warp::reject::custom(Problem::Unauthorized(refusal)));
+        return Err(refuse(refusal));
     }
     let bytes = body.len();
-    match ingest(&config, &state.store, &state.metrics, body, SystemTime::now()).await {
+    match ingest(config.clone(), &state.store, &state.metrics, body, SystemTime::now()).await {
         Ok(ingested) => {
             state.wake(&ingested.channels);
             let status = match ingested.answer {
@@ -128,11 +155,18 @@ async fn render_metrics(state: Arc<AppState>) -> impl Reply {
 
 async fn readiness(state: Arc<AppState>) -> impl Reply {
     let storage = state.store.is_ready().await;
-    let status = if storage {
+    let lanes = state.lane_problems();
+    let ready = storage && lanes.is_empty();
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({ "status": if storage { "ready" } else { "unavailable" }, "storage": storage, "config": true });
+    let body = json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "storage": storage,
+        "config": true,
+        "lanes": lanes,
+    });
     warp::reply::with_status(warp::reply::json(&body), status)
 }

@@ -1,7 +1,7 @@
 //! What the request handlers, the delivery lanes and the reload share: the
 //! running configuration, the store, the metrics, and one lane per channel.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{Notify, watch};
@@ -9,7 +9,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::Config;
 use crate::deliver::{Sender, senders};
 use crate::metrics::Metrics;
-use crate::outbox::{Lane, SenderSlot, WorkerSettings};
+use crate::outbox::{Lane, LaneHealth, SenderSlot, Senders, WorkerSettings};
 use crate::store::Store;
 
 /// A channel's lane as the rest of the daemon sees it.
@@ -19,6 +19,8 @@ struct LaneHandle {
     /// The channel's current sender; a reload replaces it in place, so
     /// pending deliveries go out through the channel as it is now defined.
     sender: SenderSlot,
+    /// Set while the lane recovers from a panic.
+    health: LaneHealth,
 }
 
 pub struct AppState {
@@ -77,26 +79,58 @@ impl AppState {
     }
 
     /// Swaps in a validated configuration: rules at once, each channel's
-    /// sender in place, new channels with a new lane. A channel that is no
-    /// longer defined keeps its lane until its pending deliveries are done.
-    pub fn reload(&self, config: Config) -> Result<(), String> {
+    /// sender in place, new channels with a new lane; what is still queued
+    /// for a channel that is no longer defined is settled as failed.
+    pub async fn reload(&self, config: Config) -> Result<(), String> {
         let senders = senders(&config, self.dry_run)?;
         warn_about_restart_only_changes(&self.config(), &config);
         self.install_senders(senders);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        self.abandon_unknown_channels().await;
         Ok(())
+    }
+
+    /// At start and at each reload: pending deliveries of a channel that
+    /// was removed or renamed would wait for ever, so they are settled as
+    /// failed, and the log names the channel and the count.
+    pub async fn abandon_unknown_channels(&self) {
+        let known: Vec<String> = self.config().channels.keys().cloned().collect();
+        match self.store.abandon(known).await {
+            Ok(dropped) => {
+                for (channel, count) in dropped {
+                    tracing::warn!(
+                        channel,
+                        count,
+                        "pending notifications of a channel that is no longer configured settled as failed"
+                    );
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "cannot settle the notifications of removed channels"),
+        }
+    }
+
+    /// Lanes that are not delivering, and why: for `/readyz`.
+    pub fn lane_problems(&self) -> BTreeMap<String, String> {
+        lock(&self.lanes)
+            .iter()
+            .filter_map(|(name, lane)| {
+                let problem = lane.health.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+                Some((name.clone(), problem))
+            })
+            .collect()
     }
 
     fn install_senders(&self, senders: HashMap<String, Sender>) {
         let mut lanes = lock(&self.lanes);
         for (name, sender) in senders {
             if let Some(lane) = lanes.get(&name) {
-                *lane.sender.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sender);
+                lane.sender.write().unwrap_or_else(|p| p.into_inner()).replace(sender);
                 lane.wake.notify_one();
                 continue;
             }
             let wake = Arc::new(Notify::new());
-            let slot: SenderSlot = Arc::new(RwLock::new(Arc::new(sender)));
+            let slot: SenderSlot = Arc::new(RwLock::new(Senders::new(sender)));
+            let health = LaneHealth::default();
             let lane = Lane::new(
                 name.clone(),
                 slot.clone(),
@@ -104,12 +138,20 @@ impl AppState {
                 wake.clone(),
                 self.worker,
                 self.metrics.clone(),
-            );
+            )
+            .with_health(health.clone());
             match lock(&self.stop).clone() {
                 Some(stop) => drop(tokio::spawn(lane.run(stop))),
                 None => lock(&self.unstarted).push(lane),
             }
-            lanes.insert(name, LaneHandle { wake, sender: slot });
+            lanes.insert(
+                name,
+                LaneHandle {
+                    wake,
+                    sender: slot,
+                    health,
+                },
+            );
         }
     }
 }

@@ -51,8 +51,11 @@ pub fn decide(
         Outcome::Transient { reason, retry_after } => (reason, *retry_after),
     };
     let failures = delivery.attempts + 1;
-    let wait = backoff.delay(failures, jitter).max(retry_after.unwrap_or_default());
-    let at = now + wait;
+    // A receiver may ask for any wait (`Retry-After: 18446744073709551615`);
+    // beyond max_age it changes nothing but the arithmetic.
+    let asked = retry_after.unwrap_or_default().min(max_age + Duration::from_secs(1));
+    let wait = backoff.delay(failures, jitter).max(asked);
+    let at = now.checked_add(wait).unwrap_or(now + max_age);
     let age_then = at.duration_since(delivery.created_at).unwrap_or_default();
     if age_then > max_age {
         let error = format!(
@@ -67,6 +70,20 @@ pub fn decide(
         at,
         error: reason.clone(),
     }
+}
+
+/// Whether `delivery` is too old to be sent at all: checked before every
+/// attempt, so an alert held back by an outage, a restart or pacing is not
+/// delivered hours late as if it were news.
+pub fn expired(delivery: &Delivery, now: SystemTime, max_age: Duration) -> Option<Settle> {
+    let age = now.duration_since(delivery.created_at).unwrap_or_default();
+    (age > max_age).then(|| Settle::Expired {
+        error: format!(
+            "not sent: {} old, older than delivery.max_age ({})",
+            humantime::format_duration(Duration::from_secs(age.as_secs())),
+            humantime::format_duration(max_age)
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -188,5 +205,35 @@ mod tests {
             error,
             "gave up after 21 attempts over 23h 56m 40s: 503 Service Unavailable"
         );
+    }
+
+    #[test]
+    fn an_endless_retry_after_is_clamped_to_max_age() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let settle = decide(
+            &delivery(0, now),
+            &transient(Some(Duration::from_secs(u64::MAX))),
+            now,
+            Backoff::default(),
+            Duration::from_secs(3600),
+            0.5,
+        );
+        assert!(matches!(settle, Settle::Expired { .. }), "{settle:?}");
+    }
+
+    #[test]
+    fn a_message_past_max_age_is_expired_before_any_attempt() {
+        let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let max_age = Duration::from_secs(5);
+        assert_eq!(
+            expired(&delivery(0, created), created + Duration::from_secs(4), max_age),
+            None
+        );
+        let Some(Settle::Expired { error }) =
+            expired(&delivery(0, created), created + Duration::from_secs(13), max_age)
+        else {
+            panic!("expected an expiry")
+        };
+        assert_eq!(error, "not sent: 13s old, older than delivery.max_age (5s)");
     }
 }

@@ -5,5 +5,5 @@
 mod backoff;
 mod worker;
 
-pub use backoff::{Backoff, decide};
-pub use worker::{Lane, SenderSlot, Step, WorkerSettings};
+pub use backoff::{Backoff, decide, expired};
+pub use worker::{Lane, LaneHealth, SenderSlot, Senders, Step, WorkerSettings};

@@ -156,7 +156,7 @@ fn problem_groups(event: &Event, evidence: &Evidence) -> Vec<ProblemGroup> {
                 groups.last_mut().expect("just pushed")
             }
         };
-        group.total += tally.count;
+        group.total = group.total.saturating_add(tally.count);
         group.lines.extend(tally_lines(tally));
     }
     groups.sort_by_key(|g| status_rank(&g.status));

@@ -67,11 +67,18 @@ impl CountCondition {
             if self.selects(tally.data_type.as_deref(), tally.frequency.as_ref()) {
                 selected_any = true;
                 if tally.status == self.status {
-                    count += tally.count;
+                    // Counts come from the payload: a huge one saturates
+                    // rather than wrapping round to a small number.
+                    count = tally.count.saturating_add(count);
                 }
             }
         }
         (selected_any || !self.narrowed()).then_some(count)
+    }
+
+    /// False when the narrowing selects no request of `event`.
+    pub fn observes(&self, event: &Event) -> bool {
+        self.tally(event).is_some()
     }
 
     pub fn evaluate(&self, event: &Event, evidence: &mut Evidence) -> bool {

@@ -203,3 +203,57 @@ fn rules_fire_in_file_order_and_independently() {
         .collect();
     assert_eq!(names, ["r0", "r2"]);
 }
+
+#[test]
+fn a_count_too_large_for_a_number_saturates_instead_of_wrapping() {
+    let event = parse_event(
+        br#"{"data":{"event":"data","requests":{"bills":{"failed":18446744073709551615},"invoices":{"failed":1}}}}"#,
+    )
+    .unwrap();
+    assert!(fires("{ failed: { above: 0 } }", &event));
+    assert_eq!(event.count(&crate::event::Status::Failed), u64::MAX);
+}
+
+#[test]
+fn evidence_comes_only_from_the_any_branches_that_held() {
+    let event =
+        parse_event(br#"{"data":{"event":"data","requests":{"bills":{"failed":2},"invoices":{"empty":1}}}}"#).unwrap();
+    // The `empty` branch holds; the `failed` branch finds bills failed but
+    // fails on its service, so bills is no reason to notify.
+    let rules = rules(&["{ any: [ { failed: { above: 0 }, service: xero }, { empty: { above: 0 } } ] }"]);
+    let matches = evaluate(&rules, &event, Environment::Production);
+    let cited: Vec<&str> = matches[0]
+        .evidence
+        .tallies()
+        .iter()
+        .map(|&i| event.tallies[i].data_type_label())
+        .collect();
+    assert_eq!(cited, ["invoices"]);
+}
+
+#[test]
+fn evidence_over_many_data_types_is_collected_once_each() {
+    let mut requests = String::new();
+    for i in 0..20_000 {
+        requests.push_str(&format!("\"t{i}\":{{\"failed\":1}},"));
+    }
+    requests.pop();
+    let body = format!(r#"{{"data":{{"event":"data","requests":{{{requests}}}}}}}"#);
+    let event = parse_event(body.as_bytes()).unwrap();
+    let rules = rules(&["{ failed: { above: 0 }, any: [ { failed: { above: 1 } }, { failed: { at_least: 1 } } ] }"]);
+    let matches = evaluate(&rules, &event, Environment::Production);
+    assert_eq!(matches[0].evidence.tallies().len(), 20_000);
+}
+
+#[test]
+fn a_narrowed_rule_observes_only_events_that_carry_its_data() {
+    let rule = &rules(&["{ empty: { at_least: 1, data_types: [incomeStatements], report_frequency: month } }"])[0];
+    assert!(rule.when.observes(&full()));
+    let bills_only =
+        parse_event(br#"{"data":{"event":"data","requests":[{"request":"bills","status":"success"}]}}"#).unwrap();
+    assert!(!rule.when.observes(&bills_only));
+    let simple = parse_event(br#"{"data":{"event":"data","requests":{"incomeStatements":{"success":3}}}}"#).unwrap();
+    assert!(!rule.when.observes(&simple), "a simple payload has no report frequency");
+    let broad = &rules(&["{ failed: { above: 0 } }"])[0];
+    assert!(broad.when.observes(&bills_only));
+}

@@ -70,6 +70,17 @@ impl Store {
         }
     }
 
+    /// Settles as failed ("channel no longer configured") the pending
+    /// deliveries of every channel not in `known`: after a channel was
+    /// removed or renamed they could never be sent. Returns the count per
+    /// channel.
+    pub async fn abandon(&self, known: Vec<String>) -> Result<Vec<(String, u64)>, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.abandon(&known)),
+            Store::Sqlite(store) => store.abandon(known).await,
+        }
+    }
+
     /// Removes what is older than `cutoff` and no longer needed.
     pub async fn prune(&self, cutoff: SystemTime) -> Result<Pruned, StoreError> {
         match self {

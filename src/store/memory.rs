@@ -118,6 +118,21 @@ impl MemoryStore {
         self.lock().queue.len() as u64
     }
 
+    /// Drops the pending deliveries of channels not in `known`, counted
+    /// by channel.
+    pub fn abandon(&self, known: &[String]) -> Vec<(String, u64)> {
+        let mut inner = self.lock();
+        let mut dropped: BTreeMap<String, u64> = BTreeMap::new();
+        inner.queue.retain(|_, queued| {
+            let keep = known.contains(&queued.delivery.channel);
+            if !keep {
+                *dropped.entry(queued.delivery.channel.clone()).or_default() += 1;
+            }
+            keep
+        });
+        dropped.into_iter().collect()
+    }
+
     pub fn release(&self, id: u64) {
         if let Some(queued) = self.lock().queue.get_mut(&id) {
             queued.claimed = false;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::helpers::{
-    RulesFile, SlackReply, SlackStandIn, database, eventually, fixture, spawn_app, stdout, syncwatch_async,
+    RulesFile, SlackReply, SlackStandIn, database, eventually, fixture, spawn_app, stderr, stdout, syncwatch_async,
 };
 
 fn rules(slack: &SlackStandIn) -> String {
@@ -113,5 +113,41 @@ async fn explain_says_when_an_event_is_unknown() {
         stdout(&output).contains("no event with requestId `nope`"),
         "{}",
         stdout(&output)
+    );
+}
+
+#[tokio::test]
+async fn history_and_explain_run_without_the_services_secrets() {
+    let slack = SlackStandIn::start().await;
+    let app = spawn_app(&rules(&slack)).await;
+    app.post_json(std::fs::read(fixture("data-full.json")).unwrap()).await;
+    let db = database(&app.dir);
+    // The rules file as installed: secrets from variables and credential
+    // files that an admin's shell does not have.
+    let config = RulesFile::new(&format!(
+        "security:\n  signing_secret: ${{RAILZ_SIGNING_SECRET}}\n  bearer_token_file: /nonexistent/credential\nstorage:\n  path: {}\n{}",
+        db.display(),
+        rules(&slack)
+    ));
+    let path = config.path.to_str().unwrap();
+    let history = syncwatch_async(owned(&["history", "--config", path])).await;
+    assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
+    assert!(
+        stdout(&history).contains("EVENTS, newest first (1)"),
+        "{}",
+        stdout(&history)
+    );
+    let explain = syncwatch_async(owned(&[
+        "explain",
+        "--config",
+        path,
+        "a3b4fc83-3e24-41aa-ba99-13cab09b0b7a",
+    ]))
+    .await;
+    assert_eq!(explain.status.code(), Some(0), "{}", stderr(&explain));
+    assert!(
+        stdout(&explain).contains("FIRES   production-sync-failed"),
+        "{}",
+        stdout(&explain)
     );
 }

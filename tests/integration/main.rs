@@ -5,6 +5,7 @@ mod audit;
 mod cli;
 mod crash;
 mod delivery;
+mod hardening;
 mod helpers;
 mod limits;
 mod operations;

@@ -161,3 +161,92 @@ async fn metrics_count_events_matches_and_notifications() {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_journald_each_line_carries_its_level_and_a_forged_line_stays_one_line() {
+    let slack = SlackStandIn::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let file = RulesFile::new(&rules(port, state.path(), &slack, FAILED_RULE));
+    let log = state.path().join("log");
+    let daemon = Daemon::start_logging(&file.path, port, &log, &[("JOURNAL_STREAM", "8:1234")]).await;
+    let read = || std::fs::read_to_string(&log).unwrap();
+    assert!(eventually(WAIT, || read().contains("<6>")).await, "{}", read());
+
+    // A data type whose name holds a newline and a fake log line.
+    let forged = r#"{"data":{"event":"data","requests":{"bills\n<3>ERROR forged line":{"failed":"x"}}}}"#;
+    let response = crate::helpers::client()
+        .post(daemon.url("/webhooks/railz"))
+        .body(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(eventually(WAIT, || read().contains("forged line")).await);
+    let forged_lines: Vec<String> = read()
+        .lines()
+        .filter(|l| l.contains("forged line"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(forged_lines.len(), 1, "{forged_lines:?}");
+    assert!(
+        forged_lines[0].starts_with("<4>") && forged_lines[0].contains("bills\\n<3>ERROR"),
+        "{forged_lines:?}"
+    );
+
+    std::fs::write(
+        &file.path,
+        "rules:\n  - name: broken\n    when: { failed: { abov: 0 } }\n",
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    assert!(eventually(WAIT, || read().contains("reload rejected")).await);
+    let rejected = read()
+        .lines()
+        .find(|l| l.contains("reload rejected"))
+        .unwrap()
+        .to_owned();
+    assert!(rejected.starts_with("<3>"), "{rejected}");
+    assert_eq!(daemon.terminate(), Some(0));
+}
+
+#[test]
+fn the_unit_fails_a_bad_reload_stops_restarting_and_leaves_etc_read_only() {
+    let unit = std::fs::read_to_string(crate::helpers::repo_file("systemd/syncwatch.service")).unwrap();
+    let directives: Vec<&str> = unit.lines().filter(|l| !l.starts_with('#')).collect();
+    let reloads: Vec<&&str> = directives.iter().filter(|l| l.starts_with("ExecReload=")).collect();
+    assert_eq!(
+        reloads,
+        [
+            &"ExecReload=/usr/bin/syncwatch check --config /etc/syncwatch/rules.yaml",
+            &"ExecReload=/bin/kill -HUP $MAINPID"
+        ],
+        "the check runs first, so a rejected file fails `systemctl reload`"
+    );
+    assert!(directives.contains(&"StartLimitBurst=5"));
+    assert!(directives.contains(&"StartLimitIntervalSec=60"));
+    assert!(!directives.iter().any(|l| l.starts_with("ConfigurationDirectory=")));
+    let tasks: u32 = directives
+        .iter()
+        .find_map(|l| l.strip_prefix("TasksMax="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(tasks >= 64, "room for the bounded runtime: {tasks}");
+}
+
+#[test]
+fn the_package_stops_the_service_on_remove_and_purges_its_enablement() {
+    let prerm = std::fs::read_to_string(crate::helpers::repo_file("debian/prerm")).unwrap();
+    assert!(prerm.contains("deb-systemd-invoke stop syncwatch.service"), "{prerm}");
+    let postrm = std::fs::read_to_string(crate::helpers::repo_file("debian/postrm")).unwrap();
+    assert!(
+        postrm.contains("deb-systemd-helper purge syncwatch.service"),
+        "{postrm}"
+    );
+    for script in ["prerm", "postrm", "postinst"] {
+        let path = crate::helpers::repo_file(&format!("debian/{script}"));
+        let status = std::process::Command::new("sh").arg("-n").arg(&path).status().unwrap();
+        assert!(status.success(), "{script} is not valid sh");
+    }
+}

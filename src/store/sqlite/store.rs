@@ -111,6 +111,11 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub async fn abandon(&self, known: Vec<String>) -> Result<Vec<(String, u64)>, StoreError> {
+        let at = SystemTime::now();
+        self.send(|reply| Command::Abandon { known, at, reply }).await
+    }
+
     pub async fn prune(&self, cutoff: SystemTime) -> Result<Pruned, StoreError> {
         self.send(|reply| Command::Prune { cutoff, reply }).await
     }

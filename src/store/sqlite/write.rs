@@ -176,6 +176,37 @@ pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime) -> rusqlite::Result<Pruned>
     Ok(Pruned { events, deliveries })
 }
 
+/// Settles the pending deliveries of channels not in `known` as failed,
+/// with an attempt row saying why, so `history` and `explain` show it.
+pub fn abandon(tx: &Savepoint<'_>, known: &[String], at: SystemTime) -> rusqlite::Result<Vec<(String, u64)>> {
+    let known = serde_json::to_string(known).unwrap_or_else(|_| "[]".into());
+    let reason = "channel no longer configured";
+    let dropped = tx
+        .prepare(
+            "SELECT channel, count(*) FROM deliveries WHERE status = 'pending'
+             AND channel NOT IN (SELECT value FROM json_each(?1)) GROUP BY channel",
+        )?
+        .query_map([&known], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if dropped.is_empty() {
+        return Ok(dropped);
+    }
+    tx.execute(
+        "INSERT INTO attempts (delivery_id, at, outcome, answer)
+         SELECT id, ?2, 'failed', ?3 FROM deliveries WHERE status = 'pending'
+         AND channel NOT IN (SELECT value FROM json_each(?1))",
+        params![known, millis(at), reason],
+    )?;
+    tx.execute(
+        "UPDATE deliveries SET status = 'failed', settled_at = ?2, last_error = ?3
+         WHERE status = 'pending' AND channel NOT IN (SELECT value FROM json_each(?1))",
+        params![known, millis(at), reason],
+    )?;
+    Ok(dropped)
+}
+
 /// A real write, for `/readyz`: proves the file and the disk take writes.
 pub fn probe(tx: &Savepoint<'_>) -> rusqlite::Result<()> {
     tx.execute(

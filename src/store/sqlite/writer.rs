@@ -34,6 +34,11 @@ pub enum Command {
         cutoff: SystemTime,
         reply: Reply<Pruned>,
     },
+    Abandon {
+        known: Vec<String>,
+        at: SystemTime,
+        reply: Reply<Vec<(String, u64)>>,
+    },
     Probe {
         reply: Reply<()>,
     },
@@ -44,6 +49,7 @@ enum Done {
     Ingested(IngestOutcome),
     Unit,
     Pruned(Pruned),
+    Abandoned(Vec<(String, u64)>),
 }
 
 pub struct Writer {
@@ -122,6 +128,7 @@ fn apply(tx: &mut rusqlite::Savepoint<'_>, command: &Command) -> rusqlite::Resul
         Command::Settle { id, settle, at, .. } => write::settle(tx, *id, settle, *at).map(|()| Done::Unit),
         Command::Prune { cutoff, .. } => write::prune(tx, *cutoff).map(Done::Pruned),
         Command::Probe { .. } => write::probe(tx).map(|()| Done::Unit),
+        Command::Abandon { known, at, .. } => write::abandon(tx, known, *at).map(Done::Abandoned),
     }
 }
 
@@ -137,6 +144,9 @@ fn reply(command: Command, result: Result<Done, StoreError>) {
         }
         (Command::Prune { reply, .. }, Ok(Done::Pruned(pruned))) => {
             let _ = reply.send(Ok(pruned));
+        }
+        (Command::Abandon { reply, .. }, Ok(Done::Abandoned(dropped))) => {
+            let _ = reply.send(Ok(dropped));
         }
         (command, Err(err)) => fail(command, err),
         (command, Ok(_)) => fail(command, StoreError::Unavailable("internal: mismatched reply".into())),
@@ -158,6 +168,9 @@ fn fail(command: Command, err: StoreError) {
             let _ = reply.send(Err(err));
         }
         Command::Prune { reply, .. } => {
+            let _ = reply.send(Err(err));
+        }
+        Command::Abandon { reply, .. } => {
             let _ = reply.send(Err(err));
         }
     }

@@ -30,6 +30,11 @@ impl RulesFile {
 pub fn syncwatch(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_syncwatch"));
     command.args(args).env_remove("SYNCWATCH_CONFIG");
+    // What the caller's shell exported must not change what a test sees.
+    for (name, _) in EXAMPLE_ENV {
+        command.env_remove(name);
+    }
+    command.env_remove("RAILZ_BEARER_TOKEN");
     for (key, value) in env {
         command.env(key, value);
     }
