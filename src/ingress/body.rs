@@ -15,7 +15,7 @@ use warp::Filter;
 use super::rejection::Problem;
 
 /// The least the budget holds, whatever `max_body` is.
-const MIN_BUDGET: u64 = 32 << 20;
+const MIN_BUDGET: u64 = 16 << 20;
 
 /// Bytes of request bodies held in memory at once, across connections.
 #[derive(Clone)]
@@ -65,18 +65,21 @@ pub fn limited(
 }
 
 /// Never sized from the declared length: a client may declare 4 MiB and
-/// send nothing. The buffer grows with what actually arrives.
+/// send nothing. Chunks are kept as they arrive, each copied to its exact
+/// size (a doubling buffer would hold up to twice what the budget counts),
+/// and joined once the body is complete.
 async fn collect<S, B>(stream: S, max: u64, budget: Budget) -> Result<(Bytes, Held), Problem>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let mut body = BytesMut::new();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
     let mut held: Option<OwnedSemaphorePermit> = None;
     let mut stream = std::pin::pin!(stream);
     while let Some(chunk) = stream.next().await {
         let mut chunk = chunk.map_err(|err| Problem::BodyRead(err.to_string()))?;
-        if (body.len() + chunk.remaining()) as u64 > max {
+        if (len + chunk.remaining()) as u64 > max {
             return Err(Problem::TooLarge { max });
         }
         let permits = budget
@@ -89,12 +92,28 @@ where
             Some(held) => held.merge(permits),
             None => held = Some(permits),
         }
+        len += chunk.remaining();
+        // A copy, not a slice: a slice would keep hyper's whole read
+        // buffer alive for as long as the body is held.
+        let mut copy = Vec::with_capacity(chunk.remaining());
         while chunk.has_remaining() {
             let part = chunk.chunk();
-            let len = part.len();
-            body.extend_from_slice(part);
-            chunk.advance(len);
+            copy.extend_from_slice(part);
+            let read = part.len();
+            chunk.advance(read);
         }
+        chunks.push(Bytes::from(copy));
     }
-    Ok((body.freeze(), Held { _permits: held }))
+    Ok((join(chunks, len), Held { _permits: held }))
+}
+
+fn join(mut chunks: Vec<Bytes>, len: usize) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let mut body = BytesMut::with_capacity(len);
+    for chunk in chunks {
+        body.extend_from_slice(&chunk);
+    }
+    body.freeze()
 }

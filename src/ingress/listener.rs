@@ -18,6 +18,13 @@ use tokio::sync::Semaphore;
 use super::routes::routes;
 use super::state::AppState;
 
+/// The most a connection buffers of what it reads, headers included
+/// (hyper's minimum). Its default (~400 KiB) let 1,000 connections that
+/// stall mid-body hold 300 MB; bodies are collected under the shared
+/// budget instead (see `body`), and Railz's headers are a few hundred
+/// bytes, so 8 KiB leaves room for a proxy's own.
+const READ_BUFFER_MAX: usize = 8 * 1024;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_connections: usize,
@@ -71,6 +78,7 @@ pub async fn serve(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
+            .max_buf_size(READ_BUFFER_MAX)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
