@@ -1,13 +1,8 @@
-//! Alert identity and repeat_interval: which matches notify and which stay
-//! quiet because the same alert was sent recently.
-//!
-//! An alert is keyed by rule + connection, plus the data type for
-//! `dataPerType` events (each data type of a connection is its own alert).
-//! It stays active until a later sync for the same key is clean: then the
-//! next failure notifies at once, whatever repeat_interval says.
+//! Alert identity: an alert is keyed by rule + connection, plus the data
+//! type for `dataPerType` events (each data type of a connection is its
+//! own alert). What happens to it over time is [`crate::lifecycle`].
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -56,57 +51,9 @@ impl fmt::Display for AlertKey {
     }
 }
 
-/// What is remembered of an active alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlertState {
-    pub last_notified: SystemTime,
-}
-
-/// Whether a match notifies, given the alert's state.
-pub fn should_notify(state: Option<&AlertState>, now: SystemTime, repeat_interval: Duration) -> bool {
-    match state {
-        None => true,
-        Some(_) if repeat_interval.is_zero() => true,
-        // A clock that went backwards counts as "not yet".
-        Some(state) => now
-            .duration_since(state.last_notified)
-            .is_ok_and(|elapsed| elapsed >= repeat_interval),
-    }
-}
-
-/// Whether `event` is a sync completion, the only kind that can show a
-/// connection is healthy again and so resolve its alerts.
-pub fn resolves(event: &Event) -> bool {
-    matches!(event.event.as_deref(), Some("data" | "dataPerType"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const HOUR: Duration = Duration::from_secs(3600);
-
-    #[test]
-    fn a_new_alert_notifies() {
-        assert!(should_notify(None, SystemTime::now(), HOUR));
-    }
-
-    #[test]
-    fn an_active_alert_is_quiet_until_the_repeat_interval_has_passed() {
-        let sent = SystemTime::UNIX_EPOCH + HOUR * 100;
-        let state = AlertState { last_notified: sent };
-        assert!(!should_notify(Some(&state), sent + HOUR / 2, HOUR));
-        assert!(should_notify(Some(&state), sent + HOUR, HOUR));
-        assert!(!should_notify(Some(&state), sent - HOUR, HOUR));
-    }
-
-    #[test]
-    fn a_zero_repeat_interval_notifies_every_match() {
-        let state = AlertState {
-            last_notified: SystemTime::now(),
-        };
-        assert!(should_notify(Some(&state), SystemTime::now(), Duration::ZERO));
-    }
 
     #[test]
     fn data_per_type_alerts_are_keyed_by_data_type_too() {

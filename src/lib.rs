@@ -11,12 +11,16 @@
 //!   [`event::Event`]: per data type, the count per status and the periods.
 //! - [`rules`] evaluates the rules against the event, purely: the matches
 //!   come out with the tallies that made each fire.
-//! - [`alerts`] keys each match (rule + connection [+ data type]) so that
-//!   `repeat_interval` can keep an active alert quiet.
-//! - [`render`] turns a match into what each channel is sent: a Slack
+//! - [`alerts`] keys each match (rule + connection [+ data type]).
+//! - [`store`] commits the event, the alert states it moved and one queued
+//!   delivery per channel and effect in one transaction (SQLite, or memory
+//!   for benchmarks). Inside that transaction, [`lifecycle`] turns the
+//!   event into observations of alert keys (a match; a clean sync that
+//!   carries what the rule looks at; a connection back), moves each key
+//!   through pending → firing → resolved, and asks for FIRING, STILL
+//!   FAILING and RESOLVED messages.
+//! - [`render`] turns an effect into what each channel is sent: a Slack
 //!   Block Kit payload or an email (subject, text and HTML parts).
-//! - [`store`] commits the event, the alert state and one queued delivery
-//!   per channel in one transaction (SQLite, or memory for benchmarks).
 //! - [`outbox`] runs one lane per channel: claim, send, back off, settle.
 //! - [`deliver`] sends through Slack (reqwest) or SMTP (lettre) and says
 //!   whether a failure is transient or permanent.
@@ -32,6 +36,7 @@ pub mod config;
 pub mod deliver;
 pub mod event;
 pub mod ingress;
+pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;

@@ -74,6 +74,9 @@ fn test_facts() -> Facts {
         severity: Severity::Info,
         notify: Vec::new(),
         repeat_interval: std::time::Duration::ZERO,
+        after: 1,
+        resolve_after: 1,
+        send_resolved: false,
     };
     let event = Event {
         event: Some("test".into()),

@@ -214,7 +214,14 @@ fn read_defaults(reader: &mut Reader<'_>, top: &Fields<'_>, channels: &[String])
         reader,
         top,
         "defaults",
-        &["notify", "repeat_interval", "missing_sandbox"],
+        &[
+            "notify",
+            "repeat_interval",
+            "missing_sandbox",
+            "after",
+            "resolve_after",
+            "send_resolved",
+        ],
     );
     let notify = fields
         .get("notify")
@@ -229,7 +236,27 @@ fn read_defaults(reader: &mut Reader<'_>, top: &Fields<'_>, channels: &[String])
         notify: notify.unwrap_or_default(),
         repeat_interval: repeat_interval.unwrap_or(Duration::from_secs(4 * 3600)),
         missing_sandbox: missing_sandbox.unwrap_or(Environment::Production),
+        after: read_streak(reader, &fields, "after").unwrap_or(1),
+        resolve_after: read_streak(reader, &fields, "resolve_after").unwrap_or(1),
+        send_resolved: read_flag(reader, &fields, "send_resolved").unwrap_or(true),
     }
+}
+
+/// `after` or `resolve_after`: how many in a row, from 1 to 1,000.
+pub fn read_streak(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> Option<u32> {
+    let (value, at) = fields.get(key)?;
+    let count = reader.count(value, &at, 1000)?;
+    if count == 0 {
+        reader.error(&at, format!("`{key}: 0` would never hold: count from 1"), None);
+        return None;
+    }
+    Some(count as u32)
+}
+
+/// A `true` / `false` setting.
+pub fn read_flag(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> Option<bool> {
+    let (value, at) = fields.get(key)?;
+    reader.choice(value, &at, &[("true", true), ("false", false)])
 }
 
 /// A list of channel names, each of which `channels` declares (a declared

@@ -53,6 +53,9 @@ pub struct Storage {
 pub struct Defaults {
     pub notify: Vec<String>,
     pub repeat_interval: Duration,
+    pub after: u32,
+    pub resolve_after: u32,
+    pub send_resolved: bool,
     pub missing_sandbox: Environment,
 }
 

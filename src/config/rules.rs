@@ -8,12 +8,22 @@ use serde_yaml::Value;
 use crate::event::{Frequency, Status};
 use crate::rules::{Condition, CountCondition, Environment, Field, FieldMatcher, Pattern, Rule, Severity, Threshold};
 
-use super::load::read_channel_names;
+use super::load::{read_channel_names, read_flag, read_streak};
 use super::model::Defaults;
 use super::reader::{At, Fields, Reader, describe};
 use super::units::{DURATION_FORMS, parse_duration};
 
-const RULE_KEYS: &[&str] = &["name", "description", "when", "severity", "notify", "repeat_interval"];
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "when",
+    "severity",
+    "notify",
+    "repeat_interval",
+    "after",
+    "resolve_after",
+    "send_resolved",
+];
 const WHEN_KEYS: &[&str] = &[
     "event",
     "service",
@@ -21,6 +31,8 @@ const WHEN_KEYS: &[&str] = &[
     "connection",
     "sync_type",
     "data_type",
+    "connection_status",
+    "disconnect_reason",
     "environment",
     "failed",
     "empty",
@@ -105,6 +117,17 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
         Some((value, at)) => reader.parsed(value, &at, DURATION_FORMS, parse_duration),
         None => Some(defaults.repeat_interval),
     };
+    let after = read_streak(reader, &fields, "after");
+    let resolve_after = read_streak(reader, &fields, "resolve_after");
+    let send_resolved = read_flag(reader, &fields, "send_resolved");
+    let invalid = [
+        fields.has("after") && after.is_none(),
+        fields.has("resolve_after") && resolve_after.is_none(),
+        fields.has("send_resolved") && send_resolved.is_none(),
+    ];
+    if invalid.contains(&true) {
+        return None;
+    }
     Some(Rule {
         name: name?,
         description,
@@ -112,6 +135,9 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
         severity: severity?,
         notify: notify?,
         repeat_interval: repeat_interval?,
+        after: after.unwrap_or(defaults.after),
+        resolve_after: resolve_after.unwrap_or(defaults.resolve_after),
+        send_resolved: send_resolved.unwrap_or(defaults.send_resolved),
     })
 }
 

@@ -101,6 +101,11 @@ fn read_fields(data: &Map<String, Value>) -> Event {
             .and_then(|a| a.get("entityRef"))
             .and_then(|e| e.get("id"))
             .and_then(text),
+        old_status: field("oldStatus"),
+        new_status: field("newStatus"),
+        disconnect_reason: field("disconnectReason"),
+        message: field("message"),
+        effective_on: field("effectiveOn"),
         ..Event::default()
     }
 }

@@ -135,11 +135,32 @@ pub struct Event {
     pub entity_id: Option<String>,
     /// Sorted by data type, frequency and status, so output is stable.
     pub tallies: Vec<DataTypeTally>,
+    /// `connectionStatus` events: `oldStatus`, `newStatus` (`active`,
+    /// `disconnected`, `expired`, ...), `disconnectReason`, Railz's
+    /// `message` and `effectiveOn`.
+    pub old_status: Option<String>,
+    pub new_status: Option<String>,
+    pub disconnect_reason: Option<String>,
+    pub message: Option<String>,
+    pub effective_on: Option<String>,
 }
 
 impl Event {
     pub fn is_data_per_type(&self) -> bool {
         self.event.as_deref() == Some("dataPerType")
+    }
+
+    /// A completed sync: `data` or `dataPerType`.
+    pub fn is_sync(&self) -> bool {
+        matches!(self.event.as_deref(), Some("data" | "dataPerType"))
+    }
+
+    /// A sign that the connection is back: a sync, an `auth` event, or a
+    /// `connectionStatus` to `active`.
+    pub fn shows_connection_back(&self) -> bool {
+        self.is_sync()
+            || self.event.as_deref() == Some("auth")
+            || (self.event.as_deref() == Some("connectionStatus") && self.new_status.as_deref() == Some("active"))
     }
 
     /// The number of requests with `status`, over every data type.

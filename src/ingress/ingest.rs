@@ -8,13 +8,13 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::alerts::{AlertKey, resolves};
-use crate::config::{ChannelKind, Config};
+use crate::alerts::AlertKey;
+use crate::config::Config;
 use crate::event::{Event, ParseError, parse_event};
+use crate::lifecycle::{AlertInput, Matched};
 use crate::metrics::Metrics;
-use crate::render::{Alert, Facts, render_email, render_slack};
-use crate::rules::{Environment, Match, evaluate};
-use crate::store::{Candidate, Ingest, IngestOutcome, Message, NewDelivery, Resolution, Store, StoreError};
+use crate::rules::{Environment, Rule, evaluate};
+use crate::store::{Ingest, IngestOutcome, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -100,22 +100,28 @@ async fn ingest_parsed(
     Ok(log_outcome(&event, environment, &matched, outcome))
 }
 
-/// Evaluates the rules and renders what the alerts would send: everything
-/// the store needs to record the event in one step.
+/// Evaluates the rules: everything the store needs to record the event
+/// and move its alerts in one step. Rendering waits for the transitions,
+/// which only the store can know.
 fn plan(
-    config: &Config,
+    config: &Arc<Config>,
     event: Event,
     dedup_key: String,
     body: Bytes,
     environment: Environment,
     received_at: SystemTime,
-) -> (Event, Ingest, Vec<String>) {
+) -> (Arc<Event>, Ingest, Vec<String>) {
     let matches = evaluate(&config.rules, &event, config.defaults.missing_sandbox);
-    let candidates: Vec<Candidate> = matches
-        .iter()
-        .map(|m| candidate(config, &event, m, environment, received_at))
+    let matched: Vec<String> = matches.iter().map(|m| m.rule.name.clone()).collect();
+    let matches: Vec<Matched> = matches
+        .into_iter()
+        .map(|m| Matched {
+            rule: rule_index(config, m.rule),
+            key: AlertKey::of(&m.rule.name, &event),
+            evidence: m.evidence,
+        })
         .collect();
-    let resolve = resolution(&event, &matches);
+    let event = Arc::new(event);
     let record = Ingest {
         dedup_key,
         request_id: event.request_id.clone(),
@@ -124,10 +130,14 @@ fn plan(
         event: event.event.clone(),
         connection: event.connection_id.clone(),
         environment,
-        candidates,
-        resolve,
+        alerts: AlertInput {
+            config: config.clone(),
+            event: event.clone(),
+            environment,
+            received_at,
+            matches,
+        },
     };
-    let matched = matches.iter().map(|m| m.rule.name.clone()).collect();
     (event, record, matched)
 }
 
@@ -144,53 +154,13 @@ fn dedup_key(event: &Event, body: &[u8]) -> String {
     }
 }
 
-fn candidate(
-    config: &Config,
-    event: &Event,
-    matched: &Match<'_>,
-    environment: Environment,
-    received_at: SystemTime,
-) -> Candidate {
-    let alert = Alert::of(matched, event, environment, received_at);
-    // Gathered only for rules that notify: a record-only rule costs nothing.
-    let facts = (!matched.rule.notify.is_empty()).then(|| Facts::gather(&alert));
-    let deliveries = facts
+/// Where `rule` (borrowed from `config.rules`) sits in the list.
+fn rule_index(config: &Config, rule: &Rule) -> usize {
+    config
+        .rules
         .iter()
-        .flat_map(|facts| matched.rule.notify.iter().map(move |name| (facts, name)))
-        .filter_map(|(facts, name)| {
-            let message = match &config.channels.get(name)?.kind {
-                ChannelKind::Slack(_) => Message::Slack {
-                    payload: render_slack(facts),
-                },
-                ChannelKind::Email(_) => Message::Email(render_email(facts)),
-            };
-            Some(NewDelivery {
-                channel: name.clone(),
-                message,
-            })
-        })
-        .collect();
-    Candidate {
-        key: AlertKey::of(&matched.rule.name, event),
-        repeat_interval: matched.rule.repeat_interval,
-        deliveries,
-    }
-}
-
-/// A completed sync resolves the active alerts of its connection (and data
-/// type) whose rule does not fire on it, so their next failure notifies at
-/// once. Named by scope, not key by key, so the cost does not grow with the
-/// number of rules.
-fn resolution(event: &Event, matches: &[Match<'_>]) -> Option<Resolution> {
-    if !resolves(event) {
-        return None;
-    }
-    let scope = AlertKey::of("", event);
-    Some(Resolution {
-        connection: scope.connection,
-        data_type: scope.data_type,
-        still_firing: matches.iter().map(|m| m.rule.name.clone()).collect(),
-    })
+        .position(|r| std::ptr::eq(r, rule))
+        .expect("a match borrows its rule from the config")
 }
 
 fn log_outcome(event: &Event, environment: Environment, matched: &[String], outcome: IngestOutcome) -> Ingested {
@@ -212,8 +182,12 @@ fn log_outcome(event: &Event, environment: Environment, matched: &[String], outc
             notified,
             suppressed,
             channels,
+            transitions,
         } => {
             let quiet: Vec<String> = suppressed.iter().map(ToString::to_string).collect();
+            for transition in &transitions {
+                tracing::info!(request_id, alert = %transition, "alert moved");
+            }
             tracing::info!(
                 request_id,
                 event = kind,
@@ -221,7 +195,7 @@ fn log_outcome(event: &Event, environment: Environment, matched: &[String], outc
                 connection,
                 matched = %matched.join(","),
                 notifying = notified.len(),
-                suppressed_by_repeat_interval = %quiet.join(","),
+                quiet = %quiet.join(","),
                 "event received"
             );
             ingested(Answer::Accepted, channels)

@@ -4,6 +4,7 @@
 
 use super::escape::{html_escape, one_line, truncate};
 use super::facts::Facts;
+use super::notice::{Notice, rfc3339, rounded};
 
 /// Long subjects are cut by mail clients anyway; keep the useful start.
 const SUBJECT_MAX: usize = 200;
@@ -25,25 +26,52 @@ pub fn render_email(facts: &Facts) -> EmailMessage {
     }
 }
 
-/// `[syncwatch] CRITICAL production-sync-failed: 2 failed for BIZ-1 (quickbooks)`
+/// `[syncwatch] CRITICAL production-sync-failed: 2 failed for BIZ-1 (quickbooks)`;
+/// `[syncwatch] CRITICAL ...: still failing since <time>: ...`;
+/// `[syncwatch] RESOLVED production-sync-failed: BIZ-1 (quickbooks) back to normal after 2h`.
 fn subject(facts: &Facts) -> String {
-    let subject = format!(
-        "[syncwatch] {} {}: {}",
-        facts.severity_label(),
-        facts.rule,
-        facts.summary()
-    );
+    let subject = match &facts.notice {
+        Notice::Firing => format!(
+            "[syncwatch] {} {}: {}",
+            facts.severity_label(),
+            facts.rule,
+            facts.summary()
+        ),
+        Notice::StillFailing { since, .. } => format!(
+            "[syncwatch] {} {}: still failing since {}: {}",
+            facts.severity_label(),
+            facts.rule,
+            rfc3339(*since),
+            facts.summary()
+        ),
+        Notice::Resolved { lasted, .. } => format!(
+            "[syncwatch] RESOLVED {}: {} after {}",
+            facts.rule,
+            facts.summary(),
+            rounded(*lasted)
+        ),
+    };
     truncate(&one_line(&subject), SUBJECT_MAX)
+}
+
+fn title(facts: &Facts) -> String {
+    match facts.state_label() {
+        Some("RESOLVED") => format!("RESOLVED {}", facts.rule),
+        Some(state) => format!("{} {} ({state})", facts.severity_label(), facts.rule),
+        None => format!("{} {}", facts.severity_label(), facts.rule),
+    }
 }
 
 fn text_part(facts: &Facts) -> String {
     let mut out = format!(
-        "{} {} ({})\n{}\n",
-        facts.severity_label(),
-        facts.rule,
+        "{} ({})\n{}\n",
+        title(facts),
         facts.environment_label(),
         facts.summary()
     );
+    if let Some(line) = facts.notice.line() {
+        out.push_str(&format!("{line}\n"));
+    }
     if let Some(description) = &facts.description {
         out.push_str(&format!("{description}\n"));
     }
@@ -67,12 +95,14 @@ fn text_part(facts: &Facts) -> String {
 fn html_part(facts: &Facts) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n");
     out.push_str(&format!(
-        "<h2>{} {} <small>({})</small></h2>\n<p><strong>{}</strong></p>\n",
-        facts.severity_label(),
-        html_escape(&facts.rule),
+        "<h2>{} <small>({})</small></h2>\n<p><strong>{}</strong></p>\n",
+        html_escape(&title(facts)),
         facts.environment_label(),
         html_escape(&facts.summary())
     ));
+    if let Some(line) = facts.notice.line() {
+        out.push_str(&format!("<p>{}</p>\n", html_escape(&line)));
+    }
     if let Some(description) = &facts.description {
         out.push_str(&format!("<p>{}</p>\n", html_escape(description)));
     }

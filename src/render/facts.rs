@@ -7,6 +7,8 @@ use std::time::SystemTime;
 use crate::event::{DataTypeTally, Event, Status};
 use crate::rules::{Environment, Evidence, Match, Rule, Severity};
 
+use super::notice::Notice;
+
 /// One match of one rule on one event, as the renderers need it.
 #[derive(Debug, Clone, Copy)]
 pub struct Alert<'a> {
@@ -46,6 +48,13 @@ pub struct Facts {
     pub request_id: Option<String>,
     /// RFC 3339, UTC.
     pub received_at: String,
+    /// `connectionStatus` events: `active → disconnected`, the reason and
+    /// Railz's own message.
+    pub connection_status: Option<String>,
+    pub disconnect_reason: Option<String>,
+    pub status_message: Option<String>,
+    /// Firing, still failing, or resolved.
+    pub notice: Notice,
 }
 
 impl<'a> Alert<'a> {
@@ -86,7 +95,36 @@ impl Facts {
             problems,
             request_id: event.request_id.clone(),
             received_at: humantime::format_rfc3339_seconds(alert.received_at).to_string(),
+            connection_status: status_change(event),
+            disconnect_reason: event.disconnect_reason.clone(),
+            status_message: event.message.clone(),
+            notice: Notice::Firing,
         }
+    }
+
+    /// The RESOLVED message of `rule`'s alert, told by the event that
+    /// resolved it: who and where come from that event, the story from
+    /// `notice`.
+    pub fn resolved(
+        rule: &Rule,
+        event: &Event,
+        environment: Environment,
+        received_at: SystemTime,
+        notice: Notice,
+    ) -> Facts {
+        let evidence = Evidence::default();
+        let alert = Alert {
+            rule,
+            event,
+            evidence: &evidence,
+            environment,
+            received_at,
+        };
+        let mut facts = Facts::gather(&alert);
+        facts.problems.clear();
+        facts.headline = "back to normal".into();
+        facts.notice = notice;
+        facts
     }
 
     pub fn environment_label(&self) -> &'static str {
@@ -98,6 +136,15 @@ impl Facts {
 
     pub fn severity_label(&self) -> String {
         self.severity.as_str().to_uppercase()
+    }
+
+    /// `FIRING` for a first notification; `STILL FAILING`, `RESOLVED`.
+    pub fn state_label(&self) -> Option<&'static str> {
+        match self.notice {
+            Notice::Firing => None,
+            Notice::StillFailing { .. } => Some("STILL FAILING"),
+            Notice::Resolved { .. } => Some("RESOLVED"),
+        }
     }
 
     /// `2 failed for BIZ-1 (quickbooks)`: the part of a title after the rule.
@@ -117,6 +164,9 @@ impl Facts {
             ("Sync type", &self.sync_type),
             ("Event", &self.event),
             ("Data type", &self.data_type),
+            ("Connection status", &self.connection_status),
+            ("Disconnect reason", &self.disconnect_reason),
+            ("Railz message", &self.status_message),
         ];
         let mut out = vec![
             ("Environment", self.environment_label().to_owned()),
@@ -191,6 +241,15 @@ fn tally_lines(tally: &DataTypeTally) -> Vec<String> {
     lines
 }
 
+/// `active → disconnected`, or just the new status.
+fn status_change(event: &Event) -> Option<String> {
+    let new = event.new_status.as_deref()?;
+    Some(match event.old_status.as_deref() {
+        Some(old) => format!("{old} → {new}"),
+        None => new.to_owned(),
+    })
+}
+
 fn headline(event: &Event, problems: &[ProblemGroup]) -> String {
     let parts: Vec<String> = problems
         .iter()
@@ -199,6 +258,14 @@ fn headline(event: &Event, problems: &[ProblemGroup]) -> String {
         .collect();
     if !parts.is_empty() {
         return parts.join(", ");
+    }
+    if let Some(status) = &event.new_status {
+        let reason = event
+            .disconnect_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        return format!("connection {status}{reason}");
     }
     match event.event.as_deref() {
         Some(name) => format!("{name} event"),

@@ -4,6 +4,7 @@
 mod email;
 mod escape;
 mod facts;
+mod notice;
 mod slack;
 #[cfg(test)]
 mod test_support;
@@ -11,4 +12,5 @@ mod test_support;
 pub use email::{EmailMessage, render_email};
 pub use escape::{html_escape, one_line, slack_escape};
 pub use facts::{Alert, Facts, counts_of};
+pub use notice::Notice;
 pub use slack::render_slack;

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::escape::{one_line, slack_escape, truncate};
 use super::facts::Facts;
+use super::notice::Notice;
 
 /// Slack's limits: characters in a header, in a section's text, in one
 /// field, fields per section, and blocks per message.
@@ -31,19 +32,27 @@ pub fn render_slack(facts: &Facts) -> Value {
 }
 
 fn fallback(facts: &Facts) -> String {
-    let text = format!(
-        "[{}] {} {}: {}",
-        facts.environment_label(),
-        facts.severity_label(),
-        facts.rule,
-        facts.summary()
-    );
+    let mut text = format!("[{}] {}: {}", facts.environment_label(), title(facts), facts.summary());
+    if let Some(line) = facts.notice.line() {
+        text.push_str(&format!(" · {line}"));
+    }
     truncate(&slack_escape(&one_line(&text)), FALLBACK_MAX)
+}
+
+/// `CRITICAL rule`, `CRITICAL rule · still failing`, `✅ RESOLVED rule`: a
+/// resolution must not read like another alarm.
+fn title(facts: &Facts) -> String {
+    let rule = one_line(&facts.rule);
+    match facts.notice {
+        Notice::Firing => format!("{} {rule}", facts.severity_label()),
+        Notice::StillFailing { .. } => format!("{} {rule} · still failing", facts.severity_label()),
+        Notice::Resolved { .. } => format!("✅ RESOLVED {rule}"),
+    }
 }
 
 fn header(facts: &Facts) -> Value {
     // plain_text is never interpreted, so it needs no escaping.
-    let text = format!("{} {}", facts.severity_label(), one_line(&facts.rule));
+    let text = title(facts);
     json!({
         "type": "header",
         "text": { "type": "plain_text", "text": truncate(&text, HEADER_MAX), "emoji": true }
@@ -56,6 +65,9 @@ fn summary(facts: &Facts) -> Value {
         facts.environment_label(),
         slack_escape(&one_line(&facts.summary()))
     );
+    if let Some(line) = facts.notice.line() {
+        text.push_str(&format!("\n*{}*", slack_escape(&line)));
+    }
     if let Some(description) = &facts.description {
         text.push('\n');
         text.push_str(&slack_escape(description));

@@ -4,7 +4,7 @@
 use crate::event::Event;
 
 use super::count::CountCondition;
-use super::field::FieldMatcher;
+use super::field::{Field, FieldMatcher};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -105,6 +105,17 @@ impl Condition {
             Condition::Any(any) => evaluate_any(any, cx, evidence),
             // What makes a negated condition hold is no reason to notify.
             Condition::Not(inner) => !inner.evaluate(cx, &mut Evidence::default()),
+        }
+    }
+
+    /// Whether a matcher on one of `fields` is among the conditions that
+    /// must hold (not under `not`).
+    pub fn names_field(&self, fields: &[Field]) -> bool {
+        match self {
+            Condition::Field(matcher) => fields.contains(&matcher.field),
+            Condition::All(all) => all.iter().any(|c| c.names_field(fields)),
+            Condition::Any(any) => !any.is_empty() && any.iter().all(|c| c.names_field(fields)),
+            Condition::Environment(_) | Condition::Count(_) | Condition::Not(_) => false,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::event::Event;
 
 use super::condition::{Condition, Context, Environment, Evidence};
+use super::field::Field;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -47,8 +48,25 @@ pub struct Rule {
     pub severity: Severity,
     /// Channel names, each checked at load to exist; empty records only.
     pub notify: Vec<String>,
-    /// How long an active alert stays quiet; zero notifies every match.
+    /// How long a firing alert stays quiet; zero notifies every match.
     pub repeat_interval: Duration,
+    /// Consecutive matching syncs before the alert fires (1 or more).
+    pub after: u32,
+    /// Consecutive clean syncs before a firing alert resolves (1 or more).
+    pub resolve_after: u32,
+    /// Whether the channels that were told it fired are told it resolved.
+    pub send_resolved: bool,
+}
+
+impl Rule {
+    /// A connection-lost rule: it matches `connectionStatus` events by
+    /// `connection_status` or `disconnect_reason`, and its alert is over
+    /// when the connection is back (a sync, `auth`, or `newStatus:
+    /// active`) rather than when a sync is clean.
+    pub fn watches_connection(&self) -> bool {
+        self.when
+            .names_field(&[Field::ConnectionStatus, Field::DisconnectReason])
+    }
 }
 
 /// A rule that fired, with the tallies that made it fire.

@@ -14,16 +14,22 @@ pub enum Field {
     SyncType,
     /// `requestType`, or the data type of any request.
     DataType,
+    /// `newStatus` of a `connectionStatus` event.
+    ConnectionStatus,
+    /// `disconnectReason` of a `connectionStatus` event.
+    DisconnectReason,
 }
 
 impl Field {
-    pub const ALL: [(&'static str, Field); 6] = [
+    pub const ALL: [(&'static str, Field); 8] = [
         ("event", Field::Event),
         ("service", Field::Service),
         ("business", Field::Business),
         ("connection", Field::Connection),
         ("sync_type", Field::SyncType),
         ("data_type", Field::DataType),
+        ("connection_status", Field::ConnectionStatus),
+        ("disconnect_reason", Field::DisconnectReason),
     ];
 
     pub fn key(self) -> &'static str {
@@ -37,6 +43,8 @@ impl Field {
             Field::Business => event.business_name.as_deref(),
             Field::Connection => event.connection_id.as_deref(),
             Field::SyncType => event.sync_type.as_deref(),
+            Field::ConnectionStatus => event.new_status.as_deref(),
+            Field::DisconnectReason => event.disconnect_reason.as_deref(),
             Field::DataType => None,
         }
     }

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use crate::alerts::{AlertKey, AlertState, should_notify};
+use crate::alerts::AlertKey;
+use crate::lifecycle::{AlertState, AlertStates, Phase, apply};
 
 use super::model::{Delivery, Ingest, IngestOutcome, Settle};
 
@@ -19,7 +20,9 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     seen: HashSet<String>,
-    alerts: HashMap<AlertKey, AlertState>,
+    /// Alert states by connection, so a sync finds its connection's
+    /// alerts without a scan.
+    alerts: HashMap<String, HashMap<AlertKey, AlertState>>,
     /// Pending deliveries by id (ids grow, so this is also arrival order).
     queue: BTreeMap<u64, Queued>,
     next_id: u64,
@@ -30,6 +33,31 @@ struct Queued {
     due: SystemTime,
     /// Handed to a worker and not settled yet.
     claimed: bool,
+}
+
+/// The alert states of the store, as the lifecycle reads and writes them.
+struct MemoryStates<'a>(&'a mut HashMap<String, HashMap<AlertKey, AlertState>>);
+
+impl AlertStates for MemoryStates<'_> {
+    type Error = std::convert::Infallible;
+
+    fn get(&mut self, key: &AlertKey) -> Result<Option<AlertState>, Self::Error> {
+        Ok(self.0.get(&key.connection).and_then(|alerts| alerts.get(key)).cloned())
+    }
+
+    fn active(&mut self, connection: &str) -> Result<Vec<(AlertKey, AlertState)>, Self::Error> {
+        let alerts = self.0.get(connection).into_iter().flatten();
+        Ok(alerts
+            .filter(|(_, state)| state.phase != Phase::Resolved)
+            .map(|(key, state)| (key.clone(), state.clone()))
+            .collect())
+    }
+
+    fn put(&mut self, key: &AlertKey, state: &AlertState) -> Result<(), Self::Error> {
+        let alerts = self.0.entry(key.connection.clone()).or_default();
+        alerts.insert(key.clone(), state.clone());
+        Ok(())
+    }
 }
 
 impl MemoryStore {
@@ -48,21 +76,10 @@ impl MemoryStore {
         if !inner.seen.insert(ingest.dedup_key.clone()) {
             return IngestOutcome::Duplicate;
         }
-        if let Some(resolution) = &ingest.resolve {
-            inner.alerts.retain(|key, _| !resolution.resolves(key));
-        }
-        let (mut notified, mut suppressed, mut channels) = (Vec::new(), Vec::new(), Vec::new());
-        for candidate in ingest.candidates {
-            let state = inner.alerts.get(&candidate.key);
-            if !should_notify(state, ingest.received_at, candidate.repeat_interval) {
-                suppressed.push(candidate.key);
-                continue;
-            }
-            let state = AlertState {
-                last_notified: ingest.received_at,
-            };
-            inner.alerts.insert(candidate.key.clone(), state);
-            for new in candidate.deliveries {
+        let Ok(applied) = apply(&mut MemoryStates(&mut inner.alerts), &ingest.alerts);
+        let mut channels = Vec::new();
+        for notification in &applied.notifications {
+            for new in &notification.deliveries {
                 inner.next_id += 1;
                 let id = inner.next_id;
                 if !channels.contains(&new.channel) {
@@ -70,10 +87,10 @@ impl MemoryStore {
                 }
                 let delivery = Delivery {
                     id,
-                    channel: new.channel,
-                    rule: candidate.key.rule.clone(),
+                    channel: new.channel.clone(),
+                    rule: notification.key.rule.clone(),
                     request_id: ingest.request_id.clone(),
-                    message: new.message,
+                    message: new.message.clone(),
                     created_at: ingest.received_at,
                     attempts: 0,
                 };
@@ -84,11 +101,11 @@ impl MemoryStore {
                 };
                 inner.queue.insert(id, queued);
             }
-            notified.push(candidate.key);
         }
         IngestOutcome::Accepted {
-            notified,
-            suppressed,
+            notified: applied.notified().cloned().collect(),
+            transitions: applied.transitions.iter().map(|t| t.describe()).collect(),
+            suppressed: applied.quiet,
             channels,
         }
     }

@@ -9,7 +9,5 @@ pub mod sqlite;
 
 pub use backend::Store;
 pub use memory::MemoryStore;
-pub use model::{
-    Candidate, Delivery, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Resolution, Settle, StoreError,
-};
+pub use model::{Delivery, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Settle, StoreError};
 pub use sqlite::SqliteStore;

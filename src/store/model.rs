@@ -1,13 +1,14 @@
 //! What the store keeps: rendered messages waiting for delivery, and what
 //! an ingest writes in one step.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use bytes::Bytes;
 
 use crate::alerts::AlertKey;
+use crate::lifecycle::AlertInput;
 use crate::render::EmailMessage;
 use crate::rules::Environment;
 
@@ -26,16 +27,8 @@ pub struct NewDelivery {
     pub message: Message,
 }
 
-/// A rule that fired: it notifies unless its alert is quiet.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub key: AlertKey,
-    pub repeat_interval: Duration,
-    pub deliveries: Vec<NewDelivery>,
-}
-
 /// Everything one accepted webhook writes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Ingest {
     /// The `requestId`, or a hash of the body when there is none.
     pub dedup_key: String,
@@ -46,24 +39,9 @@ pub struct Ingest {
     pub event: Option<String>,
     pub connection: Option<String>,
     pub environment: Environment,
-    pub candidates: Vec<Candidate>,
-    /// Set when the event is a completed sync, which resolves alerts.
-    pub resolve: Option<Resolution>,
-}
-
-/// The active alerts of one connection (and data type) that a completed
-/// sync resolves: all but those of the rules still firing on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolution {
-    pub connection: String,
-    pub data_type: Option<String>,
-    pub still_firing: Vec<String>,
-}
-
-impl Resolution {
-    pub fn resolves(&self, key: &AlertKey) -> bool {
-        key.connection == self.connection && key.data_type == self.data_type && !self.still_firing.contains(&key.rule)
-    }
+    /// What the event means for alert state: the lifecycle runs it in the
+    /// same transaction.
+    pub alerts: AlertInput,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +50,13 @@ pub enum IngestOutcome {
     Accepted {
         /// Alerts that queued deliveries.
         notified: Vec<AlertKey>,
-        /// Alerts kept quiet by repeat_interval.
+        /// Matched alerts that sent nothing: pending, or within
+        /// repeat_interval.
         suppressed: Vec<AlertKey>,
         /// Channels that got new deliveries, to wake their workers.
         channels: Vec<String>,
+        /// Every alert this event moved, described for the log.
+        transitions: Vec<String>,
     },
 }
 

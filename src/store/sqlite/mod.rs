@@ -3,6 +3,7 @@
 //! own connections. Claims live in memory only: after a crash every
 //! pending delivery is simply due again.
 
+pub mod alerts;
 pub mod audit;
 mod open;
 mod read;

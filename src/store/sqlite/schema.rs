@@ -62,6 +62,39 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_connection ON events (connection, received_at);
     CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
     ",
+    // 3: the alert lifecycle. An alert is pending, firing or resolved, with
+    // its episode's counts and the channels told it fired; alerts of the
+    // previous schema were active, so they become firing ones, told on the
+    // channels their deliveries went to. Each event records the
+    // transitions it made, for `explain`.
+    "
+    CREATE TABLE alerts_lifecycle (
+        rule          TEXT NOT NULL,
+        connection    TEXT NOT NULL,
+        data_type     TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        since         INTEGER NOT NULL,
+        firing_since  INTEGER,
+        resolved_at   INTEGER,
+        matches       INTEGER NOT NULL,
+        streak        INTEGER NOT NULL,
+        clean         INTEGER NOT NULL,
+        last_notified INTEGER,
+        notified      TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (rule, connection, data_type)
+    );
+    INSERT INTO alerts_lifecycle
+    SELECT a.rule, a.connection, a.data_type, 'firing', a.last_notified, a.last_notified, NULL, 1, 1, 0,
+           a.last_notified,
+           (SELECT json_group_array(channel) FROM (
+                SELECT DISTINCT d.channel FROM deliveries d JOIN events e ON e.id = d.event_id
+                WHERE d.rule = a.rule AND e.connection = a.connection))
+    FROM alerts a;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_lifecycle RENAME TO alerts;
+    CREATE INDEX alerts_active ON alerts (connection) WHERE state IN ('pending', 'firing');
+    ALTER TABLE events ADD COLUMN transitions TEXT NOT NULL DEFAULT '[]';
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

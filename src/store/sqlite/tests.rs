@@ -4,9 +4,15 @@ use bytes::Bytes;
 
 use super::audit::find_event;
 use super::*;
+use std::path::Path;
+use std::sync::Arc;
+
 use crate::alerts::AlertKey;
-use crate::rules::Environment;
-use crate::store::{Candidate, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Settle};
+use crate::config::{Config, load_str};
+use crate::event::parse_event;
+use crate::lifecycle::{AlertInput, Matched};
+use crate::rules::{Environment, evaluate};
+use crate::store::{Ingest, IngestOutcome, Pruned, Settle};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -14,31 +20,43 @@ fn store() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
+/// A config with one rule, `failed`, notifying the Slack channel `ops`
+/// every hour at most.
+fn config() -> Arc<Config> {
+    let text = "channels:\n  ops:\n    slack: { webhook_url: 'http://127.0.0.1:9/hook' }\ndefaults:\n  notify: [ops]\n  repeat_interval: 1h\nrules:\n  - name: failed\n    when: { failed: { above: 0 } }\n";
+    Arc::new(load_str(text, Path::new("t.yaml"), &|_| None).unwrap())
+}
+
+/// A failed sync of `connection`, as ingest would hand it to the store.
 fn ingest(request_id: &str, connection: &str, at: SystemTime) -> Ingest {
-    let key = AlertKey {
-        rule: "failed".into(),
-        connection: connection.into(),
-        data_type: None,
-    };
+    let body = format!(
+        r#"{{"data":{{"event":"data","connectionId":"{connection}","requests":[{{"request":"bills","status":"failed"}}]}},"requestId":"{request_id}"}}"#
+    );
+    let event = parse_event(body.as_bytes()).unwrap();
+    let config = config();
+    let matches = evaluate(&config.rules, &event, Environment::Production)
+        .into_iter()
+        .map(|m| Matched {
+            rule: 0,
+            key: AlertKey::of(&m.rule.name, &event),
+            evidence: m.evidence,
+        })
+        .collect();
     Ingest {
         dedup_key: request_id.into(),
         request_id: Some(request_id.into()),
         received_at: at,
-        body: Bytes::from_static(b"{\"data\":{}}"),
+        body: Bytes::from(body),
         event: Some("data".into()),
         connection: Some(connection.into()),
         environment: Environment::Production,
-        candidates: vec![Candidate {
-            key,
-            repeat_interval: Duration::from_secs(3600),
-            deliveries: vec![NewDelivery {
-                channel: "ops".into(),
-                message: Message::Slack {
-                    payload: serde_json::json!({ "text": request_id }),
-                },
-            }],
-        }],
-        resolve: None,
+        alerts: AlertInput {
+            config: config.clone(),
+            event: Arc::new(event),
+            environment: Environment::Production,
+            received_at: at,
+            matches,
+        },
     }
 }
 

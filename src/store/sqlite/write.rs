@@ -3,12 +3,14 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{OptionalExtension, Savepoint, params};
+use rusqlite::{Savepoint, params};
 
-use crate::alerts::{AlertState, should_notify};
+use crate::alerts::AlertKey;
+use crate::lifecycle::{Notification, apply};
 
-use super::super::model::{Candidate, Ingest, IngestOutcome, Pruned, Resolution, Settle};
-use super::{from_millis, millis};
+use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
+use super::alerts::SqlStates;
+use super::millis;
 
 pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOutcome> {
     let seen = tx
@@ -17,21 +19,13 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
     if seen {
         return Ok(IngestOutcome::Duplicate);
     }
-    if let Some(resolution) = &ingest.resolve {
-        resolve(tx, resolution)?;
-    }
-    let (mut notified, mut suppressed) = (Vec::new(), Vec::new());
-    for candidate in &ingest.candidates {
-        if notifies(tx, candidate, ingest.received_at)? {
-            notified.push(candidate);
-        } else {
-            suppressed.push(candidate);
-        }
-    }
+    let applied = apply(&mut SqlStates { conn: tx }, &ingest.alerts)?;
+    let notified: Vec<AlertKey> = applied.notified().cloned().collect();
+    let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     // The event row is written once, with its verdicts.
     tx.prepare_cached(
-        "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         ingest.dedup_key,
@@ -42,67 +36,36 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
         ingest.environment.as_str(),
         &ingest.body[..],
         rule_list(&notified),
-        rule_list(&suppressed),
+        rule_list(&applied.quiet),
+        json_list(&transitions),
     ])?;
     let event_id = tx.last_insert_rowid();
     let mut channels = Vec::new();
-    for candidate in &notified {
-        queue(tx, event_id, ingest, candidate, &mut channels)?;
+    for notification in &applied.notifications {
+        queue(tx, event_id, ingest, notification, &mut channels)?;
     }
-    let keys = |candidates: Vec<&Candidate>| candidates.into_iter().map(|c| c.key.clone()).collect();
     Ok(IngestOutcome::Accepted {
-        notified: keys(notified),
-        suppressed: keys(suppressed),
+        notified,
+        suppressed: applied.quiet,
         channels,
+        transitions,
     })
 }
 
-fn rule_list(candidates: &[&Candidate]) -> String {
-    let rules: Vec<&str> = candidates.iter().map(|c| c.key.rule.as_str()).collect();
-    serde_json::to_string(&rules).unwrap_or_else(|_| "[]".into())
+fn rule_list(keys: &[AlertKey]) -> String {
+    let rules: Vec<&str> = keys.iter().map(|k| k.rule.as_str()).collect();
+    json_list(&rules)
 }
 
-fn resolve(tx: &Savepoint<'_>, resolution: &Resolution) -> rusqlite::Result<()> {
-    let firing = serde_json::to_string(&resolution.still_firing).unwrap_or_else(|_| "[]".into());
-    tx.prepare_cached(
-        "DELETE FROM alerts WHERE connection = ?1 AND data_type = ?2
-         AND rule NOT IN (SELECT value FROM json_each(?3))",
-    )?
-    .execute(params![
-        resolution.connection,
-        resolution.data_type.as_deref().unwrap_or(""),
-        firing
-    ])?;
-    Ok(())
-}
-
-/// Decides by the stored alert state, and records the notification.
-fn notifies(tx: &Savepoint<'_>, candidate: &Candidate, now: SystemTime) -> rusqlite::Result<bool> {
-    let key = &candidate.key;
-    let data_type = key.data_type.as_deref().unwrap_or("");
-    let last: Option<i64> = tx
-        .prepare_cached("SELECT last_notified FROM alerts WHERE rule = ?1 AND connection = ?2 AND data_type = ?3")?
-        .query_row(params![key.rule, key.connection, data_type], |row| row.get(0))
-        .optional()?;
-    let state = last.map(|ms| AlertState {
-        last_notified: from_millis(ms),
-    });
-    if !should_notify(state.as_ref(), now, candidate.repeat_interval) {
-        return Ok(false);
-    }
-    tx.prepare_cached(
-        "INSERT INTO alerts (rule, connection, data_type, last_notified) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (rule, connection, data_type) DO UPDATE SET last_notified = excluded.last_notified",
-    )?
-    .execute(params![key.rule, key.connection, data_type, millis(now)])?;
-    Ok(true)
+fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
 fn queue(
     tx: &Savepoint<'_>,
     event_id: i64,
     ingest: &Ingest,
-    candidate: &Candidate,
+    notification: &Notification,
     channels: &mut Vec<String>,
 ) -> rusqlite::Result<()> {
     let received = millis(ingest.received_at);
@@ -110,12 +73,12 @@ fn queue(
         "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
     )?;
-    for delivery in &candidate.deliveries {
+    for delivery in &notification.deliveries {
         let message = serde_json::to_string(&delivery.message).unwrap_or_default();
         insert.execute(params![
             event_id,
             ingest.request_id,
-            candidate.key.rule,
+            notification.key.rule,
             delivery.channel,
             message,
             received
@@ -172,7 +135,11 @@ pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime) -> rusqlite::Result<Pruned>
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
         [cutoff],
     )?;
-    tx.execute("DELETE FROM alerts WHERE last_notified < ?1", [cutoff])?;
+    // Firing alerts stay, however old: they are still true.
+    tx.execute(
+        "DELETE FROM alerts WHERE (state = 'resolved' AND resolved_at < ?1) OR (state = 'pending' AND since < ?1)",
+        [cutoff],
+    )?;
     Ok(Pruned { events, deliveries })
 }
 

@@ -1,0 +1,293 @@
+//! One event's effect on alert state: which keys it matched, which it
+//! showed clean, what each transition sends. Runs inside the store's
+//! transaction, against the states the store holds, so an event and the
+//! state it moved are committed together.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::alerts::AlertKey;
+use crate::config::{ChannelKind, Config};
+use crate::event::Event;
+use crate::render::{Alert, Facts, Notice, render_email, render_slack};
+use crate::rules::{Environment, Evidence, Rule};
+use crate::store::{Message, NewDelivery};
+
+use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
+
+/// A rule that fired on the event.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    /// Index into `config.rules`.
+    pub rule: usize,
+    pub key: AlertKey,
+    pub evidence: Evidence,
+}
+
+/// What the lifecycle needs of one event.
+#[derive(Debug, Clone)]
+pub struct AlertInput {
+    /// The configuration the event was evaluated with: rules and channels.
+    pub config: Arc<Config>,
+    pub event: Arc<Event>,
+    pub environment: Environment,
+    pub received_at: SystemTime,
+    pub matches: Vec<Matched>,
+}
+
+/// Alert states as a store keeps them.
+pub trait AlertStates {
+    type Error;
+    fn get(&mut self, key: &AlertKey) -> Result<Option<AlertState>, Self::Error>;
+    /// The pending and firing alerts of `connection`.
+    fn active(&mut self, connection: &str) -> Result<Vec<(AlertKey, AlertState)>, Self::Error>;
+    fn put(&mut self, key: &AlertKey, state: &AlertState) -> Result<(), Self::Error>;
+}
+
+/// A message to queue, and the alert it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub key: AlertKey,
+    pub effect: Effect,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// One key's move, for the audit trail (`explain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub key: AlertKey,
+    pub from: Option<Phase>,
+    pub to: Phase,
+    pub effect: Option<Effect>,
+    /// The channels the effect was queued for.
+    pub channels: Vec<String>,
+}
+
+impl Transition {
+    /// `bills-keep-failing/CON-1: pending → firing, FIRING to ops`.
+    pub fn describe(&self) -> String {
+        let from = self.from.map_or("new", Phase::as_str);
+        let mut text = format!("{}: {from} → {}", self.key, self.to.as_str());
+        let told = match self.effect {
+            Some(Effect::Firing) => "FIRING",
+            Some(Effect::StillFailing) => "STILL FAILING",
+            Some(Effect::Resolved) => "RESOLVED",
+            None => return text,
+        };
+        match self.channels.is_empty() {
+            true => text.push_str(&format!(", {told} not sent (no channel)")),
+            false => text.push_str(&format!(", {told} to {}", self.channels.join(", "))),
+        }
+        text
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    pub notifications: Vec<Notification>,
+    pub transitions: Vec<Transition>,
+    /// Matched keys that sent nothing: pending, or firing within
+    /// `repeat_interval`.
+    pub quiet: Vec<AlertKey>,
+}
+
+impl Applied {
+    /// Keys that queued messages.
+    pub fn notified(&self) -> impl Iterator<Item = &AlertKey> {
+        self.notifications.iter().map(|n| &n.key)
+    }
+}
+
+pub fn policy(rule: &Rule) -> Policy {
+    Policy {
+        after: rule.after,
+        resolve_after: rule.resolve_after,
+        repeat_interval: rule.repeat_interval,
+        send_resolved: rule.send_resolved,
+    }
+}
+
+/// Runs the event's observations through the state machine against
+/// `states`, storing each new state; returns what to queue.
+pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Applied, S::Error> {
+    let mut applied = Applied::default();
+    for matched in &input.matches {
+        let rule = &input.config.rules[matched.rule];
+        let state = states.get(&matched.key)?;
+        let observed = Observed {
+            rule,
+            key: &matched.key,
+            evidence: Some(&matched.evidence),
+        };
+        let quiet = record(
+            states,
+            input,
+            &observed,
+            state.as_ref(),
+            Observation::Match,
+            &mut applied,
+        )?;
+        if quiet {
+            applied.quiet.push(matched.key.clone());
+        }
+    }
+    let Some(connection) = input.event.connection_id.as_deref() else {
+        return Ok(applied);
+    };
+    if !input.event.shows_connection_back() {
+        return Ok(applied);
+    }
+    for (key, state) in states.active(connection)? {
+        if input.matches.iter().any(|m| m.key == key) {
+            continue;
+        }
+        // A rule removed by a reload can no longer say what clean means.
+        let Some(rule) = input.config.rules.iter().find(|r| r.name == key.rule) else {
+            continue;
+        };
+        if !is_clean(rule, &key, &input.event) {
+            continue;
+        }
+        let observed = Observed {
+            rule,
+            key: &key,
+            evidence: None,
+        };
+        record(states, input, &observed, Some(&state), Observation::Clean, &mut applied)?;
+    }
+    Ok(applied)
+}
+
+/// Whether `event` shows `rule`'s alert `key` clean (the rule did not fire
+/// on it). A connection-lost alert is over when the connection is back;
+/// any other when a sync of its connection and data type carries what the
+/// rule looks at. A sync without that data says nothing.
+fn is_clean(rule: &Rule, key: &AlertKey, event: &Event) -> bool {
+    if rule.watches_connection() {
+        return event.shows_connection_back();
+    }
+    event.is_sync() && AlertKey::of("", event).data_type == key.data_type && rule.when.observes(event)
+}
+
+struct Observed<'a> {
+    rule: &'a Rule,
+    key: &'a AlertKey,
+    /// Set for a match: what made the rule fire.
+    evidence: Option<&'a Evidence>,
+}
+
+/// Moves one key and queues its effect; true when a match sent nothing.
+fn record<S: AlertStates>(
+    states: &mut S,
+    input: &AlertInput,
+    observed: &Observed<'_>,
+    state: Option<&AlertState>,
+    observation: Observation,
+    applied: &mut Applied,
+) -> Result<bool, S::Error> {
+    let now = input.received_at;
+    let step = transition(state, observation, &policy(observed.rule), now);
+    let Some(mut next) = step.state else {
+        return Ok(false);
+    };
+    let mut channels = Vec::new();
+    let mut deliveries = Vec::new();
+    if let Some(effect) = step.effect {
+        channels = recipients(effect, observed.rule, state, &input.config);
+        if !channels.is_empty() {
+            let facts = facts(effect, observed, state, &next, input);
+            deliveries = render_for(&input.config, &channels, &facts);
+        }
+        if matches!(effect, Effect::Firing | Effect::StillFailing) && !deliveries.is_empty() {
+            next.last_notified = Some(now);
+            next.notified = channels.clone();
+        }
+    }
+    states.put(observed.key, &next)?;
+    applied.transitions.push(Transition {
+        key: observed.key.clone(),
+        from: state.filter(|s| s.phase != Phase::Resolved).map(|s| s.phase),
+        to: next.phase,
+        effect: step.effect,
+        channels: channels.clone(),
+    });
+    let quiet = deliveries.is_empty();
+    if let Some(effect) = step.effect.filter(|_| !quiet) {
+        applied.notifications.push(Notification {
+            key: observed.key.clone(),
+            effect,
+            deliveries,
+        });
+    }
+    Ok(quiet)
+}
+
+/// Who is told: the rule's channels when it fires or repeats; the ones
+/// that were told it fired when it resolves (and still exist).
+fn recipients(effect: Effect, rule: &Rule, state: Option<&AlertState>, config: &Config) -> Vec<String> {
+    let names: Vec<String> = match effect {
+        Effect::Firing | Effect::StillFailing => rule.notify.clone(),
+        Effect::Resolved => state.map(|s| s.notified.clone()).unwrap_or_default(),
+    };
+    names
+        .into_iter()
+        .filter(|name| config.channels.contains_key(name))
+        .collect()
+}
+
+fn facts(
+    effect: Effect,
+    observed: &Observed<'_>,
+    before: Option<&AlertState>,
+    after: &AlertState,
+    input: &AlertInput,
+) -> Facts {
+    let now = input.received_at;
+    let firing_since = after.firing_since.unwrap_or(after.since);
+    let notice = match effect {
+        Effect::Firing => Notice::Firing,
+        Effect::StillFailing => Notice::StillFailing {
+            since: firing_since,
+            failing: after.matches,
+        },
+        Effect::Resolved => Notice::Resolved {
+            since: firing_since,
+            lasted: now.duration_since(firing_since).unwrap_or(Duration::ZERO),
+            failing: before.map_or(after.matches, |s| s.matches),
+            clean_request: input.event.request_id.clone(),
+        },
+    };
+    match observed.evidence {
+        Some(evidence) => {
+            let alert = Alert {
+                rule: observed.rule,
+                event: &input.event,
+                evidence,
+                environment: input.environment,
+                received_at: now,
+            };
+            let mut facts = Facts::gather(&alert);
+            facts.notice = notice;
+            facts
+        }
+        None => Facts::resolved(observed.rule, &input.event, input.environment, now, notice),
+    }
+}
+
+fn render_for(config: &Config, channels: &[String], facts: &Facts) -> Vec<NewDelivery> {
+    channels
+        .iter()
+        .filter_map(|name| {
+            let message = match &config.channels.get(name)?.kind {
+                ChannelKind::Slack(_) => Message::Slack {
+                    payload: render_slack(facts),
+                },
+                ChannelKind::Email(_) => Message::Email(render_email(facts)),
+            };
+            Some(NewDelivery {
+                channel: name.clone(),
+                message,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,10 @@
+//! The life of an alert over time: pending, firing, still failing,
+//! resolved. [`transition`] is the pure state machine; [`apply`] turns one
+//! event into observations of alert keys, runs them through it against the
+//! states a store holds, and renders what each effect sends.
+
+mod apply;
+mod transition;
+
+pub use apply::{AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, policy};
+pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};
