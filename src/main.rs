@@ -94,6 +94,15 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// The pending and firing alerts, one line each (read-only; safe while
+    /// the daemon runs).
+    Alerts {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Only alerts in this state.
+        #[arg(long, value_parser = ["pending", "firing"])]
+        state: Option<String>,
+    },
     /// Why an event did or did not notify, and every delivery attempt.
     Explain {
         #[command(flatten)]
@@ -156,6 +165,9 @@ fn main() -> ExitCode {
                 limit,
             };
             with_database(&database, |path, _| commands::history(path, &filter, &mut out))
+        }
+        Command::Alerts { database, state } => {
+            with_database(&database, |path, _| commands::alerts(path, state.as_deref(), &mut out))
         }
         Command::Explain { database, request_id } => with_database(&database, |path, config| {
             commands::explain(path, &request_id, config, &mut out)

@@ -62,7 +62,16 @@ fn write_summary(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Result<(
         }
     };
     writeln!(out, "notified: {}", list(&row.fired))?;
-    writeln!(out, "kept quiet by repeat_interval: {}", list(&row.suppressed))
+    writeln!(
+        out,
+        "kept quiet (pending, or within repeat_interval): {}",
+        list(&row.suppressed)
+    )?;
+    writeln!(out, "\nALERT TRANSITIONS ({})", row.transitions.len())?;
+    for transition in &row.transitions {
+        writeln!(out, "{transition}")?;
+    }
+    Ok(())
 }
 
 fn write_rules(stored: &StoredEvent, config: &Config, out: &mut dyn Write) -> std::io::Result<()> {

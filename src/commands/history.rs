@@ -54,7 +54,7 @@ fn write_event(event: &EventRow, out: &mut dyn Write) -> std::io::Result<()> {
         format!("notified: {}", event.fired.join(", "))
     };
     if !event.suppressed.is_empty() {
-        verdict.push_str(&format!("; quiet (repeat_interval): {}", event.suppressed.join(", ")));
+        verdict.push_str(&format!("; quiet: {}", event.suppressed.join(", ")));
     }
     writeln!(
         out,

@@ -1,6 +1,7 @@
 //! The subcommands of the `syncwatch` binary, as library functions that
 //! write to the given output and return the process exit code.
 
+mod alerts;
 mod check;
 mod describe;
 mod explain;
@@ -10,6 +11,7 @@ mod serve;
 mod sign;
 mod test;
 
+pub use alerts::alerts;
 pub use check::check;
 pub use explain::explain;
 pub use history::history;

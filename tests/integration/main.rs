@@ -7,6 +7,7 @@ mod crash;
 mod delivery;
 mod hardening;
 mod helpers;
+mod lifecycle;
 mod limits;
 mod operations;
 mod security;

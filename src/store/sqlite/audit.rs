@@ -25,6 +25,8 @@ pub struct EventRow {
     pub environment: String,
     pub fired: Vec<String>,
     pub suppressed: Vec<String>,
+    /// The alert transitions the event made, described.
+    pub transitions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,7 @@ fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
         environment: row.get(4)?,
         fired: rules(row.get(5)?),
         suppressed: rules(row.get(6)?),
+        transitions: rules(row.get(7)?),
     })
 }
 
@@ -92,7 +95,7 @@ fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow
 /// that rule fired (notified or kept quiet).
 pub fn recent_events(conn: &Connection, filter: &HistoryFilter) -> rusqlite::Result<Vec<EventRow>> {
     let mut statement = conn.prepare(
-        "SELECT received_at, request_id, event, connection, environment, fired, suppressed FROM events e
+        "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions FROM events e
          WHERE (?1 IS NULL OR connection = ?1)
            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.fired) WHERE value = ?2)
                           OR EXISTS (SELECT 1 FROM json_each(e.suppressed) WHERE value = ?2))
@@ -121,10 +124,10 @@ pub fn recent_notifications(conn: &Connection, filter: &HistoryFilter) -> rusqli
 pub fn find_event(conn: &Connection, request_id: &str) -> rusqlite::Result<Option<StoredEvent>> {
     let found = conn
         .query_row(
-            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, body, id FROM events
-             WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id LIMIT 1",
+            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions, body, id
+             FROM events WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id LIMIT 1",
             [request_id],
-            |row| Ok((event_row(row)?, row.get::<_, Vec<u8>>(7)?, row.get::<_, i64>(8)?)),
+            |row| Ok((event_row(row)?, row.get::<_, Vec<u8>>(8)?, row.get::<_, i64>(9)?)),
         )
         .optional()?;
     let Some((row, body, id)) = found else {

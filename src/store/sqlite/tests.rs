@@ -191,3 +191,47 @@ fn a_database_newer_than_the_program_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_database_of_the_first_release_keeps_its_events_and_its_active_alerts_fire_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    schema::migrate_to(&mut conn, 2).unwrap();
+    conn.execute_batch(
+        "INSERT INTO events (id, dedup_key, request_id, received_at, event, connection, environment, body)
+         VALUES (1, 'old', 'old', 1000, 'data', 'CON-1', 'production', x'7b7d');
+         INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at)
+         VALUES (1, 'old', 'failed', 'ops', '{}', 'pending', 1000, 1000);
+         INSERT INTO alerts (rule, connection, data_type, last_notified) VALUES ('failed', 'CON-1', '', 1000);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path, Duration::from_secs(1)).unwrap();
+    let conn = open_read_only(&path).unwrap();
+    let active = alerts::active_of(&conn, None).unwrap();
+    assert_eq!(active.len(), 1);
+    let (key, state) = &active[0];
+    assert_eq!((key.rule.as_str(), key.connection.as_str()), ("failed", "CON-1"));
+    assert_eq!(state.phase, crate::lifecycle::Phase::Firing);
+    assert_eq!(state.notified, ["ops"]);
+    assert_eq!(state.last_notified, Some(from_millis(1000)));
+    assert_eq!(store.pending_count().unwrap(), 1, "the queue is kept");
+    assert!(find_event(&conn, "old").unwrap().is_some(), "the events are kept");
+
+    // A clean sync of CON-1 now resolves it, with a RESOLVED message to ops.
+    let now = SystemTime::now();
+    let mut clean = ingest("clean", "CON-1", now);
+    clean.alerts.matches.clear();
+    let body = r#"{"data":{"event":"data","connectionId":"CON-1","requests":[{"request":"bills","status":"success"}]},"requestId":"clean"}"#;
+    clean.alerts.event = Arc::new(parse_event(body.as_bytes()).unwrap());
+    let IngestOutcome::Accepted {
+        notified, transitions, ..
+    } = store.ingest(clean).await.unwrap()
+    else {
+        panic!("accepted")
+    };
+    assert_eq!(notified.len(), 1);
+    assert_eq!(transitions, ["failed/CON-1: firing → resolved, RESOLVED to ops"]);
+}
