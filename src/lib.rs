@@ -30,6 +30,7 @@
 //! for journald; [`systemd`] speaks sd_notify; [`commands`] holds the
 //! CLI's subcommands.
 
+pub mod absence;
 pub mod alerts;
 pub mod commands;
 pub mod config;

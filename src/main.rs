@@ -103,6 +103,17 @@ enum Command {
         #[arg(long, value_parser = ["pending", "firing"])]
         state: Option<String>,
     },
+    /// The known connections: last event, last sync, status, firing
+    /// alerts; `connections forget ID` forgets one.
+    Connections {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Only connections in this state.
+        #[arg(long, value_parser = commands::CONNECTION_STATES)]
+        state: Option<String>,
+        #[command(subcommand)]
+        action: Option<ConnectionsAction>,
+    },
     /// Why an event did or did not notify, and every delivery attempt.
     Explain {
         #[command(flatten)]
@@ -125,6 +136,15 @@ enum Command {
         /// The channel's name in rules.yaml.
         #[arg(long)]
         channel: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectionsAction {
+    /// Forget a connection and its alerts until its next event.
+    Forget {
+        /// The connection id (connectionId or connectionUuid).
+        id: String,
     },
 }
 
@@ -169,6 +189,25 @@ fn main() -> ExitCode {
         Command::Alerts { database, state } => {
             with_database(&database, |path, _| commands::alerts(path, state.as_deref(), &mut out))
         }
+        Command::Connections {
+            database,
+            state,
+            action,
+        } => with_database(&database, |path, config| match action {
+            Some(ConnectionsAction::Forget { id }) => commands::forget_connection(path, &id, &mut out),
+            None => {
+                let absence: Vec<String> = config
+                    .map(|c| {
+                        c.rules
+                            .iter()
+                            .filter(|r| r.absence.is_some())
+                            .map(|r| r.name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                commands::connections(path, state.as_deref(), &absence, &mut out)
+            }
+        }),
         Command::Explain { database, request_id } => with_database(&database, |path, config| {
             commands::explain(path, &request_id, config, &mut out)
         }),

@@ -54,6 +54,13 @@ pub struct Metrics {
     pub reloads: Family<ResultLabels, Counter>,
     /// Delivery lanes that panicked and were restarted.
     pub lane_restarts: Family<ChannelLabels, Counter>,
+    /// Downtimes found at start (a heartbeat older than a minute).
+    pub downtimes: Counter,
+    /// How long syncwatch was down before this start, 0 if it was not.
+    pub last_downtime_seconds: Gauge<i64, AtomicI64>,
+    /// Absence checks planned (one per absence rule and connection it
+    /// watches).
+    pub absence_planned: Gauge<i64, AtomicI64>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -97,6 +104,24 @@ impl Metrics {
             "Delivery lanes restarted after a panic",
             lane_restarts.clone(),
         );
+        let downtimes = Counter::default();
+        registry.register(
+            "downtimes",
+            "Times syncwatch found at start that it had not been running for over a minute",
+            downtimes.clone(),
+        );
+        let last_downtime_seconds = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "last_downtime_seconds",
+            "How long syncwatch was down before this start (0: it was not)",
+            last_downtime_seconds.clone(),
+        );
+        let absence_planned = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "absence_checks_planned",
+            "Absence checks planned: absence rules times the connections they watch",
+            absence_planned.clone(),
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -113,7 +138,15 @@ impl Metrics {
             outbox_depth,
             reloads,
             lane_restarts,
+            downtimes,
+            last_downtime_seconds,
+            absence_planned,
         }
+    }
+
+    pub fn downtime(&self, down: std::time::Duration) {
+        self.downtimes.inc();
+        self.last_downtime_seconds.set(down.as_secs() as i64);
     }
 
     pub fn lane_restart(&self, channel: &str) {

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod check;
+mod connections;
 mod describe;
 mod explain;
 mod history;
@@ -13,6 +14,7 @@ mod test;
 
 pub use alerts::alerts;
 pub use check::check;
+pub use connections::{STATES as CONNECTION_STATES, connections, forget as forget_connection};
 pub use explain::explain;
 pub use history::history;
 pub use send_test::send_test;

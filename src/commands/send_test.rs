@@ -77,6 +77,7 @@ fn test_facts() -> Facts {
         after: 1,
         resolve_after: 1,
         send_resolved: false,
+        absence: None,
     };
     let event = Event {
         event: Some("test".into()),

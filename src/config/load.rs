@@ -188,14 +188,18 @@ fn read_signing_secrets(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<sup
 }
 
 fn read_storage(reader: &mut Reader<'_>, top: &Fields<'_>) -> Storage {
-    let fields = section(reader, top, "storage", &["path", "retention"]);
+    let fields = section(reader, top, "storage", &["path", "retention", "forget_after"]);
     let path = fields.get("path").and_then(|(value, at)| reader.string(value, &at));
     let retention = fields
         .get("retention")
         .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
+    let forget_after = fields
+        .get("forget_after")
+        .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
     Storage {
         path: PathBuf::from(path.unwrap_or_else(|| "/var/lib/syncwatch/syncwatch.db".into())),
         retention: retention.unwrap_or(Duration::from_secs(30 * 86_400)),
+        forget_after: forget_after.unwrap_or(Duration::from_secs(30 * 86_400)),
     }
 }
 

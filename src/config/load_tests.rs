@@ -376,3 +376,38 @@ fn a_port_may_come_from_a_variable_with_a_default() {
         "{found:?}"
     );
 }
+
+#[test]
+fn no_sync_for_makes_an_absence_rule_that_combines_only_with_connection_matchers() {
+    let config = load("rules:\n  - name: quiet\n    notify: []\n    when: { environment: production, service: xero, no_sync_for: 26h }\n").unwrap();
+    assert_eq!(config.rules[0].absence, Some(Duration::from_secs(26 * 3600)));
+    let found = errors(
+        "rules:\n  - name: quiet\n    notify: []\n    when: { no_sync_for: 26h, failed: { above: 0 }, event: data }\n",
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[1].contains("rules[0].when.failed: `no_sync_for` is checked against each connection's last event, so it combines only with environment, service, business, connection: remove `failed`"), "{found:?}");
+    let nested = errors("rules:\n  - name: quiet\n    notify: []\n    when: { any: [ { no_sync_for: 1h } ] }\n");
+    assert!(
+        nested[0].contains("`no_sync_for` belongs at the top of `when`"),
+        "{nested:?}"
+    );
+    let zero = errors("rules:\n  - name: quiet\n    notify: []\n    when: { no_sync_for: 0s }\n");
+    assert!(zero[0].contains("would fire at once"), "{zero:?}");
+}
+
+#[test]
+fn after_and_resolve_after_count_from_one() {
+    let config = load("defaults:\n  after: 2\n  send_resolved: false\nrules:\n  - name: r\n    notify: []\n    resolve_after: 3\n    when: { event: data }\n").unwrap();
+    let rule = &config.rules[0];
+    assert_eq!((rule.after, rule.resolve_after, rule.send_resolved), (2, 3, false));
+    let found = errors("rules:\n  - name: r\n    notify: []\n    after: 0\n    when: { event: data }\n");
+    assert!(
+        found[0].contains("`after: 0` would never hold: count from 1"),
+        "{found:?}"
+    );
+    let found = errors("rules:\n  - name: r\n    notify: []\n    send_resolved: maybe\n    when: { event: data }\n");
+    assert!(
+        found[0].contains("`maybe` is not allowed (allowed: true, false)"),
+        "{found:?}"
+    );
+}

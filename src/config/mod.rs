@@ -1,6 +1,7 @@
 //! rules.yaml: read, interpolated, validated once into typed settings, so
 //! the rest of the program cannot hold an invalid rule or channel.
 
+mod absence;
 mod channels;
 mod error;
 mod load;

@@ -47,6 +47,8 @@ pub struct Storage {
     pub path: PathBuf,
     /// Events and settled deliveries older than this are pruned.
     pub retention: Duration,
+    /// Connections without an event for this long are forgotten.
+    pub forget_after: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ use serde_yaml::Value;
 use crate::event::{Frequency, Status};
 use crate::rules::{Condition, CountCondition, Environment, Field, FieldMatcher, Pattern, Rule, Severity, Threshold};
 
+use super::absence::read_when;
 use super::load::{read_channel_names, read_flag, read_streak};
 use super::model::Defaults;
 use super::reader::{At, Fields, Reader, describe};
@@ -39,6 +40,7 @@ const WHEN_KEYS: &[&str] = &[
     "success",
     "any",
     "not",
+    "no_sync_for",
 ];
 const COUNT_KEYS: &[&str] = &["above", "at_least", "below", "data_types", "report_frequency"];
 const FREQUENCIES: [(&str, Frequency); 3] = [
@@ -94,15 +96,15 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
     let fields = reader.fields(Some(item), at, RULE_KEYS);
     let name = read_name(reader, &fields);
     let description = fields.get("description").and_then(|(v, at)| reader.string(v, &at));
-    let when = match fields.get("when") {
-        Some((value, at)) => read_all(reader, value, &at),
+    let (when, absence) = match fields.get("when") {
+        Some((value, at)) => read_when(reader, value, &at),
         None => {
             reader.error(
                 &fields.at.key("when"),
                 "`when` is required",
                 Some(&WHEN_KEYS.join(", ")),
             );
-            None
+            (None, None)
         }
     };
     let severity = match fields.get("severity") {
@@ -138,6 +140,7 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
         after: after.unwrap_or(defaults.after),
         resolve_after: resolve_after.unwrap_or(defaults.resolve_after),
         send_resolved: send_resolved.unwrap_or(defaults.send_resolved),
+        absence,
     })
 }
 
@@ -155,7 +158,7 @@ fn read_name(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<String> {
 }
 
 /// A `when` mapping (or a nested one under `any` / `not`): all keys hold.
-fn read_all(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Condition> {
+pub fn read_all(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Condition> {
     let fields = reader.fields(Some(value), at.clone(), WHEN_KEYS);
     let map = value.as_mapping()?;
     if map.is_empty() {
@@ -186,6 +189,14 @@ fn read_condition(reader: &mut Reader<'_>, key: &str, value: &Value, at: &At) ->
         "success" => read_count(reader, Status::Success, value, at).map(Condition::Count),
         "any" => read_any(reader, value, at),
         "not" => read_all(reader, value, at).map(|c| Condition::Not(Box::new(c))),
+        "no_sync_for" => {
+            reader.error(
+                at,
+                "`no_sync_for` belongs at the top of `when`, not under `any` or `not`",
+                None,
+            );
+            None
+        }
         _ => None,
     }
 }

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::outbox::WorkerSettings;
 use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
 
+use super::background::{check_absence, heartbeat, plan_absence, prune_periodically};
 use super::listener::{self, Limits};
 use super::state::AppState;
 
@@ -82,7 +83,9 @@ impl App {
         } else {
             Store::Sqlite(SqliteStore::open(&config.storage.path, settings.busy_timeout)?)
         });
-        let state = AppState::new(config, store, settings.worker, settings.dry_run).map_err(BuildError::Channel)?;
+        let absence = Arc::new(plan_absence(&config, &store).await?);
+        let state =
+            AppState::new(config, store, absence, settings.worker, settings.dry_run).map_err(BuildError::Channel)?;
         Ok(App {
             listener,
             state: Arc::new(state),
@@ -108,13 +111,13 @@ impl App {
         self.state.abandon_unknown_channels().await;
         let (stop, stopped) = watch::channel(false);
         let lanes = self.state.start_lanes(stopped.clone());
-        let retention = self.state.config().storage.retention;
         let pruner = tokio::spawn(prune_periodically(
-            self.state.store.clone(),
-            retention,
+            self.state.clone(),
             self.settings.prune_every,
             stopped.clone(),
         ));
+        let heartbeat = tokio::spawn(heartbeat(self.state.clone(), stopped.clone()));
+        let absence = tokio::spawn(check_absence(self.state.clone(), stopped.clone()));
         let signalled = async move {
             shutdown.await;
             let _ = stop.send(true);
@@ -128,35 +131,12 @@ impl App {
             grace,
         )
         .await;
-        let _ = pruner.await;
+        let _ = tokio::join!(pruner, heartbeat, absence);
         // Lanes added by a reload are not in `lanes`; they stop on the same
         // signal, and the runtime's end collects them.
         let drained = tokio::time::timeout(grace, futures_util::future::join_all(lanes)).await;
         if drained.is_err() {
             tracing::warn!("deliveries still running at the end of the shutdown grace period were stopped");
-        }
-    }
-}
-
-/// Removes events and settled deliveries older than `retention`, at start
-/// and then every `every`, so the database does not grow without bound.
-async fn prune_periodically(store: Arc<Store>, retention: Duration, every: Duration, mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        let cutoff = std::time::SystemTime::now() - retention;
-        match store.prune(cutoff).await {
-            Ok(pruned) if pruned.events + pruned.deliveries > 0 => {
-                tracing::info!(
-                    events = pruned.events,
-                    deliveries = pruned.deliveries,
-                    "pruned old records"
-                )
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "pruning failed; will try again"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::{Event, ParseError, parse_event};
@@ -37,6 +38,8 @@ pub struct Ingested {
     /// For metrics: the event's name and environment.
     pub event: String,
     pub environment: Environment,
+    /// The connection the event names, as now known, for absence rules.
+    pub known: Option<Box<KnownConnection>>,
 }
 
 /// Bodies above this size are parsed and evaluated on a blocking thread:
@@ -85,6 +88,7 @@ async fn ingest_parsed(
             channels: Vec::new(),
             event: event.event.clone().unwrap_or_default(),
             environment,
+            known: None,
         });
     }
     let (event, record, matched) = if body.len() <= HEAVY_BODY {
@@ -167,22 +171,24 @@ fn log_outcome(event: &Event, environment: Environment, matched: &[String], outc
     let request_id = event.request_id.as_deref().unwrap_or("-");
     let kind = event.event.as_deref().unwrap_or("-");
     let connection = event.connection_id.as_deref().unwrap_or("-");
-    let ingested = |answer, channels| Ingested {
+    let ingested = |answer, channels, known| Ingested {
         answer,
         channels,
         event: kind.to_owned(),
         environment,
+        known,
     };
     match outcome {
         IngestOutcome::Duplicate => {
             tracing::info!(request_id, "duplicate event ignored");
-            ingested(Answer::Duplicate, Vec::new())
+            ingested(Answer::Duplicate, Vec::new(), None)
         }
         IngestOutcome::Accepted {
             notified,
             suppressed,
             channels,
             transitions,
+            known,
         } => {
             let quiet: Vec<String> = suppressed.iter().map(ToString::to_string).collect();
             for transition in &transitions {
@@ -198,7 +204,7 @@ fn log_outcome(event: &Event, environment: Environment, matched: &[String], outc
                 quiet = %quiet.join(","),
                 "event received"
             );
-            ingested(Answer::Accepted, channels)
+            ingested(Answer::Accepted, channels, known)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP side: the webhook endpoint and the health endpoints, on warp.
 
 mod app;
+mod background;
 mod body;
 mod ingest;
 mod listener;

@@ -119,6 +119,9 @@ async fn receive_webhook(
     match ingest(config.clone(), &state.store, &state.metrics, body, SystemTime::now()).await {
         Ok(ingested) => {
             state.wake(&ingested.channels);
+            if let Some(known) = &ingested.known {
+                state.absence.seen(&config, known);
+            }
             let status = match ingested.answer {
                 Answer::Accepted => "accepted",
                 Answer::Duplicate => "duplicate",

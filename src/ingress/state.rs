@@ -6,11 +6,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{Notify, watch};
 
+use crate::absence::Absence;
 use crate::config::Config;
 use crate::deliver::{Sender, senders};
 use crate::metrics::Metrics;
 use crate::outbox::{Lane, LaneHealth, SenderSlot, Senders, WorkerSettings};
 use crate::store::Store;
+
+use super::background::replan_absence;
 
 /// A channel's lane as the rest of the daemon sees it.
 struct LaneHandle {
@@ -29,6 +32,9 @@ pub struct AppState {
     config: RwLock<Arc<Config>>,
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
+    /// The planned absence checks: ingest re-plans a connection after each
+    /// event, a reload re-plans all.
+    pub absence: Arc<Absence>,
     lanes: Mutex<HashMap<String, LaneHandle>>,
     /// Lanes not yet running: `App::run` starts them.
     unstarted: Mutex<Vec<Lane>>,
@@ -39,12 +45,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Arc<Store>, worker: WorkerSettings, dry_run: bool) -> Result<AppState, String> {
+    pub fn new(
+        config: Config,
+        store: Arc<Store>,
+        absence: Arc<Absence>,
+        worker: WorkerSettings,
+        dry_run: bool,
+    ) -> Result<AppState, String> {
         let senders = senders(&config, dry_run)?;
+        let metrics = Metrics::new();
+        if let Some(down) = absence.downtime {
+            metrics.downtime(down);
+        }
+        metrics.absence_planned.set(absence.planned() as i64);
         let state = AppState {
             config: RwLock::new(Arc::new(config)),
             store,
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(metrics),
+            absence,
             lanes: Mutex::new(HashMap::new()),
             unstarted: Mutex::new(Vec::new()),
             worker,
@@ -85,8 +103,10 @@ impl AppState {
         let senders = senders(&config, self.dry_run)?;
         warn_about_restart_only_changes(&self.config(), &config);
         self.install_senders(senders);
-        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        let config = Arc::new(config);
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config.clone();
         self.abandon_unknown_channels().await;
+        replan_absence(&self.absence, &config, &self.store).await;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::event::Event;
@@ -111,22 +112,21 @@ pub fn policy(rule: &Rule) -> Policy {
 /// `states`, storing each new state; returns what to queue.
 pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Applied, S::Error> {
     let mut applied = Applied::default();
+    let cx = Cx {
+        config: &input.config,
+        now: input.received_at,
+        environment: input.environment,
+        event: Some(&input.event),
+    };
     for matched in &input.matches {
         let rule = &input.config.rules[matched.rule];
         let state = states.get(&matched.key)?;
         let observed = Observed {
             rule,
             key: &matched.key,
-            evidence: Some(&matched.evidence),
+            source: Source::Match(&matched.evidence),
         };
-        let quiet = record(
-            states,
-            input,
-            &observed,
-            state.as_ref(),
-            Observation::Match,
-            &mut applied,
-        )?;
+        let quiet = record(states, &cx, &observed, state.as_ref(), Observation::Match, &mut applied)?;
         if quiet {
             applied.quiet.push(matched.key.clone());
         }
@@ -151,55 +151,115 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         let observed = Observed {
             rule,
             key: &key,
-            evidence: None,
+            source: Source::Clean,
         };
-        record(states, input, &observed, Some(&state), Observation::Clean, &mut applied)?;
+        record(states, &cx, &observed, Some(&state), Observation::Clean, &mut applied)?;
     }
     Ok(applied)
 }
 
+/// An absence rule's deadline passed for `connection`, silent since
+/// `quiet_since`: a match of its alert key (rule + connection).
+pub fn apply_absence<S: AlertStates>(
+    states: &mut S,
+    config: &Config,
+    rule: &Rule,
+    connection: &KnownConnection,
+    quiet_since: SystemTime,
+    now: SystemTime,
+) -> Result<(Applied, Option<AlertState>), S::Error> {
+    let mut applied = Applied::default();
+    let key = AlertKey {
+        rule: rule.name.clone(),
+        connection: connection.id.clone(),
+        data_type: None,
+    };
+    let cx = Cx {
+        config,
+        now,
+        environment: connection.environment,
+        event: None,
+    };
+    let state = states.get(&key)?;
+    let observed = Observed {
+        rule,
+        key: &key,
+        source: Source::Absence {
+            connection,
+            quiet_since,
+        },
+    };
+    record(states, &cx, &observed, state.as_ref(), Observation::Match, &mut applied)?;
+    let after = states.get(&key)?;
+    Ok((applied, after))
+}
+
 /// Whether `event` shows `rule`'s alert `key` clean (the rule did not fire
-/// on it). A connection-lost alert is over when the connection is back;
-/// any other when a sync of its connection and data type carries what the
-/// rule looks at. A sync without that data says nothing.
+/// on it). A connection-lost alert is over when the connection is back; an
+/// absence alert when the connection syncs; any other when a sync of its
+/// connection and data type carries what the rule looks at. A sync
+/// without that data says nothing.
 fn is_clean(rule: &Rule, key: &AlertKey, event: &Event) -> bool {
     if rule.watches_connection() {
         return event.shows_connection_back();
     }
+    if rule.absence.is_some() {
+        return event.is_sync();
+    }
     event.is_sync() && AlertKey::of("", event).data_type == key.data_type && rule.when.observes(event)
+}
+
+/// What the observations of one step share.
+struct Cx<'a> {
+    config: &'a Config,
+    now: SystemTime,
+    environment: Environment,
+    /// The event observed; none for an absence check.
+    event: Option<&'a Event>,
+}
+
+/// Where an observation comes from: what its messages are made of.
+enum Source<'a> {
+    /// The rule fired on the event, for these tallies.
+    Match(&'a Evidence),
+    /// The event showed the alert clean.
+    Clean,
+    /// The connection has been silent since `quiet_since`.
+    Absence {
+        connection: &'a KnownConnection,
+        quiet_since: SystemTime,
+    },
 }
 
 struct Observed<'a> {
     rule: &'a Rule,
     key: &'a AlertKey,
-    /// Set for a match: what made the rule fire.
-    evidence: Option<&'a Evidence>,
+    source: Source<'a>,
 }
 
 /// Moves one key and queues its effect; true when a match sent nothing.
 fn record<S: AlertStates>(
     states: &mut S,
-    input: &AlertInput,
+    cx: &Cx<'_>,
     observed: &Observed<'_>,
     state: Option<&AlertState>,
     observation: Observation,
     applied: &mut Applied,
 ) -> Result<bool, S::Error> {
-    let now = input.received_at;
-    let step = transition(state, observation, &policy(observed.rule), now);
+    let step = transition(state, observation, &policy(observed.rule), cx.now);
     let Some(mut next) = step.state else {
         return Ok(false);
     };
     let mut channels = Vec::new();
     let mut deliveries = Vec::new();
     if let Some(effect) = step.effect {
-        channels = recipients(effect, observed.rule, state, &input.config);
+        channels = recipients(effect, observed.rule, state, cx.config);
         if !channels.is_empty() {
-            let facts = facts(effect, observed, state, &next, input);
-            deliveries = render_for(&input.config, &channels, &facts);
+            let facts = facts(effect, observed, state, &next, cx);
+            deliveries = render_for(cx.config, &channels, &facts);
         }
         if matches!(effect, Effect::Firing | Effect::StillFailing) && !deliveries.is_empty() {
-            next.last_notified = Some(now);
+            next.last_notified = Some(cx.now);
             next.notified = channels.clone();
         }
     }
@@ -240,9 +300,8 @@ fn facts(
     observed: &Observed<'_>,
     before: Option<&AlertState>,
     after: &AlertState,
-    input: &AlertInput,
+    cx: &Cx<'_>,
 ) -> Facts {
-    let now = input.received_at;
     let firing_since = after.firing_since.unwrap_or(after.since);
     let notice = match effect {
         Effect::Firing => Notice::Firing,
@@ -252,26 +311,33 @@ fn facts(
         },
         Effect::Resolved => Notice::Resolved {
             since: firing_since,
-            lasted: now.duration_since(firing_since).unwrap_or(Duration::ZERO),
+            lasted: cx.now.duration_since(firing_since).unwrap_or(Duration::ZERO),
             failing: before.map_or(after.matches, |s| s.matches),
-            clean_request: input.event.request_id.clone(),
+            clean_request: cx.event.and_then(|e| e.request_id.clone()),
         },
     };
-    match observed.evidence {
-        Some(evidence) => {
-            let alert = Alert {
-                rule: observed.rule,
-                event: &input.event,
-                evidence,
-                environment: input.environment,
-                received_at: now,
-            };
-            let mut facts = Facts::gather(&alert);
-            facts.notice = notice;
-            facts
+    let mut facts = match (&observed.source, cx.event) {
+        (Source::Match(evidence), Some(event)) => Facts::gather(&Alert {
+            rule: observed.rule,
+            event,
+            evidence,
+            environment: cx.environment,
+            received_at: cx.now,
+        }),
+        (
+            Source::Absence {
+                connection,
+                quiet_since,
+            },
+            _,
+        ) => Facts::absence(observed.rule, connection, *quiet_since, cx.now),
+        (_, event) => {
+            let fallback = Event::default();
+            Facts::resolved(observed.rule, event.unwrap_or(&fallback), cx.environment, cx.now)
         }
-        None => Facts::resolved(observed.rule, &input.event, input.environment, now, notice),
-    }
+    };
+    facts.notice = notice;
+    facts
 }
 
 fn render_for(config: &Config, channels: &[String], facts: &Facts) -> Vec<NewDelivery> {

@@ -6,5 +6,5 @@
 mod apply;
 mod transition;
 
-pub use apply::{AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, policy};
+pub use apply::{AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, apply_absence, policy};
 pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};

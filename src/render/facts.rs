@@ -8,6 +8,7 @@ use crate::event::{DataTypeTally, Event, Status};
 use crate::rules::{Environment, Evidence, Match, Rule, Severity};
 
 use super::notice::Notice;
+use crate::absence::KnownConnection;
 
 /// One match of one rule on one event, as the renderers need it.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +54,8 @@ pub struct Facts {
     pub connection_status: Option<String>,
     pub disconnect_reason: Option<String>,
     pub status_message: Option<String>,
+    /// Absence alerts: when the connection last synced (or `never`).
+    pub last_sync: Option<String>,
     /// Firing, still failing, or resolved.
     pub notice: Notice,
 }
@@ -98,20 +101,15 @@ impl Facts {
             connection_status: status_change(event),
             disconnect_reason: event.disconnect_reason.clone(),
             status_message: event.message.clone(),
+            last_sync: None,
             notice: Notice::Firing,
         }
     }
 
     /// The RESOLVED message of `rule`'s alert, told by the event that
-    /// resolved it: who and where come from that event, the story from
-    /// `notice`.
-    pub fn resolved(
-        rule: &Rule,
-        event: &Event,
-        environment: Environment,
-        received_at: SystemTime,
-        notice: Notice,
-    ) -> Facts {
+    /// resolved it: who and where come from that event; the caller sets
+    /// the story (`notice`).
+    pub fn resolved(rule: &Rule, event: &Event, environment: Environment, received_at: SystemTime) -> Facts {
         let evidence = Evidence::default();
         let alert = Alert {
             rule,
@@ -123,7 +121,31 @@ impl Facts {
         let mut facts = Facts::gather(&alert);
         facts.problems.clear();
         facts.headline = "back to normal".into();
-        facts.notice = notice;
+        facts
+    }
+
+    /// The message of absence rule `rule` about `connection`, silent since
+    /// `quiet_since`.
+    pub fn absence(rule: &Rule, connection: &KnownConnection, quiet_since: SystemTime, now: SystemTime) -> Facts {
+        let event = connection.as_event();
+        let evidence = Evidence::default();
+        let alert = Alert {
+            rule,
+            event: &event,
+            evidence: &evidence,
+            environment: connection.environment,
+            received_at: now,
+        };
+        let mut facts = Facts::gather(&alert);
+        let silent = now.duration_since(quiet_since).unwrap_or_default();
+        facts.headline = format!("no sync for {}", super::notice::rounded(silent));
+        facts.event = None;
+        facts.counts = String::new();
+        facts.last_sync = Some(match connection.last_sync {
+            Some(at) => super::notice::rfc3339(at),
+            None => format!("never (first seen {})", super::notice::rfc3339(connection.first_seen)),
+        });
+        facts.request_id = None;
         facts
     }
 
@@ -167,13 +189,16 @@ impl Facts {
             ("Connection status", &self.connection_status),
             ("Disconnect reason", &self.disconnect_reason),
             ("Railz message", &self.status_message),
+            ("Last sync", &self.last_sync),
         ];
         let mut out = vec![
             ("Environment", self.environment_label().to_owned()),
             ("Business", self.business.clone()),
         ];
         out.extend(optional.into_iter().filter_map(|(label, v)| Some((label, v.clone()?))));
-        out.push(("Counts", self.counts.clone()));
+        if !self.counts.is_empty() {
+            out.push(("Counts", self.counts.clone()));
+        }
         let request_id = self.request_id.clone().unwrap_or_else(|| "(none)".into());
         out.push(("Request ID", request_id));
         out.push(("Received", self.received_at.clone()));

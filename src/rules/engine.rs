@@ -56,6 +56,10 @@ pub struct Rule {
     pub resolve_after: u32,
     /// Whether the channels that were told it fired are told it resolved.
     pub send_resolved: bool,
+    /// `no_sync_for`: an absence rule, checked on a timer against each
+    /// known connection (its `when` then holds only matchers on the
+    /// connection's last event); it never fires on an event.
+    pub absence: Option<Duration>,
 }
 
 impl Rule {
@@ -91,7 +95,7 @@ pub fn evaluate<'r>(rules: &'r [Rule], event: &Event, missing_sandbox: Environme
     };
     let mut matches = Vec::new();
     let mut evidence = Evidence::default();
-    for rule in rules {
+    for rule in rules.iter().filter(|r| r.absence.is_none()) {
         if rule.when.evaluate(&cx, &mut evidence) {
             let evidence = std::mem::take(&mut evidence).sorted();
             matches.push(Match { rule, evidence });
@@ -112,6 +116,13 @@ pub fn explain<'r>(rules: &'r [Rule], event: &Event, missing_sandbox: Environmen
     rules
         .iter()
         .map(|rule| {
+            if let Some(silence) = rule.absence {
+                let reason = format!(
+                    "an absence rule (no_sync_for {}): checked against each known connection, not on events",
+                    humantime::format_duration(silence)
+                );
+                return Err(Miss { rule, reason });
+            }
             let mut evidence = Evidence::default();
             if rule.when.evaluate(&cx, &mut evidence) {
                 return Ok(Match {

@@ -7,7 +7,7 @@ mod engine;
 mod field;
 mod pattern;
 
-pub use condition::{Condition, Environment, Evidence};
+pub use condition::{Condition, Context, Environment, Evidence};
 pub use count::{CountCondition, Threshold};
 pub use engine::{Match, Miss, Rule, Severity, evaluate, explain};
 pub use field::{Field, FieldMatcher};

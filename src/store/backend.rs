@@ -1,11 +1,15 @@
 //! The storage backend the daemon was started with, behind one interface:
 //! callers do not know whether SQLite or memory is underneath.
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::absence::{Check, KnownConnection};
+use crate::config::Config;
 
 use super::memory::MemoryStore;
 use super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
-use super::sqlite::SqliteStore;
+use super::sqlite::{AbsenceOutcome, SqliteStore};
 
 /// The storage backend, chosen at start.
 pub enum Store {
@@ -81,11 +85,55 @@ impl Store {
         }
     }
 
-    /// Removes what is older than `cutoff` and no longer needed.
-    pub async fn prune(&self, cutoff: SystemTime) -> Result<Pruned, StoreError> {
+    /// Removes what is older than `cutoff` and no longer needed, and
+    /// forgets connections without an event since `forget_before`.
+    pub async fn prune(&self, cutoff: SystemTime, forget_before: SystemTime) -> Result<Pruned, StoreError> {
         match self {
             Store::Memory(_) => Ok(Pruned::default()),
-            Store::Sqlite(store) => store.prune(cutoff).await,
+            Store::Sqlite(store) => store.prune(cutoff, forget_before).await,
+        }
+    }
+
+    /// Records that the daemon is alive (absence rules learn from the gap
+    /// after a downtime).
+    pub async fn heartbeat(&self, at: SystemTime) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Sqlite(store) => store.heartbeat(at).await,
+        }
+    }
+
+    /// The floor of absence clocks, and the downtime found at start.
+    pub async fn downtime(
+        &self,
+        now: SystemTime,
+        gap: Duration,
+    ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
+        match self {
+            Store::Memory(_) => Ok((None, None)),
+            Store::Sqlite(store) => store.downtime(now, gap).await,
+        }
+    }
+
+    /// Every known connection.
+    pub async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.connections()),
+            Store::Sqlite(store) => store.connections(),
+        }
+    }
+
+    /// Runs due absence checks.
+    pub async fn check_absence(
+        &self,
+        config: Arc<Config>,
+        checks: Vec<Check>,
+        now: SystemTime,
+        floor: Option<SystemTime>,
+    ) -> Result<AbsenceOutcome, StoreError> {
+        match self {
+            Store::Memory(_) => Ok(AbsenceOutcome::default()),
+            Store::Sqlite(store) => store.check_absence(config, checks, now, floor).await,
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::{AlertState, AlertStates, Phase, apply};
 
@@ -23,6 +24,8 @@ struct Inner {
     /// Alert states by connection, so a sync finds its connection's
     /// alerts without a scan.
     alerts: HashMap<String, HashMap<AlertKey, AlertState>>,
+    /// Known connections by id. (Absence checks need the durable store.)
+    connections: HashMap<String, KnownConnection>,
     /// Pending deliveries by id (ids grow, so this is also arrival order).
     queue: BTreeMap<u64, Queued>,
     next_id: u64,
@@ -77,6 +80,12 @@ impl MemoryStore {
             return IngestOutcome::Duplicate;
         }
         let Ok(applied) = apply(&mut MemoryStates(&mut inner.alerts), &ingest.alerts);
+        let known = ingest.alerts.event.connection_id.as_deref().and_then(|id| {
+            let before = inner.connections.get(id);
+            let after = KnownConnection::observe(before, &ingest.alerts.event, ingest.environment, ingest.received_at)?;
+            inner.connections.insert(id.to_owned(), after.clone());
+            Some(after)
+        });
         let mut channels = Vec::new();
         for notification in &applied.notifications {
             for new in &notification.deliveries {
@@ -107,7 +116,12 @@ impl MemoryStore {
             transitions: applied.transitions.iter().map(|t| t.describe()).collect(),
             suppressed: applied.quiet,
             channels,
+            known: known.map(Box::new),
         }
+    }
+
+    pub fn connections(&self) -> Vec<KnownConnection> {
+        self.lock().connections.values().cloned().collect()
     }
 
     pub fn claim_next(&self, channel: &str, now: SystemTime) -> Option<Delivery> {

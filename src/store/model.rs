@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use bytes::Bytes;
 
+use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::AlertInput;
 use crate::render::EmailMessage;
@@ -57,6 +58,9 @@ pub enum IngestOutcome {
         channels: Vec<String>,
         /// Every alert this event moved, described for the log.
         transitions: Vec<String>,
+        /// The connection the event names, as now known: the absence
+        /// scheduler plans it afresh.
+        known: Option<Box<KnownConnection>>,
     },
 }
 
@@ -109,4 +113,6 @@ impl From<rusqlite::Error> for StoreError {
 pub struct Pruned {
     pub events: usize,
     pub deliveries: usize,
+    /// Connections forgotten after `storage.forget_after` without events.
+    pub connections: usize,
 }

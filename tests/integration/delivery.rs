@@ -235,7 +235,12 @@ async fn a_clean_sync_resolves_the_alert_so_the_next_failure_notifies() {
     assert_eq!(s.app.post_json(event("r-1", "CON-1", false, 1)).await.0, 200);
     assert_eq!(s.app.post_json(event("r-2", "CON-1", false, 0)).await.0, 200);
     assert_eq!(s.app.post_json(event("r-3", "CON-1", false, 1)).await.0, 200);
-    assert!(eventually(WAIT, || s.slack.delivered().len() == 2).await);
+    assert!(eventually(WAIT, || s.slack.delivered().len() == 3).await);
+    let texts: Vec<String> = s.slack.delivered().iter().map(|m| m["text"].to_string()).collect();
+    assert!(
+        texts[1].contains("RESOLVED") && texts[2].contains("CRITICAL"),
+        "{texts:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Integration tests: the `syncwatch` binary and the daemon, driven as a
 //! user would drive them.
 
+mod absence;
 mod audit;
 mod cli;
 mod crash;

@@ -3,8 +3,10 @@
 //! own connections. Claims live in memory only: after a crash every
 //! pending delivery is simply due again.
 
+mod absence;
 pub mod alerts;
 pub mod audit;
+pub mod connections;
 mod open;
 mod read;
 pub mod schema;
@@ -13,6 +15,7 @@ mod time;
 mod write;
 mod writer;
 
+pub use absence::{AbsenceOutcome, Checked};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::SqliteStore;
 pub use time::{from_millis, millis};

@@ -95,6 +95,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_active ON alerts (connection) WHERE state IN ('pending', 'firing');
     ALTER TABLE events ADD COLUMN transitions TEXT NOT NULL DEFAULT '[]';
     ",
+    // 4: known connections, for absence rules and `syncwatch connections`;
+    // `meta` holds the daemon's heartbeat and where absence clocks start
+    // after a downtime. Connections already seen in events are known from
+    // their last event.
+    "
+    CREATE TABLE connections (
+        id              TEXT PRIMARY KEY,
+        first_seen      INTEGER NOT NULL,
+        last_event      INTEGER NOT NULL,
+        last_event_name TEXT,
+        last_sync       INTEGER,
+        status          TEXT,
+        expected_since  INTEGER,
+        service         TEXT,
+        business        TEXT,
+        environment     TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO connections (id, first_seen, last_event, last_event_name, last_sync, environment)
+    SELECT connection, MIN(received_at), MAX(received_at),
+           (SELECT e2.event FROM events e2 WHERE e2.connection = e.connection ORDER BY e2.received_at DESC LIMIT 1),
+           MAX(CASE WHEN event IN ('data', 'dataPerType') THEN received_at END),
+           (SELECT e2.environment FROM events e2 WHERE e2.connection = e.connection ORDER BY e2.received_at DESC LIMIT 1)
+    FROM events e WHERE connection IS NOT NULL GROUP BY connection;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

@@ -9,10 +9,23 @@ use std::time::{Duration, SystemTime};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use std::sync::Arc;
+
+use rusqlite::Savepoint;
+
 use super::super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
+use super::absence::{self, AbsenceOutcome};
+use super::connections;
 use super::open::{self, open_and_migrate};
-use super::read;
-use super::writer::{Command, Reply, Writer};
+use super::writer::{Command, Writer, job};
+use super::{read, write};
+use crate::absence::{Check, KnownConnection};
+use crate::config::Config;
+
+/// `meta` keys: the last heartbeat, and where absence clocks start after
+/// the last downtime.
+const HEARTBEAT: &str = "heartbeat";
+const CLOCK_FLOOR: &str = "clock_floor";
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -46,9 +59,14 @@ impl SqliteStore {
         })
     }
 
-    async fn send<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+    /// Runs `work` in the writer's next transaction.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Savepoint<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let sent = lock(&self.commands).send(command(reply));
+        let sent = lock(&self.commands).send(job(work, reply));
         if sent.is_err() {
             return Err(StoreError::Unavailable("the database writer has stopped".into()));
         }
@@ -75,11 +93,7 @@ impl SqliteStore {
     }
 
     pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
-        self.send(|reply| Command::Ingest {
-            ingest: Box::new(ingest),
-            reply,
-        })
-        .await
+        self.write(move |tx| write::ingest(tx, &ingest)).await
     }
 
     /// Gives back a claim without settling it: the row is due again.
@@ -106,23 +120,69 @@ impl SqliteStore {
 
     pub async fn settle(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
         let at = SystemTime::now();
-        self.send(|reply| Command::Settle { id, settle, at, reply }).await?;
+        self.write(move |tx| write::settle(tx, id, &settle, at)).await?;
         lock(&self.claimed).remove(&id);
         Ok(())
     }
 
     pub async fn abandon(&self, known: Vec<String>) -> Result<Vec<(String, u64)>, StoreError> {
         let at = SystemTime::now();
-        self.send(|reply| Command::Abandon { known, at, reply }).await
+        self.write(move |tx| write::abandon(tx, &known, at)).await
     }
 
-    pub async fn prune(&self, cutoff: SystemTime) -> Result<Pruned, StoreError> {
-        self.send(|reply| Command::Prune { cutoff, reply }).await
+    pub async fn prune(&self, cutoff: SystemTime, forget_before: SystemTime) -> Result<Pruned, StoreError> {
+        self.write(move |tx| write::prune(tx, cutoff, forget_before)).await
     }
 
     /// Writes a probe row: true when the database takes writes now.
     pub async fn is_ready(&self) -> bool {
-        self.send(|reply| Command::Probe { reply }).await.is_ok()
+        self.write(write::probe).await.is_ok()
+    }
+
+    /// Records that the daemon is alive now.
+    pub async fn heartbeat(&self, at: SystemTime) -> Result<(), StoreError> {
+        self.write(move |tx| connections::set_meta_time(tx, HEARTBEAT, at))
+            .await
+    }
+
+    /// Runs due absence checks against the stored connections.
+    pub async fn check_absence(
+        &self,
+        config: Arc<Config>,
+        checks: Vec<Check>,
+        now: SystemTime,
+        floor: Option<SystemTime>,
+    ) -> Result<AbsenceOutcome, StoreError> {
+        self.write(move |tx| absence::check(tx, &config, &checks, now, floor))
+            .await
+    }
+
+    /// Every known connection.
+    pub fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
+        self.read(connections::all)
+    }
+
+    /// At start: when the last heartbeat is more than `gap` old, syncwatch
+    /// was down and webhooks may have been lost, so absence clocks start
+    /// again now (the floor, kept for later restarts). Returns the floor
+    /// and the downtime found, if any.
+    pub async fn downtime(
+        &self,
+        now: SystemTime,
+        gap: Duration,
+    ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
+        self.write(move |tx| {
+            let heartbeat = connections::meta_time(tx, HEARTBEAT)?;
+            let down = heartbeat
+                .and_then(|at| now.duration_since(at).ok())
+                .filter(|down| *down > gap);
+            if down.is_some() {
+                connections::set_meta_time(tx, CLOCK_FLOOR, now)?;
+            }
+            connections::set_meta_time(tx, HEARTBEAT, now)?;
+            Ok((connections::meta_time(tx, CLOCK_FLOOR)?, down))
+        })
+        .await
     }
 }
 

@@ -149,14 +149,20 @@ async fn pruning_removes_settled_records_and_keeps_pending_ones() {
         .await
         .unwrap();
 
-    let pruned = store.prune(SystemTime::now() + Duration::from_secs(1)).await.unwrap();
+    // CON-1 had its last event at `old`; CON-2 too, but is kept younger.
+    let pruned = store
+        .prune(SystemTime::now() + Duration::from_secs(1), old + Duration::from_secs(1))
+        .await
+        .unwrap();
     assert_eq!(
         pruned,
         Pruned {
             events: 1,
-            deliveries: 1
+            deliveries: 1,
+            connections: 2,
         }
     );
+    assert!(store.connections().unwrap().is_empty(), "forgotten after forget_after");
     let conn = open_read_only(&dir.path().join("db")).unwrap();
     assert!(find_event(&conn, "done").unwrap().is_none());
     let waiting = find_event(&conn, "waiting")

@@ -5,11 +5,13 @@ use std::time::SystemTime;
 
 use rusqlite::{Savepoint, params};
 
+use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
-use crate::lifecycle::{Notification, apply};
+use crate::lifecycle::{AlertInput, Notification, apply};
 
 use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
+use super::connections;
 use super::millis;
 
 pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOutcome> {
@@ -42,14 +44,37 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
     let event_id = tx.last_insert_rowid();
     let mut channels = Vec::new();
     for notification in &applied.notifications {
-        queue(tx, event_id, ingest, notification, &mut channels)?;
+        let request_id = ingest.request_id.as_deref();
+        queue_notification(
+            tx,
+            event_id,
+            request_id,
+            ingest.received_at,
+            notification,
+            &mut channels,
+        )?;
     }
+    let known = record_connection(tx, &ingest.alerts)?;
     Ok(IngestOutcome::Accepted {
         notified,
         suppressed: applied.quiet,
         channels,
         transitions,
+        known: known.map(Box::new),
     })
+}
+
+/// Remembers the connection the event names, in the same transaction.
+fn record_connection(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Result<Option<KnownConnection>> {
+    let Some(id) = alerts.event.connection_id.as_deref() else {
+        return Ok(None);
+    };
+    let before = connections::get(tx, id)?;
+    let after = KnownConnection::observe(before.as_ref(), &alerts.event, alerts.environment, alerts.received_at);
+    if let Some(after) = after.as_ref().filter(|after| before.as_ref() != Some(*after)) {
+        connections::put(tx, after)?;
+    }
+    Ok(after)
 }
 
 fn rule_list(keys: &[AlertKey]) -> String {
@@ -61,14 +86,17 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
-fn queue(
+/// Queues one delivery per channel of `notification`, for the event row
+/// `event_id`, and notes the channels to wake.
+pub fn queue_notification(
     tx: &Savepoint<'_>,
     event_id: i64,
-    ingest: &Ingest,
+    request_id: Option<&str>,
+    at: SystemTime,
     notification: &Notification,
     channels: &mut Vec<String>,
 ) -> rusqlite::Result<()> {
-    let received = millis(ingest.received_at);
+    let received = millis(at);
     let mut insert = tx.prepare_cached(
         "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
@@ -77,7 +105,7 @@ fn queue(
         let message = serde_json::to_string(&delivery.message).unwrap_or_default();
         insert.execute(params![
             event_id,
-            ingest.request_id,
+            request_id,
             notification.key.rule,
             delivery.channel,
             message,
@@ -119,7 +147,8 @@ pub fn settle(tx: &Savepoint<'_>, id: u64, settle: &Settle, at: SystemTime) -> r
 /// Removes settled deliveries, their attempts, and events older than
 /// `cutoff` that have no delivery left; pending deliveries are never
 /// pruned, so neither are their events.
-pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime) -> rusqlite::Result<Pruned> {
+pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime, forget_before: SystemTime) -> rusqlite::Result<Pruned> {
+    let forgotten = connections::forget_older(tx, forget_before)?;
     let cutoff = millis(cutoff);
     tx.execute(
         "DELETE FROM attempts WHERE delivery_id IN
@@ -135,12 +164,17 @@ pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime) -> rusqlite::Result<Pruned>
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
         [cutoff],
     )?;
-    // Firing alerts stay, however old: they are still true.
+    // Firing alerts stay, however old: they are still true (forgetting a
+    // connection, below, is what ends them).
     tx.execute(
         "DELETE FROM alerts WHERE (state = 'resolved' AND resolved_at < ?1) OR (state = 'pending' AND since < ?1)",
         [cutoff],
     )?;
-    Ok(Pruned { events, deliveries })
+    Ok(Pruned {
+        events,
+        deliveries,
+        connections: forgotten,
+    })
 }
 
 /// Settles the pending deliveries of channels not in `known` as failed,

@@ -5,51 +5,69 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, Savepoint, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::super::model::{Ingest, IngestOutcome, Pruned, Settle, StoreError};
+use super::super::model::StoreError;
 use super::open::open_writer;
-use super::write;
 
 /// Commands waiting beyond this many go into the next transaction.
 const MAX_BATCH: usize = 512;
 
 pub type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-pub enum Command {
-    Ingest {
-        ingest: Box<Ingest>,
-        reply: Reply<IngestOutcome>,
-    },
-    Settle {
-        id: u64,
-        settle: Settle,
-        at: SystemTime,
-        reply: Reply<()>,
-    },
-    Prune {
-        cutoff: SystemTime,
-        reply: Reply<Pruned>,
-    },
-    Abandon {
-        known: Vec<String>,
-        at: SystemTime,
-        reply: Reply<Vec<(String, u64)>>,
-    },
-    Probe {
-        reply: Reply<()>,
-    },
+/// One unit of work for the writer: it runs inside the shared transaction,
+/// in a savepoint of its own, and hears its result once the transaction
+/// committed (or failed).
+pub trait Work: Send {
+    fn run(&mut self, tx: &Savepoint<'_>) -> rusqlite::Result<()>;
+    fn finish(self: Box<Self>, result: Result<(), StoreError>);
 }
 
-/// What a command produced inside the transaction, sent once it commits.
-enum Done {
-    Ingested(IngestOutcome),
-    Unit,
-    Pruned(Pruned),
-    Abandoned(Vec<(String, u64)>),
+pub type Command = Box<dyn Work>;
+
+/// A closure and where its result goes.
+struct Job<T, F> {
+    work: Option<F>,
+    result: Option<T>,
+    reply: Reply<T>,
+}
+
+impl<T, F> Work for Job<T, F>
+where
+    T: Send,
+    F: FnOnce(&Savepoint<'_>) -> rusqlite::Result<T> + Send,
+{
+    fn run(&mut self, tx: &Savepoint<'_>) -> rusqlite::Result<()> {
+        let work = self.work.take().ok_or(rusqlite::Error::InvalidQuery)?;
+        self.result = Some(work(tx)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, result: Result<(), StoreError>) {
+        let Job {
+            result: value, reply, ..
+        } = *self;
+        let answer = result
+            .and_then(|()| value.ok_or_else(|| StoreError::Unavailable("internal: the write did not run".into())));
+        // A dropped receiver (the request went away) needs no answer.
+        let _ = reply.send(answer);
+    }
+}
+
+/// Wraps `work` as a command whose result goes to `reply`.
+pub fn job<T, F>(work: F, reply: Reply<T>) -> Command
+where
+    T: Send + 'static,
+    F: FnOnce(&Savepoint<'_>) -> rusqlite::Result<T> + Send + 'static,
+{
+    Box::new(Job {
+        work: Some(work),
+        result: None,
+        reply,
+    })
 }
 
 pub struct Writer {
@@ -99,80 +117,31 @@ fn next_batch(commands: &Receiver<Command>) -> Option<Vec<Command>> {
 
 type BatchError = (rusqlite::Error, Vec<Command>);
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Command>) -> Result<(), BatchError> {
+fn commit_batch(conn: &mut Connection, mut batch: Vec<Command>) -> Result<(), BatchError> {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => return Err((err, batch)),
     };
     let mut results = Vec::with_capacity(batch.len());
-    for command in &batch {
-        let result = tx.savepoint().and_then(|mut sp| {
-            let done = apply(&mut sp, command)?;
-            sp.commit()?;
-            Ok(done)
+    for command in &mut batch {
+        let result = tx.savepoint().and_then(|sp| {
+            command.run(&sp)?;
+            sp.commit()
         });
-        results.push(result);
+        results.push(result.map_err(StoreError::from));
     }
     if let Err(err) = tx.commit() {
         return Err((err, batch));
     }
     for (command, result) in batch.into_iter().zip(results) {
-        reply(command, result.map_err(StoreError::from));
+        command.finish(result);
     }
     Ok(())
 }
 
-fn apply(tx: &mut rusqlite::Savepoint<'_>, command: &Command) -> rusqlite::Result<Done> {
-    match command {
-        Command::Ingest { ingest, .. } => write::ingest(tx, ingest).map(Done::Ingested),
-        Command::Settle { id, settle, at, .. } => write::settle(tx, *id, settle, *at).map(|()| Done::Unit),
-        Command::Prune { cutoff, .. } => write::prune(tx, *cutoff).map(Done::Pruned),
-        Command::Probe { .. } => write::probe(tx).map(|()| Done::Unit),
-        Command::Abandon { known, at, .. } => write::abandon(tx, known, *at).map(Done::Abandoned),
-    }
-}
-
-fn reply(command: Command, result: Result<Done, StoreError>) {
-    // A dropped receiver (the request went away) needs no answer, hence
-    // the ignored send results.
-    match (command, result) {
-        (Command::Ingest { reply, .. }, Ok(Done::Ingested(outcome))) => {
-            let _ = reply.send(Ok(outcome));
-        }
-        (Command::Settle { reply, .. } | Command::Probe { reply }, Ok(Done::Unit)) => {
-            let _ = reply.send(Ok(()));
-        }
-        (Command::Prune { reply, .. }, Ok(Done::Pruned(pruned))) => {
-            let _ = reply.send(Ok(pruned));
-        }
-        (Command::Abandon { reply, .. }, Ok(Done::Abandoned(dropped))) => {
-            let _ = reply.send(Ok(dropped));
-        }
-        (command, Err(err)) => fail(command, err),
-        (command, Ok(_)) => fail(command, StoreError::Unavailable("internal: mismatched reply".into())),
-    }
-}
-
 fn fail_all(batch: Vec<Command>, err: &rusqlite::Error) {
     for command in batch {
-        fail(command, StoreError::from(clone_error(err)));
-    }
-}
-
-fn fail(command: Command, err: StoreError) {
-    match command {
-        Command::Ingest { reply, .. } => {
-            let _ = reply.send(Err(err));
-        }
-        Command::Settle { reply, .. } | Command::Probe { reply } => {
-            let _ = reply.send(Err(err));
-        }
-        Command::Prune { reply, .. } => {
-            let _ = reply.send(Err(err));
-        }
-        Command::Abandon { reply, .. } => {
-            let _ = reply.send(Err(err));
-        }
+        command.finish(Err(StoreError::from(clone_error(err))));
     }
 }
 

@@ -1,0 +1,174 @@
+//! Known connections: every accepted event that names a connection records
+//! it, so that a connection that stops syncing can be noticed.
+
+use std::time::SystemTime;
+
+use crate::event::Event;
+use crate::rules::Environment;
+
+/// What is remembered of one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownConnection {
+    /// `connectionId`, or `connectionUuid` (Railz sets both to one value).
+    pub id: String,
+    pub first_seen: SystemTime,
+    pub last_event: SystemTime,
+    /// The name of the last event (`data`, `auth`, `connectionStatus`, ...).
+    pub last_event_name: Option<String>,
+    pub last_sync: Option<SystemTime>,
+    /// `newStatus` of the last `connectionStatus`; `active` again after a
+    /// sync or an `auth` event.
+    pub status: Option<String>,
+    /// When it last became expected to sync again after a status other
+    /// than `active`: its clock starts there.
+    pub expected_since: Option<SystemTime>,
+    pub service: Option<String>,
+    pub business: Option<String>,
+    pub environment: Environment,
+}
+
+impl KnownConnection {
+    /// The connection after `event`, received `at`; `before` is what was
+    /// known of it. Events may arrive out of order: times only move on.
+    pub fn observe(
+        before: Option<&KnownConnection>,
+        event: &Event,
+        environment: Environment,
+        at: SystemTime,
+    ) -> Option<KnownConnection> {
+        let id = event.connection_id.clone()?;
+        let mut known = before.cloned().unwrap_or(KnownConnection {
+            id,
+            first_seen: at,
+            last_event: at,
+            last_event_name: None,
+            last_sync: None,
+            status: None,
+            expected_since: None,
+            service: None,
+            business: None,
+            environment,
+        });
+        known.last_event = known.last_event.max(at);
+        known.last_event_name = event.event.clone().or(known.last_event_name);
+        known.service = event.service.clone().or(known.service);
+        known.business = event.business_name.clone().or(known.business);
+        known.environment = environment;
+        if event.is_sync() {
+            known.last_sync = Some(known.last_sync.map_or(at, |last| last.max(at)));
+        }
+        let status = match event.event.as_deref() {
+            Some("connectionStatus") => event.new_status.clone(),
+            _ if event.shows_connection_back() => Some("active".to_owned()),
+            _ => None,
+        };
+        if let Some(status) = status {
+            let back = status == "active" && !known.is_expected_to_sync();
+            if back {
+                known.expected_since = Some(at);
+            }
+            known.status = Some(status);
+        }
+        Some(known)
+    }
+
+    /// A connection whose last status is other than `active` is not
+    /// expected to sync: its connection-lost alert speaks for it.
+    pub fn is_expected_to_sync(&self) -> bool {
+        self.status.as_deref().is_none_or(|s| s == "active")
+    }
+
+    /// Where its absence clock starts: the last sync (or the first event,
+    /// if it never synced), or later when it came back, or when syncwatch
+    /// started after being down (`floor`). `None` while not expected to
+    /// sync.
+    pub fn clock_start(&self, floor: Option<SystemTime>) -> Option<SystemTime> {
+        if !self.is_expected_to_sync() {
+            return None;
+        }
+        let base = self.last_sync.unwrap_or(self.first_seen);
+        let base = self.expected_since.map_or(base, |back| base.max(back));
+        Some(floor.map_or(base, |floor| base.max(floor)))
+    }
+
+    /// The event fields an absence rule's matchers read, from the last
+    /// event.
+    pub fn as_event(&self) -> Event {
+        Event {
+            event: self.last_event_name.clone(),
+            connection_id: Some(self.id.clone()),
+            business_name: self.business.clone(),
+            service: self.service.clone(),
+            sandbox: Some(self.environment == Environment::Sandbox),
+            ..Event::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::parse_event;
+
+    fn at(hours: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + hours * 3600)
+    }
+
+    fn event(json: &str) -> Event {
+        parse_event(json.as_bytes()).unwrap()
+    }
+
+    fn observe(before: Option<&KnownConnection>, json: &str, hours: u64) -> KnownConnection {
+        KnownConnection::observe(before, &event(json), Environment::Production, at(hours)).unwrap()
+    }
+
+    const SYNC: &str = r#"{"data":{"event":"data","connectionId":"CON-1","serviceName":"xero"}}"#;
+    const LOST: &str = r#"{"data":{"event":"connectionStatus","connectionId":"CON-1","newStatus":"disconnected"}}"#;
+    const AUTH: &str = r#"{"data":{"event":"auth","connectionUuid":"CON-1"}}"#;
+
+    #[test]
+    fn the_clock_starts_at_the_last_sync_or_the_first_event() {
+        let first = observe(None, AUTH, 0);
+        assert_eq!(first.clock_start(None), Some(at(0)));
+        let synced = observe(Some(&first), SYNC, 5);
+        assert_eq!(
+            (synced.clock_start(None), synced.service.as_deref()),
+            (Some(at(5)), Some("xero"))
+        );
+        let late = observe(Some(&synced), SYNC, 3);
+        assert_eq!(
+            late.last_sync,
+            Some(at(5)),
+            "an older event delivered late moves nothing back"
+        );
+        assert_eq!(
+            synced.clock_start(Some(at(9))),
+            Some(at(9)),
+            "after a downtime it starts again"
+        );
+    }
+
+    #[test]
+    fn a_disconnected_connection_is_not_expected_until_it_is_back() {
+        let synced = observe(None, SYNC, 0);
+        let lost = observe(Some(&synced), LOST, 1);
+        assert_eq!(lost.clock_start(None), None);
+        let back = observe(Some(&lost), AUTH, 30);
+        assert_eq!(
+            back.clock_start(None),
+            Some(at(30)),
+            "its clock starts when it came back"
+        );
+    }
+
+    #[test]
+    fn an_event_without_a_connection_is_not_recorded() {
+        let login = event(r#"{"data":{"event":"login"}}"#);
+        assert_eq!(
+            KnownConnection::observe(None, &login, Environment::Production, at(0)),
+            None
+        );
+    }
+}

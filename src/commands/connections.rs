@@ -1,0 +1,112 @@
+//! `syncwatch connections`: the known connections, one line each, and
+//! `syncwatch connections forget ID`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use crate::absence::KnownConnection;
+use crate::alerts::AlertKey;
+use crate::lifecycle::{AlertState, Phase};
+use crate::store::sqlite::alerts::active_of;
+use crate::store::sqlite::connections::{all, forget as forget_connection};
+use crate::store::sqlite::open_read_only;
+
+use super::history::time;
+use super::{EXIT_FAILED, EXIT_OK};
+
+/// The states `--state` filters by.
+pub const STATES: [&str; 4] = ["ok", "failing", "quiet", "disconnected"];
+
+/// `state`: one of [`STATES`]; `None` lists all. `absence_rules` names the
+/// absence rules, whose alerts make a connection `quiet`.
+pub fn connections(
+    database: &Path,
+    state: Option<&str>,
+    absence_rules: &[String],
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    let read = open_read_only(database).and_then(|conn| Ok((all(&conn)?, active_of(&conn, None)?)));
+    let (known, alerts) = match read {
+        Ok(read) => read,
+        Err(err) => {
+            writeln!(out, "cannot read the database {}: {err}", database.display())?;
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let mut firing: HashMap<&str, Vec<(&AlertKey, &AlertState)>> = HashMap::new();
+    for (key, alert) in alerts.iter().filter(|(_, a)| a.phase == Phase::Firing) {
+        firing.entry(key.connection.as_str()).or_default().push((key, alert));
+    }
+    let rows: Vec<(&KnownConnection, &'static str)> = known
+        .iter()
+        .map(|c| {
+            let firing = firing.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
+            (c, state_of(c, firing, absence_rules))
+        })
+        .filter(|(_, s)| state.is_none_or(|wanted| *s == wanted))
+        .collect();
+    writeln!(out, "CONNECTIONS ({})", rows.len())?;
+    for (known, state) in rows {
+        let alerts = firing.get(known.id.as_str()).map_or(&[][..], Vec::as_slice);
+        writeln!(out, "{}", line(known, state, alerts))?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// `quiet` when an absence alert fires, `failing` when another does,
+/// `disconnected` when its last status is not `active`, else `ok`.
+fn state_of(known: &KnownConnection, firing: &[(&AlertKey, &AlertState)], absence_rules: &[String]) -> &'static str {
+    if !known.is_expected_to_sync() {
+        return "disconnected";
+    }
+    if firing.iter().any(|(key, _)| absence_rules.contains(&key.rule)) {
+        return "quiet";
+    }
+    match firing.is_empty() {
+        true => "ok",
+        false => "failing",
+    }
+}
+
+fn line(known: &KnownConnection, state: &str, firing: &[(&AlertKey, &AlertState)]) -> String {
+    let last_sync = known.last_sync.map_or_else(|| "never".to_owned(), time);
+    let rules: Vec<String> = firing.iter().map(|(key, _)| key.to_string()).collect();
+    let status = known.status.as_deref().unwrap_or("-");
+    let mut text = format!(
+        "{:<12} {}  last event {} ({})  last sync {}  status {}",
+        state,
+        known.id,
+        time(known.last_event),
+        known.last_event_name.as_deref().unwrap_or("-"),
+        last_sync,
+        status
+    );
+    if !rules.is_empty() {
+        text.push_str(&format!("  firing: {}", rules.join(", ")));
+    }
+    text
+}
+
+/// Forgets a connection and its alerts: the daemon stops expecting it to
+/// sync. It is known again at its next event.
+pub fn forget(database: &Path, id: &str, out: &mut dyn Write) -> std::io::Result<u8> {
+    let forgotten = rusqlite::Connection::open(database).and_then(|conn| {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        forget_connection(&conn, id)
+    });
+    match forgotten {
+        Ok(true) => {
+            writeln!(out, "forgot {id}")?;
+            Ok(EXIT_OK)
+        }
+        Ok(false) => {
+            writeln!(out, "no known connection `{id}`")?;
+            Ok(EXIT_FAILED)
+        }
+        Err(err) => {
+            writeln!(out, "cannot write the database {}: {err}", database.display())?;
+            Ok(EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The daemon's periodic work beside the requests: pruning, the heartbeat
+//! that lets a restart know how long it was down, and the absence timer.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::absence::Absence;
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+use super::state::AppState;
+
+/// How often the heartbeat is written.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(20);
+/// A heartbeat older than this at start means syncwatch was down (a plain
+/// restart takes seconds): webhooks may have been lost meanwhile.
+const DOWNTIME: Duration = Duration::from_secs(60);
+/// After a failed absence check, when to try again.
+const RETRY: Duration = Duration::from_secs(5);
+
+/// At start: finds a downtime, then plans every known connection.
+pub async fn plan_absence(config: &Config, store: &Store) -> Result<Absence, StoreError> {
+    let (floor, down) = store.downtime(SystemTime::now(), DOWNTIME).await?;
+    if let Some(down) = down {
+        let down_for = humantime::format_duration(Duration::from_secs(down.as_secs()));
+        tracing::warn!(
+            %down_for,
+            "syncwatch was not running: webhooks sent meanwhile were lost, so absence clocks start again now"
+        );
+    }
+    let absence = Absence::new(floor, down);
+    absence.replan(config, &store.connections().await?);
+    Ok(absence)
+}
+
+/// Removes events and settled deliveries older than `storage.retention`
+/// and forgets connections quiet for `storage.forget_after`, at start and
+/// then every `every`, so the database does not grow without bound.
+pub async fn prune_periodically(state: Arc<AppState>, every: Duration, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let storage = state.config().storage.clone();
+        let now = SystemTime::now();
+        match state
+            .store
+            .prune(now - storage.retention, now - storage.forget_after)
+            .await
+        {
+            Ok(pruned) if pruned.events + pruned.deliveries + pruned.connections > 0 => {
+                tracing::info!(
+                    events = pruned.events,
+                    deliveries = pruned.deliveries,
+                    connections = pruned.connections,
+                    "pruned old records"
+                )
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "pruning failed; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+pub async fn heartbeat(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if let Err(err) = state.store.heartbeat(SystemTime::now()).await {
+            tracing::warn!(error = %err, "cannot record the heartbeat");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// The absence timer: sleeps until the earliest deadline, checks what is
+/// due in one transaction, plans each check again from the answer.
+pub async fn check_absence(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let absence = state.absence.clone();
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = absence.wait() => {}
+            _ = stop.changed() => continue,
+        }
+        let now = SystemTime::now();
+        let due = absence.take_due(now);
+        if due.is_empty() {
+            continue;
+        }
+        let checked = state
+            .store
+            .check_absence(state.config(), due.clone(), now, absence.floor())
+            .await;
+        match checked {
+            Ok(outcome) => {
+                for transition in &outcome.transitions {
+                    tracing::info!(alert = %transition, "alert moved");
+                }
+                state.wake(&outcome.channels);
+                absence.after_check(outcome.checked.into_iter().map(|c| (c.check, c.next)));
+            }
+            Err(err) => {
+                tracing::error!(error = %err, checks = due.len(), "absence checks failed; trying again");
+                absence.after_check(due.into_iter().map(|check| (check, Some(now + RETRY))));
+            }
+        }
+        state.metrics.absence_planned.set(absence.planned() as i64);
+    }
+}
+
+/// Keeps the absence plan in step with a new configuration.
+pub async fn replan_absence(absence: &Absence, config: &Arc<Config>, store: &Store) {
+    match store.connections().await {
+        Ok(connections) => absence.replan(config, &connections),
+        Err(err) => tracing::error!(error = %err, "cannot re-plan absence checks after the reload"),
+    }
+}

@@ -1,0 +1,126 @@
+//! Absence checks inside the writer's transaction: each due (rule,
+//! connection) is checked against the stored connection, not the
+//! scheduler's copy, so a sync committed meanwhile always wins.
+
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Savepoint, params};
+
+use crate::absence::{Check, watches};
+use crate::config::Config;
+use crate::lifecycle::{Phase, apply_absence};
+
+use super::alerts::SqlStates;
+use super::connections;
+use super::millis;
+use super::write::queue_notification;
+
+/// A firing absence alert is checked again after its repeat_interval, but
+/// not more often than this (`repeat_interval: 0s` would mean every tick).
+const MIN_RECHECK: Duration = Duration::from_secs(60);
+
+/// What became of one check: when to check it again, if ever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub check: Check,
+    pub next: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AbsenceOutcome {
+    pub checked: Vec<Checked>,
+    /// Channels that got new deliveries, to wake their lanes.
+    pub channels: Vec<String>,
+    /// The alert transitions made, described for the log.
+    pub transitions: Vec<String>,
+}
+
+pub fn check(
+    tx: &Savepoint<'_>,
+    config: &Config,
+    checks: &[Check],
+    now: SystemTime,
+    floor: Option<SystemTime>,
+) -> rusqlite::Result<AbsenceOutcome> {
+    let mut outcome = AbsenceOutcome::default();
+    for check in checks {
+        let next = check_one(tx, config, check, now, floor, &mut outcome)?;
+        outcome.checked.push(Checked {
+            check: check.clone(),
+            next,
+        });
+    }
+    Ok(outcome)
+}
+
+fn check_one(
+    tx: &Savepoint<'_>,
+    config: &Config,
+    (rule, id): &Check,
+    now: SystemTime,
+    floor: Option<SystemTime>,
+    outcome: &mut AbsenceOutcome,
+) -> rusqlite::Result<Option<SystemTime>> {
+    let Some((rule, silence)) = config.rules.get(*rule).and_then(|r| Some((r, r.absence?))) else {
+        return Ok(None);
+    };
+    let Some(known) = connections::get(tx, id)? else {
+        return Ok(None);
+    };
+    let Some(start) = known.clock_start(floor) else {
+        return Ok(None);
+    };
+    if !watches(rule, &known.as_event(), known.environment) {
+        return Ok(None);
+    }
+    let deadline = start + silence;
+    if deadline > now {
+        return Ok(Some(deadline));
+    }
+    // The message says how long it has really been silent, even when its
+    // clock started later (it came back, or syncwatch was down).
+    let silent_since = known.last_sync.unwrap_or(known.first_seen);
+    let (applied, state) = apply_absence(&mut SqlStates { conn: tx }, config, rule, &known, silent_since, now)?;
+    let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
+    if !applied.notifications.is_empty() {
+        let event_id = record_check(tx, &rule.name, &known.id, known.environment.as_str(), now, &transitions)?;
+        for notification in &applied.notifications {
+            queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
+        }
+    }
+    outcome.transitions.extend(transitions);
+    Ok(match state.map(|s| s.phase) {
+        Some(Phase::Firing) => Some(now + rule.repeat_interval.max(MIN_RECHECK)),
+        Some(Phase::Pending) => Some(now + silence),
+        _ => Some(deadline.max(now + MIN_RECHECK)),
+    })
+}
+
+/// An absence check that notified is recorded as an event of its own
+/// (`absence`), so `history` and `explain absence:...` show it like any
+/// other.
+fn record_check(
+    tx: &Savepoint<'_>,
+    rule: &str,
+    connection: &str,
+    environment: &str,
+    now: SystemTime,
+    transitions: &[String],
+) -> rusqlite::Result<i64> {
+    let dedup_key = format!("absence:{rule}:{connection}:{}", millis(now));
+    let body = serde_json::json!({ "absence": rule, "connectionId": connection }).to_string();
+    tx.prepare_cached(
+        "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
+         VALUES (?1, NULL, ?2, 'absence', ?3, ?4, ?5, ?6, '[]', ?7)",
+    )?
+    .execute(params![
+        dedup_key,
+        millis(now),
+        connection,
+        environment,
+        body.as_bytes(),
+        serde_json::json!([rule]).to_string(),
+        serde_json::to_string(transitions).unwrap_or_else(|_| "[]".into()),
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
