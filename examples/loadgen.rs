@@ -8,6 +8,8 @@
 //!   loadgen --url URL --rate 1000 --seconds 10 [--secret S]
 //! Notification latency (webhook sent → message at a local Slack sink):
 //!   loadgen --url URL --rate 100 --seconds 10 --sink 127.0.0.1:9799
+//! Many known connections (each request a connection of its own, N in all):
+//!   loadgen --url URL --connections 32 --seconds 600 --requests 100000 --distinct-connections 1
 //! Prints one JSON line.
 
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,10 @@ struct Args {
     rate: Option<u64>,
     secret: Option<String>,
     sink: Option<String>,
+    /// Stop after this many requests.
+    requests: Option<u64>,
+    /// Give each request a connectionId of its own.
+    distinct_connections: bool,
 }
 
 fn args() -> Args {
@@ -35,6 +41,8 @@ fn args() -> Args {
         rate: None,
         secret: None,
         sink: None,
+        requests: None,
+        distinct_connections: false,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     for pair in raw.chunks(2) {
@@ -46,16 +54,23 @@ fn args() -> Args {
             "--rate" => args.rate = Some(value.parse().expect("a number")),
             "--secret" => args.secret = Some(value),
             "--sink" => args.sink = Some(value),
+            "--requests" => args.requests = Some(value.parse().expect("a number")),
+            "--distinct-connections" => args.distinct_connections = value == "1",
             other => panic!("unknown argument {other}"),
         }
     }
     args
 }
 
-/// The fixture with `requestId` replaced, so every request is a new event.
-fn body(run: u128, n: u64) -> Bytes {
+/// The fixture with `requestId` replaced, so every request is a new event
+/// (and the connection, with `distinct`).
+fn body(run: u128, n: u64, distinct: bool) -> Bytes {
     let id = format!("bench-{run}-{n}");
-    Bytes::from(FIXTURE.replace("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a", &id))
+    let mut text = FIXTURE.replace("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a", &id);
+    if distinct {
+        text = text.replace("CON-0a4e97aa-7a77-bbbb-00aa-b1b1001aa00", &format!("CON-bench-{n}"));
+    }
+    Bytes::from(text)
 }
 
 #[derive(Default)]
@@ -74,7 +89,7 @@ async fn send(
     tally: &Mutex<Tally>,
     sent: &Mutex<Vec<(String, Instant)>>,
 ) {
-    let body = body(run, n);
+    let body = body(run, n, args.distinct_connections);
     let mut request = client.post(&args.url).header("content-type", "application/json");
     if let Some(secret) = &args.secret {
         request = request.header(
@@ -156,6 +171,9 @@ async fn main() {
                 tasks.push(tokio::spawn(async move {
                     while Instant::now() < deadline {
                         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if args.requests.is_some_and(|max| n >= max) {
+                            break;
+                        }
                         send(&client, &args, run, n, &tally, &sent).await;
                     }
                 }));

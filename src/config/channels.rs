@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use lettre::message::Mailbox;
 use serde_yaml::Value;
 
-use super::model::{Channel, ChannelKind, EmailChannel, SlackChannel, SmtpCredentials, TlsMode};
+use super::digest::read_digest;
+use super::model::{Channel, ChannelKind, Digest, EmailChannel, SlackChannel, SmtpCredentials, TlsMode};
 use super::reader::{At, Fields, Reader};
 use super::units::{DURATION_FORMS, parse_duration};
 
-const KINDS: &[&str] = &["slack", "email"];
+const CHANNEL_KEYS: &[&str] = &["slack", "email", "digest"];
 const EMAIL_KEYS: &[&str] = &[
     "host",
     "port",
@@ -58,10 +59,11 @@ pub fn read_channels(
             continue;
         }
         declared.push(name.to_owned());
-        if let Some(kind) = read_channel(reader, body, &at) {
+        if let Some((kind, digest)) = read_channel(reader, body, &at) {
             let channel = Channel {
                 name: name.to_owned(),
                 kind,
+                digest,
             };
             channels.insert(name.to_owned(), channel);
         }
@@ -73,8 +75,14 @@ pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-fn read_channel(reader: &mut Reader<'_>, body: &Value, at: &At) -> Option<ChannelKind> {
-    let fields = reader.fields(Some(body), at.clone(), KINDS);
+fn read_channel(reader: &mut Reader<'_>, body: &Value, at: &At) -> Option<(ChannelKind, Option<Digest>)> {
+    let fields = reader.fields(Some(body), at.clone(), CHANNEL_KEYS);
+    let digest = read_digest(reader, fields.get("digest"));
+    let kind = read_kind(reader, &fields, at)?;
+    Some((kind, digest?))
+}
+
+fn read_kind(reader: &mut Reader<'_>, fields: &Fields<'_>, at: &At) -> Option<ChannelKind> {
     match (fields.get("slack"), fields.get("email")) {
         (Some((value, at)), None) => read_slack(reader, value, at).map(ChannelKind::Slack),
         (None, Some((value, at))) => read_email(reader, value, at).map(ChannelKind::Email),

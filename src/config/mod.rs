@@ -3,6 +3,7 @@
 
 mod absence;
 mod channels;
+mod digest;
 mod error;
 mod load;
 mod model;
@@ -15,8 +16,8 @@ mod units;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_file, load_file_read_only, load_str};
 pub use model::{
-    Channel, ChannelKind, Config, Defaults, Delivery, EmailChannel, Security, Server, SlackChannel, SmtpCredentials,
-    Storage, TlsMode,
+    Channel, ChannelKind, Config, Defaults, Delivery, Digest, EmailChannel, Security, Server, SlackChannel,
+    SmtpCredentials, Storage, TlsMode,
 };
 pub use secret::Secret;
 pub use units::{parse_duration, parse_size};

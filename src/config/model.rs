@@ -72,6 +72,28 @@ pub struct Delivery {
 pub struct Channel {
     pub name: String,
     pub kind: ChannelKind,
+    /// `None`: `digest: off`, every notification goes out on its own.
+    pub digest: Option<Digest>,
+}
+
+/// In any `window`, at most `after` notifications go out one by one; the
+/// rest that fall due in it go out as one digest at its end, listing the
+/// first `max_items`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digest {
+    pub after: u32,
+    pub window: Duration,
+    pub max_items: usize,
+}
+
+impl Default for Digest {
+    fn default() -> Digest {
+        Digest {
+            after: 5,
+            window: Duration::from_secs(60),
+            max_items: 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -57,6 +57,15 @@ impl Sender {
         )
     }
 
+    /// What paces this sender: Slack's limit is per webhook URL, so two
+    /// channels on one URL share it; anything else is paced on its own.
+    pub fn pace_key(&self, channel: &str) -> String {
+        match self {
+            Sender::Slack(slack) => format!("slack:{}", slack.url()),
+            _ => format!("channel:{channel}"),
+        }
+    }
+
     pub fn same_kind(&self, other: &Sender) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)
     }

@@ -39,6 +39,11 @@ impl SlackSender {
         })
     }
 
+    /// The webhook URL: channels that share one share its rate limit.
+    pub fn url(&self) -> &str {
+        self.url.expose()
+    }
+
     pub async fn send(&self, payload: &serde_json::Value) -> Outcome {
         let body = serde_json::to_vec(payload).unwrap_or_default();
         let request = self

@@ -108,7 +108,6 @@ pub async fn check_absence(state: Arc<AppState>, mut stop: watch::Receiver<bool>
                 absence.after_check(due.into_iter().map(|check| (check, Some(now + RETRY))));
             }
         }
-        state.metrics.absence_planned.set(absence.planned() as i64);
     }
 }
 

@@ -149,6 +149,7 @@ async fn render_metrics(state: Arc<AppState>) -> impl Reply {
     if let Ok(depth) = state.store.pending_count().await {
         state.metrics.outbox_depth.set(depth as i64);
     }
+    state.metrics.absence_planned.set(state.absence.planned() as i64);
     warp::reply::with_header(
         state.metrics.render(),
         "content-type",

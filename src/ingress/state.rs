@@ -10,7 +10,7 @@ use crate::absence::Absence;
 use crate::config::Config;
 use crate::deliver::{Sender, senders};
 use crate::metrics::Metrics;
-use crate::outbox::{Lane, LaneHealth, SenderSlot, Senders, WorkerSettings};
+use crate::outbox::{Lane, LaneHealth, Pace, SenderSlot, Senders, WorkerSettings};
 use crate::store::Store;
 
 use super::background::replan_absence;
@@ -40,6 +40,8 @@ pub struct AppState {
     unstarted: Mutex<Vec<Lane>>,
     worker: WorkerSettings,
     dry_run: bool,
+    /// Pacing by Slack webhook URL (or channel): shared by lanes on one URL.
+    paces: Mutex<HashMap<String, Pace>>,
     /// Set once running: lanes created by a reload start at once.
     stop: Mutex<Option<watch::Receiver<bool>>>,
 }
@@ -68,8 +70,9 @@ impl AppState {
             worker,
             dry_run,
             stop: Mutex::new(None),
+            paces: Mutex::new(HashMap::new()),
         };
-        state.install_senders(senders);
+        state.install_senders(&state.config(), senders);
         Ok(state)
     }
 
@@ -102,7 +105,7 @@ impl AppState {
     pub async fn reload(&self, config: Config) -> Result<(), String> {
         let senders = senders(&config, self.dry_run)?;
         warn_about_restart_only_changes(&self.config(), &config);
-        self.install_senders(senders);
+        self.install_senders(&config, senders);
         let config = Arc::new(config);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = config.clone();
         self.abandon_unknown_channels().await;
@@ -140,16 +143,29 @@ impl AppState {
             .collect()
     }
 
-    fn install_senders(&self, senders: HashMap<String, Sender>) {
+    /// The pacing of `sender`'s webhook, shared by every channel on it.
+    fn pace_for(&self, channel: &str, sender: &Sender) -> Pace {
+        lock(&self.paces)
+            .entry(sender.pace_key(channel))
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())))
+            .clone()
+    }
+
+    fn install_senders(&self, config: &Config, senders: HashMap<String, Sender>) {
         let mut lanes = lock(&self.lanes);
         for (name, sender) in senders {
+            let digest = config.channels.get(&name).and_then(|c| c.digest);
+            let pace = self.pace_for(&name, &sender);
             if let Some(lane) = lanes.get(&name) {
-                lane.sender.write().unwrap_or_else(|p| p.into_inner()).replace(sender);
+                lane.sender
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .replace(sender, digest, pace);
                 lane.wake.notify_one();
                 continue;
             }
             let wake = Arc::new(Notify::new());
-            let slot: SenderSlot = Arc::new(RwLock::new(Senders::new(sender)));
+            let slot: SenderSlot = Arc::new(RwLock::new(Senders::new(sender, digest, pace)));
             let health = LaneHealth::default();
             let lane = Lane::new(
                 name.clone(),

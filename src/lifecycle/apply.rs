@@ -10,7 +10,7 @@ use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::event::Event;
-use crate::render::{Alert, Facts, Notice, render_email, render_slack};
+use crate::render::{Alert, Facts, Item, Notice, render_email, render_slack};
 use crate::rules::{Environment, Evidence, Rule};
 use crate::store::{Message, NewDelivery};
 
@@ -353,6 +353,7 @@ fn render_for(config: &Config, channels: &[String], facts: &Facts) -> Vec<NewDel
             Some(NewDelivery {
                 channel: name.clone(),
                 message,
+                item: Some(Item::of(facts)),
             })
         })
         .collect()

@@ -102,6 +102,7 @@ mod tests {
             },
             created_at,
             attempts,
+            digest: false,
         }
     }
 

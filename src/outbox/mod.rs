@@ -6,4 +6,4 @@ mod backoff;
 mod worker;
 
 pub use backoff::{Backoff, decide, expired};
-pub use worker::{Lane, LaneHealth, SenderSlot, Senders, Step, WorkerSettings};
+pub use worker::{Lane, LaneHealth, Pace, SenderSlot, Senders, Step, WorkerSettings};

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedMutexGuard, watch};
 use tokio::time::Instant;
 
+use crate::config::Digest;
 use crate::deliver::{Outcome, Sender};
 use crate::metrics::Metrics;
+use crate::store::sqlite::DigestKind;
 use crate::store::{Delivery, Message, Settle, Store, StoreError};
 
 use super::backoff::{Backoff, decide, expired};
@@ -48,6 +50,17 @@ pub enum Step {
     /// Nothing was due.
     Idle,
     Settled(Settle),
+    /// The window was full: its notifications were gathered into a digest
+    /// carrying this many.
+    Digested(usize),
+}
+
+/// The current digest window: when it ends, and how many went out one by
+/// one in it.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    ends: Instant,
+    sent: u32,
 }
 
 /// A channel's senders, replaceable while its lane runs (reload).
@@ -59,22 +72,42 @@ pub type SenderSlot = Arc<RwLock<Senders>>;
 pub struct Senders {
     pub current: Arc<Sender>,
     pub previous: Option<Arc<Sender>>,
+    /// The channel's digest settings; `None`: `digest: off`.
+    pub digest: Option<Digest>,
+    /// Shared by every channel posting to the same Slack webhook URL.
+    pub pace: Pace,
 }
 
+/// No send before this instant: pacing, or a 429's Retry-After. Shared by
+/// the lanes of one Slack webhook URL; a lane holds it from its wait to
+/// the end of its send, so lanes on one URL take turns.
+pub type Pace = Arc<tokio::sync::Mutex<Instant>>;
+
 impl Senders {
-    pub fn new(sender: Sender) -> Senders {
+    pub fn new(sender: Sender, digest: Option<Digest>, pace: Pace) -> Senders {
         Senders {
             current: Arc::new(sender),
             previous: None,
+            digest,
+            pace,
         }
     }
 
     /// Puts `sender` in place; the one it replaces stays for the messages
     /// of its kind when the kind changed.
-    pub fn replace(&mut self, sender: Sender) {
+    pub fn replace(&mut self, sender: Sender, digest: Option<Digest>, pace: Pace) {
         let old = std::mem::replace(&mut self.current, Arc::new(sender));
         if !self.current.same_kind(&old) {
             self.previous = Some(old);
+        }
+        self.digest = digest;
+        self.pace = pace;
+    }
+
+    fn digest_kind(&self) -> DigestKind {
+        match *self.current {
+            Sender::Email(_) => DigestKind::Email,
+            _ => DigestKind::Slack,
         }
     }
 
@@ -100,8 +133,8 @@ pub struct Lane {
     /// Signalled by ingest when this channel gets new messages.
     wake: Arc<Notify>,
     settings: WorkerSettings,
-    /// No send before this instant: pacing, or a 429's Retry-After.
-    next_send: Instant,
+    /// The digest window in progress, if any.
+    window: Option<Window>,
     /// Set while the lane recovers from a panic.
     health: LaneHealth,
     /// Turns true at shutdown: no new send starts after it.
@@ -124,7 +157,7 @@ impl Lane {
             store,
             wake,
             settings,
-            next_send: Instant::now(),
+            window: None,
             health: LaneHealth::default(),
             stop: None,
         }
@@ -140,15 +173,82 @@ impl Lane {
         self.stop.as_ref().is_some_and(|stop| *stop.borrow())
     }
 
-    /// Waits for the pacing slot; false when shutdown came first.
-    async fn wait_for_slot(&mut self) -> bool {
+    fn pace(&self) -> Pace {
+        self.sender.read().unwrap_or_else(|p| p.into_inner()).pace.clone()
+    }
+
+    /// Takes the pacing slot of the channel's webhook and waits until it
+    /// is due; `None` when shutdown came first. The slot is held until the
+    /// send is over and its pause set.
+    async fn wait_for_slot(&mut self) -> Option<OwnedMutexGuard<Instant>> {
+        let pace = self.pace();
+        let slot = match self.stop.clone() {
+            Some(mut stop) => tokio::select! {
+                slot = pace.lock_owned() => slot,
+                _ = stop.wait_for(|stopped| *stopped) => return None,
+            },
+            None => pace.lock_owned().await,
+        };
+        self.sleep_until(*slot).await.then_some(slot)
+    }
+
+    /// Sleeps until `at`; false when shutdown came first.
+    async fn sleep_until(&self, at: Instant) -> bool {
         let Some(mut stop) = self.stop.clone() else {
-            tokio::time::sleep_until(self.next_send).await;
+            tokio::time::sleep_until(at).await;
             return true;
         };
         tokio::select! {
-            _ = tokio::time::sleep_until(self.next_send) => !self.stopping(),
+            _ = tokio::time::sleep_until(at) => !self.stopping(),
             _ = stop.wait_for(|stopped| *stopped) => false,
+        }
+    }
+
+    /// With digests on: whether this notification may go out on its own
+    /// now. When the window has had its `after` ones, the lane waits for
+    /// the window's end and gathers what is pending into one digest.
+    async fn digest_step(&mut self, delivery: &Delivery) -> Result<Option<Step>, StoreError> {
+        let (digest, kind) = {
+            let senders = self.sender.read().unwrap_or_else(|p| p.into_inner());
+            (senders.digest, senders.digest_kind())
+        };
+        let Some(digest) = digest.filter(|_| !delivery.digest) else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        match self.window.filter(|w| w.ends > now) {
+            Some(window) if window.sent >= digest.after => {
+                self.store.release(delivery.id);
+                if !self.sleep_until(window.ends).await {
+                    return Ok(Some(Step::Idle));
+                }
+                self.window = None;
+                let built = self
+                    .store
+                    .build_digest(
+                        &self.channel,
+                        kind,
+                        digest.max_items,
+                        self.settings.max_age,
+                        SystemTime::now(),
+                    )
+                    .await?;
+                let carried = built.map_or(0, |b| b.carried);
+                tracing::info!(channel = %self.channel, carried, "digest queued");
+                Ok(Some(Step::Digested(carried)))
+            }
+            Some(mut window) => {
+                window.sent += 1;
+                self.window = Some(window);
+                Ok(None)
+            }
+            None => {
+                self.window = Some(Window {
+                    ends: now + digest.window,
+                    sent: 1,
+                });
+                Ok(None)
+            }
         }
     }
 
@@ -160,17 +260,21 @@ impl Lane {
         let Some(delivery) = self.store.claim_next(&self.channel, SystemTime::now()).await? else {
             return Ok(Step::Idle);
         };
-        if !self.wait_for_slot().await {
+        if let Some(step) = self.digest_step(&delivery).await? {
+            return Ok(step);
+        }
+        let Some(mut slot) = self.wait_for_slot().await else {
             self.store.release(delivery.id);
             return Ok(Step::Idle);
-        }
+        };
         let settle = match expired(&delivery, SystemTime::now(), self.settings.max_age) {
             Some(expiry) => {
                 log_expiry(&self.channel, &delivery, &expiry);
                 expiry
             }
-            None => self.attempt(&delivery).await,
+            None => self.attempt(&delivery, &mut slot).await,
         };
+        drop(slot);
         self.record(delivery.id, &settle).await?;
         self.count(&delivery, &settle);
         Ok(Step::Settled(settle))
@@ -179,7 +283,7 @@ impl Lane {
     /// One send, paced and decided. A sender that panics is an attempt
     /// that failed for now: the message is not lost, and not claimed for
     /// ever either.
-    async fn attempt(&mut self, delivery: &Delivery) -> Settle {
+    async fn attempt(&mut self, delivery: &Delivery, slot: &mut Instant) -> Settle {
         let sender = self
             .sender
             .read()
@@ -192,7 +296,7 @@ impl Lane {
                 retry_after: None,
             },
         };
-        self.pace(&sender, &outcome);
+        *slot = self.pause_after(&sender, &outcome);
         let settle = decide(
             delivery,
             &outcome,
@@ -242,7 +346,8 @@ impl Lane {
         self.metrics.notification(&self.channel, outcome);
     }
 
-    fn pace(&mut self, sender: &Sender, outcome: &Outcome) {
+    /// When the next send to this webhook may start.
+    fn pause_after(&self, sender: &Sender, outcome: &Outcome) -> Instant {
         let spacing = sender.min_interval(self.settings.slack_interval);
         let pause = match outcome {
             // The limit is on the webhook: every message of the lane waits,
@@ -254,7 +359,7 @@ impl Lane {
             _ => spacing,
         };
         let now = Instant::now();
-        self.next_send = now.checked_add(pause).unwrap_or(now);
+        now.checked_add(pause).unwrap_or(now)
     }
 
     /// Delivers until `shutdown` turns true; the message in hand is always
@@ -266,7 +371,7 @@ impl Lane {
         while !*shutdown.borrow() {
             let step = AssertUnwindSafe(self.try_deliver_next()).catch_unwind().await;
             match step {
-                Ok(Ok(Step::Settled(_))) => self.set_health(None),
+                Ok(Ok(Step::Settled(_) | Step::Digested(_))) => self.set_health(None),
                 Ok(Ok(Step::Idle)) => {
                     self.set_health(None);
                     self.wait_for_work(&mut shutdown).await
@@ -366,8 +471,17 @@ mod tests {
 
     #[tokio::test]
     async fn after_a_change_of_kind_queued_messages_keep_a_sender_of_their_kind() {
-        let mut senders = Senders::new(sender("slack: { webhook_url: 'http://127.0.0.1:9/hook' }"));
-        senders.replace(sender("email: { host: 127.0.0.1, tls: none, from: a@b.c, to: d@e.f }"));
+        let pace: Pace = Arc::new(tokio::sync::Mutex::new(Instant::now()));
+        let mut senders = Senders::new(
+            sender("slack: { webhook_url: 'http://127.0.0.1:9/hook' }"),
+            None,
+            pace.clone(),
+        );
+        senders.replace(
+            sender("email: { host: 127.0.0.1, tls: none, from: a@b.c, to: d@e.f }"),
+            None,
+            pace,
+        );
         let queued = Message::Slack {
             payload: serde_json::json!({"text": "x"}),
         };

@@ -9,7 +9,7 @@ use crate::config::Config;
 
 use super::memory::MemoryStore;
 use super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
-use super::sqlite::{AbsenceOutcome, SqliteStore};
+use super::sqlite::{AbsenceOutcome, Built, DigestKind, SqliteStore};
 
 /// The storage backend, chosen at start.
 pub enum Store {
@@ -91,6 +91,21 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(Pruned::default()),
             Store::Sqlite(store) => store.prune(cutoff, forget_before).await,
+        }
+    }
+
+    /// Gathers `channel`'s pending notifications into one queued digest.
+    pub async fn build_digest(
+        &self,
+        channel: &str,
+        kind: DigestKind,
+        max_items: usize,
+        max_age: Duration,
+        now: SystemTime,
+    ) -> Result<Option<Built>, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.build_digest(channel, kind, max_items, now)),
+            Store::Sqlite(store) => store.build_digest(channel, kind, max_items, max_age, now).await,
         }
     }
 

@@ -8,8 +8,10 @@ use std::time::SystemTime;
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::{AlertState, AlertStates, Phase, apply};
+use crate::render::{Item, render_digest_email, render_digest_slack};
+use crate::store::sqlite::{Built, DigestKind};
 
-use super::model::{Delivery, Ingest, IngestOutcome, Settle};
+use super::model::{Delivery, Ingest, IngestOutcome, Message, Settle};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -33,6 +35,8 @@ struct Inner {
 
 struct Queued {
     delivery: Delivery,
+    /// What a digest shows of it.
+    item: Option<Item>,
     due: SystemTime,
     /// Handed to a worker and not settled yet.
     claimed: bool,
@@ -102,9 +106,11 @@ impl MemoryStore {
                     message: new.message.clone(),
                     created_at: ingest.received_at,
                     attempts: 0,
+                    digest: false,
                 };
                 let queued = Queued {
                     delivery,
+                    item: new.item.clone(),
                     due: ingest.received_at,
                     claimed: false,
                 };
@@ -118,6 +124,49 @@ impl MemoryStore {
             channels,
             known: known.map(Box::new),
         }
+    }
+
+    /// Replaces `channel`'s unclaimed notifications with one digest.
+    pub fn build_digest(&self, channel: &str, kind: DigestKind, max_items: usize, now: SystemTime) -> Option<Built> {
+        let mut inner = self.lock();
+        let members: Vec<u64> = inner
+            .queue
+            .iter()
+            .filter(|(_, q)| q.delivery.channel == channel && !q.claimed && !q.delivery.digest)
+            .map(|(id, _)| *id)
+            .collect();
+        let first = members.first()?;
+        let rule = inner.queue[first].delivery.rule.clone();
+        let items: Vec<Item> = members.iter().filter_map(|id| inner.queue.remove(id)?.item).collect();
+        let message = match kind {
+            DigestKind::Slack => Message::Slack {
+                payload: render_digest_slack(&items, max_items),
+            },
+            DigestKind::Email => Message::Email(render_digest_email(&items, max_items)),
+        };
+        inner.next_id += 1;
+        let id = inner.next_id;
+        let delivery = Delivery {
+            id,
+            channel: channel.to_owned(),
+            rule,
+            request_id: None,
+            message,
+            created_at: now,
+            attempts: 0,
+            digest: true,
+        };
+        let queued = Queued {
+            delivery,
+            item: None,
+            due: now,
+            claimed: false,
+        };
+        inner.queue.insert(id, queued);
+        Some(Built {
+            id,
+            carried: members.len(),
+        })
     }
 
     pub fn connections(&self) -> Vec<KnownConnection> {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::AlertInput;
-use crate::render::EmailMessage;
+use crate::render::{EmailMessage, Item};
 use crate::rules::Environment;
 
 /// A message rendered at ingest time, so what is delivered is what the
@@ -26,6 +26,8 @@ pub enum Message {
 pub struct NewDelivery {
     pub channel: String,
     pub message: Message,
+    /// What a digest shows of it, should it go out in one.
+    pub item: Option<Item>,
 }
 
 /// Everything one accepted webhook writes.
@@ -75,6 +77,8 @@ pub struct Delivery {
     pub created_at: SystemTime,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// A digest: settling it settles the notifications it carries.
+    pub digest: bool,
 }
 
 /// How a delivery attempt ended, as the outbox decided.

@@ -10,7 +10,7 @@ const ALERTS: usize = 30;
 
 fn rules(slack: &SlackStandIn, port: u16, state: &std::path::Path) -> RulesFile {
     RulesFile::new(&format!(
-        "server:\n  listen: 127.0.0.1:{port}\nstorage:\n  path: {}/syncwatch.db\nchannels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\ndefaults:\n  notify: [ops]\nrules:\n  - name: failed\n    when: {{ failed: {{ above: 0 }} }}\n",
+        "server:\n  listen: 127.0.0.1:{port}\nstorage:\n  path: {}/syncwatch.db\nchannels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: off\ndefaults:\n  notify: [ops]\nrules:\n  - name: failed\n    when: {{ failed: {{ above: 0 }} }}\n",
         state.display(),
         slack.url()
     ))

@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod crash;
 mod delivery;
+mod digest;
 mod hardening;
 mod helpers;
 mod lifecycle;

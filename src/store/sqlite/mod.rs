@@ -7,6 +7,7 @@ mod absence;
 pub mod alerts;
 pub mod audit;
 pub mod connections;
+mod digest;
 mod open;
 mod read;
 pub mod schema;
@@ -16,6 +17,7 @@ mod write;
 mod writer;
 
 pub use absence::{AbsenceOutcome, Checked};
+pub use digest::{Built, DigestKind};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::SqliteStore;
 pub use time::{from_millis, millis};

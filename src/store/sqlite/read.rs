@@ -24,7 +24,7 @@ pub fn next_unclaimed(
     claimed: &HashSet<u64>,
 ) -> rusqlite::Result<Option<Delivery>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, request_id, rule, channel, message, created_at, attempts FROM deliveries
+        "SELECT id, request_id, rule, channel, message, created_at, attempts, is_digest FROM deliveries
          WHERE status = 'pending' AND channel = ?1 AND due_at <= ?2 ORDER BY due_at, id LIMIT ?3",
     )?;
     let limit = claimed.len() as i64 + 1;
@@ -45,6 +45,7 @@ pub fn next_unclaimed(
             message,
             created_at: from_millis(row.get(5)?),
             attempts: row.get(6)?,
+            digest: row.get(7)?,
         }));
     }
     Ok(None)

@@ -120,6 +120,15 @@ const MIGRATIONS: &[&str] = &[
     FROM events e WHERE connection IS NOT NULL GROUP BY connection;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     ",
+    // 5: digests. Each queued notification keeps what a digest shows of it
+    // (`item`); a digest is a queued message of its own (`is_digest`), and
+    // the notifications it carries wait as `digested` until it settles.
+    "
+    ALTER TABLE deliveries ADD COLUMN item TEXT;
+    ALTER TABLE deliveries ADD COLUMN is_digest INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN digest_id INTEGER REFERENCES deliveries (id);
+    CREATE INDEX deliveries_digest ON deliveries (digest_id) WHERE digest_id IS NOT NULL;
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

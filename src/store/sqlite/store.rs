@@ -16,6 +16,7 @@ use rusqlite::Savepoint;
 use super::super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::absence::{self, AbsenceOutcome};
 use super::connections;
+use super::digest::{self, Built, DigestKind};
 use super::open::{self, open_and_migrate};
 use super::writer::{Command, Writer, job};
 use super::{read, write};
@@ -137,6 +138,20 @@ impl SqliteStore {
     /// Writes a probe row: true when the database takes writes now.
     pub async fn is_ready(&self) -> bool {
         self.write(write::probe).await.is_ok()
+    }
+
+    /// Gathers `channel`'s pending notifications into one queued digest.
+    pub async fn build_digest(
+        &self,
+        channel: &str,
+        kind: DigestKind,
+        max_items: usize,
+        max_age: Duration,
+        now: SystemTime,
+    ) -> Result<Option<Built>, StoreError> {
+        let channel = channel.to_owned();
+        self.write(move |tx| digest::build(tx, &channel, kind, max_items, max_age, now))
+            .await
     }
 
     /// Records that the daemon is alive now.

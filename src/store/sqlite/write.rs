@@ -98,18 +98,20 @@ pub fn queue_notification(
 ) -> rusqlite::Result<()> {
     let received = millis(at);
     let mut insert = tx.prepare_cached(
-        "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+        "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7)",
     )?;
     for delivery in &notification.deliveries {
         let message = serde_json::to_string(&delivery.message).unwrap_or_default();
+        let item = delivery.item.as_ref().and_then(|item| serde_json::to_string(item).ok());
         insert.execute(params![
             event_id,
             request_id,
             notification.key.rule,
             delivery.channel,
             message,
-            received
+            received,
+            item
         ])?;
         if !channels.contains(&delivery.channel) {
             channels.push(delivery.channel.clone());
@@ -134,12 +136,19 @@ pub fn settle(tx: &Savepoint<'_>, id: u64, settle: &Settle, at: SystemTime) -> r
                 "UPDATE deliveries SET attempts = attempts + 1, due_at = ?2, last_error = ?3 WHERE id = ?1",
             )?
             .execute(params![id as i64, millis(*due), error])?,
-        _ => tx
-            .prepare_cached(
+        _ => {
+            tx.prepare_cached(
                 "UPDATE deliveries SET attempts = attempts + 1, status = ?2, settled_at = ?3,
                  last_error = CASE WHEN ?2 = 'delivered' THEN NULL ELSE ?4 END WHERE id = ?1",
             )?
-            .execute(params![id as i64, outcome, at, answer])?,
+            .execute(params![id as i64, outcome, at, answer])?;
+            // The notifications a digest carries end as it ends.
+            tx.prepare_cached(
+                "UPDATE deliveries SET status = ?2, settled_at = ?3,
+                 last_error = CASE WHEN ?2 = 'delivered' THEN NULL ELSE ?4 END WHERE digest_id = ?1",
+            )?
+            .execute(params![id as i64, outcome, at, answer])?
+        }
     };
     Ok(())
 }
@@ -202,7 +211,7 @@ pub fn abandon(tx: &Savepoint<'_>, known: &[String], at: SystemTime) -> rusqlite
     )?;
     tx.execute(
         "UPDATE deliveries SET status = 'failed', settled_at = ?2, last_error = ?3
-         WHERE status = 'pending' AND channel NOT IN (SELECT value FROM json_each(?1))",
+         WHERE status IN ('pending', 'digested') AND channel NOT IN (SELECT value FROM json_each(?1))",
         params![known, millis(at), reason],
     )?;
     Ok(dropped)

@@ -1,0 +1,109 @@
+//! Building a digest in one transaction: the channel's pending
+//! notifications become one queued message that carries them. Each is
+//! carried by at most one digest and settled when it is, so a crash
+//! between building and sending resends the same digest, never a second
+//! one with the same notifications.
+
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Savepoint, params};
+
+use crate::render::{Item, render_digest_email, render_digest_slack};
+use crate::store::{Message, Settle};
+
+use super::millis;
+use super::write::settle;
+
+/// Which renderer a digest takes: the channel's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestKind {
+    Slack,
+    Email,
+}
+
+/// A digest that was queued: its delivery id and how many it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Built {
+    pub id: u64,
+    pub carried: usize,
+}
+
+/// Gathers `channel`'s pending notifications into one digest, queued now.
+/// Ones older than `max_age` are expired instead (never sent late).
+pub fn build(
+    tx: &Savepoint<'_>,
+    channel: &str,
+    kind: DigestKind,
+    max_items: usize,
+    max_age: Duration,
+    now: SystemTime,
+) -> rusqlite::Result<Option<Built>> {
+    let rows: Vec<(i64, i64, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT id, created_at, item FROM deliveries
+             WHERE status = 'pending' AND channel = ?1 AND is_digest = 0 ORDER BY id",
+        )?
+        .query_map([channel], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let oldest_allowed = millis(now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH));
+    let mut members = Vec::new();
+    let mut items = Vec::new();
+    for (id, created_at, item) in rows {
+        if created_at < oldest_allowed {
+            let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
+            settle(tx, id as u64, &Settle::Expired { error }, now)?;
+            continue;
+        }
+        members.push(id);
+        items.push(
+            item.and_then(|json| serde_json::from_str::<Item>(&json).ok())
+                .unwrap_or_else(unknown_item),
+        );
+    }
+    if members.is_empty() {
+        return Ok(None);
+    }
+    let message = match kind {
+        DigestKind::Slack => Message::Slack {
+            payload: render_digest_slack(&items, max_items),
+        },
+        DigestKind::Email => Message::Email(render_digest_email(&items, max_items)),
+    };
+    let first = members[0];
+    tx.prepare_cached(
+        "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)
+         SELECT event_id, NULL, ?1, ?2, ?3, 'pending', ?4, ?4, 1 FROM deliveries WHERE id = ?5",
+    )?
+    .execute(params![
+        format!("digest of {}", members.len()),
+        channel,
+        serde_json::to_string(&message).unwrap_or_default(),
+        millis(now),
+        first
+    ])?;
+    let id = tx.last_insert_rowid();
+    let ids = serde_json::to_string(&members).unwrap_or_else(|_| "[]".into());
+    tx.prepare_cached(
+        "UPDATE deliveries SET status = 'digested', digest_id = ?1 WHERE id IN (SELECT value FROM json_each(?2))",
+    )?
+    .execute(params![id, ids])?;
+    Ok(Some(Built {
+        id: id as u64,
+        carried: members.len(),
+    }))
+}
+
+/// A notification queued before digests existed carries no item.
+fn unknown_item() -> Item {
+    Item {
+        state: "FIRING".into(),
+        rule: "(queued before the upgrade)".into(),
+        severity: "WARNING".into(),
+        business: "unknown business".into(),
+        connection: None,
+        service: None,
+        data_types: Vec::new(),
+        reason: None,
+        headline: "see `syncwatch history`".into(),
+    }
+}
