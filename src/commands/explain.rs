@@ -97,11 +97,18 @@ fn write_rules(stored: &StoredEvent, config: &Config, out: &mut dyn Write) -> st
 fn write_notifications(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "\nNOTIFICATIONS ({})", stored.notifications.len())?;
     for (n, attempts) in &stored.notifications {
-        writeln!(
-            out,
-            "{} -> {}: {} after {} attempt(s)",
-            n.rule, n.channel, n.status, n.attempts
-        )?;
+        match n.digest_id {
+            Some(digest) => writeln!(
+                out,
+                "{} -> {}: {}, carried by digest #{digest} (its attempts below)",
+                n.rule, n.channel, n.status
+            )?,
+            None => writeln!(
+                out,
+                "{} -> {}: {} after {} attempt(s)",
+                n.rule, n.channel, n.status, n.attempts
+            )?,
+        }
         for attempt in attempts {
             let answer = attempt.answer.as_deref().unwrap_or("");
             writeln!(out, "    {}  {:<9}  {answer}", time(attempt.at), attempt.outcome)?;

@@ -215,3 +215,32 @@ async fn two_channels_on_one_webhook_share_its_pace() {
         assert!(gap >= Duration::from_millis(800), "two posts {gap:?} apart");
     }
 }
+
+#[tokio::test]
+async fn explain_says_which_digest_carried_a_notification() {
+    let slack = SlackStandIn::start().await;
+    let rules = format!(
+        "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: {{ after: 1, window: 1s }}\ndefaults:\n  notify: [ops]\nrules:\n  - name: failed\n    when: {{ failed: {{ above: 0 }} }}\n",
+        slack.url()
+    );
+    let app = spawn_app(&rules).await;
+    storm(&app, 3).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let db = crate::helpers::database(&app.dir).display().to_string();
+    let explained: Vec<String> = futures_util::future::join_all((0..3).map(|i| {
+        crate::helpers::syncwatch_async(vec!["explain".into(), "--db".into(), db.clone(), format!("storm-{i}")])
+    }))
+    .await
+    .iter()
+    .map(crate::helpers::stdout)
+    .collect();
+    let carried = explained
+        .iter()
+        .filter(|out| out.contains("failed -> ops: delivered, carried by digest #"))
+        .count();
+    assert_eq!(carried, 2, "{explained:?}");
+    let history =
+        crate::helpers::stdout(&crate::helpers::syncwatch_async(vec!["history".into(), "--db".into(), db]).await);
+    assert_eq!(history.matches("carried by digest #").count(), 2, "{history}");
+}

@@ -40,6 +40,8 @@ pub struct NotificationRow {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub connection: Option<String>,
+    /// The digest that carried it, if one did.
+    pub digest_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +76,7 @@ fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
     })
 }
 
-const NOTIFICATION_COLUMNS: &str =
-    "d.id, d.created_at, d.request_id, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection";
+const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, d.request_id, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id";
 
 fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow> {
     Ok(NotificationRow {
@@ -88,6 +89,7 @@ fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow
         attempts: row.get(6)?,
         last_error: row.get(7)?,
         connection: row.get(8)?,
+        digest_id: row.get(9)?,
     })
 }
 
@@ -140,7 +142,8 @@ pub fn find_event(conn: &Connection, request_id: &str) -> rusqlite::Result<Optio
     let notifications: Vec<NotificationRow> = statement.query_map([id], notification_row)?.collect::<Result<_, _>>()?;
     let mut with_attempts = Vec::new();
     for notification in notifications {
-        let attempts = attempts(conn, notification.id)?;
+        // A notification carried by a digest shows the digest's attempts.
+        let attempts = attempts(conn, notification.digest_id.unwrap_or(notification.id))?;
         with_attempts.push((notification, attempts));
     }
     Ok(Some(StoredEvent {
