@@ -41,6 +41,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;
+pub mod quiet;
 pub mod render;
 pub mod rules;
 pub mod store;

@@ -114,6 +114,14 @@ enum Command {
         #[command(subcommand)]
         action: Option<ConnectionsAction>,
     },
+    /// Silences: keep matching alerts from notifying for a while, beside
+    /// the running daemon (it sees them within a second).
+    Silence {
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(subcommand)]
+        action: SilenceAction,
+    },
     /// Why an event did or did not notify, and every delivery attempt.
     Explain {
         #[command(flatten)]
@@ -137,6 +145,44 @@ enum Command {
         #[arg(long)]
         channel: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SilenceAction {
+    /// Add a silence; prints its id.
+    Add {
+        /// Only alerts of this rule (`*` wildcards, as in rules).
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long)]
+        connection: Option<String>,
+        #[arg(long)]
+        business: Option<String>,
+        #[arg(long)]
+        service: Option<String>,
+        /// production or sandbox.
+        #[arg(long, value_parser = ["production", "sandbox"])]
+        environment: Option<String>,
+        #[arg(long)]
+        data_type: Option<String>,
+        /// For how long, from now (2h, 1d).
+        #[arg(long = "for", value_parser = parse_for, conflicts_with = "until", required_unless_present = "until")]
+        duration: Option<std::time::Duration>,
+        /// Until when (RFC 3339: 2026-12-01T09:00Z).
+        #[arg(long, value_parser = commands::silence::parse_until)]
+        until: Option<std::time::SystemTime>,
+        /// Why: shown in `silence list`.
+        #[arg(long, required = true)]
+        comment: String,
+    },
+    /// The silences in force or to come.
+    List,
+    /// End a silence now.
+    Expire { id: String },
+}
+
+fn parse_for(text: &str) -> Result<std::time::Duration, String> {
+    syncwatch::config::parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration (30s, 5m, 2h, 1d)"))
 }
 
 #[derive(Subcommand)]
@@ -207,6 +253,36 @@ fn main() -> ExitCode {
                     .unwrap_or_default();
                 commands::connections(path, state.as_deref(), &absence, &mut out)
             }
+        }),
+        Command::Silence { database, action } => with_database(&database, |path, _| match action {
+            SilenceAction::Add {
+                rule,
+                connection,
+                business,
+                service,
+                environment,
+                data_type,
+                duration,
+                until,
+                comment,
+            } => {
+                let matchers = syncwatch::quiet::Matchers {
+                    rule,
+                    connection,
+                    business,
+                    service,
+                    environment,
+                    data_type,
+                };
+                let until = match (duration, until) {
+                    (Some(duration), _) => commands::silence::Until::For(duration),
+                    (None, Some(at)) => commands::silence::Until::At(at),
+                    (None, None) => unreachable!("clap requires --for or --until"),
+                };
+                commands::silence::add(path, matchers, until, &comment, &mut out, &mut err)
+            }
+            SilenceAction::List => commands::silence::list(path, &mut out),
+            SilenceAction::Expire { id } => commands::silence::expire(path, &id, &mut out, &mut err),
         }),
         Command::Explain { database, request_id } => with_database(&database, |path, config| {
             commands::explain(path, &request_id, config, &mut out)

@@ -42,7 +42,7 @@ fn line(key: &AlertKey, alert: &AlertState) -> String {
     }
     let since = alert.firing_since.unwrap_or(alert.since);
     let notified = alert.last_notified.map_or_else(|| "never".to_owned(), time);
-    format!(
+    let mut text = format!(
         "{:<8} {}  {}  since {}  {} failing {}  last notified {}",
         alert.phase.as_str(),
         key.rule,
@@ -51,5 +51,9 @@ fn line(key: &AlertKey, alert: &AlertState) -> String {
         alert.matches,
         if alert.matches == 1 { "sync" } else { "syncs" },
         notified
-    )
+    );
+    if let Some(by) = &alert.muted_by {
+        text.push_str(&format!("  muted by {by}"));
+    }
+    text
 }

@@ -10,6 +10,7 @@ mod history;
 mod send_test;
 mod serve;
 mod sign;
+pub mod silence;
 mod test;
 
 pub use alerts::alerts;

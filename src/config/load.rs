@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_yaml::Value;
@@ -11,13 +12,21 @@ use crate::rules::Environment;
 
 use super::channels::read_channels;
 use super::error::{ConfigError, ConfigErrors};
+use super::maintenance::read_maintenance;
 use super::model::{Config, Defaults, Delivery, Security, Server, Storage};
 use super::reader::{At, EnvLookup, Fields, Reader};
 use super::rules::read_rules;
 use super::units::{DURATION_FORMS, SIZE_FORMS, parse_duration, parse_size};
 
 const TOP_LEVEL: &[&str] = &[
-    "server", "security", "storage", "defaults", "delivery", "channels", "rules",
+    "server",
+    "security",
+    "storage",
+    "defaults",
+    "delivery",
+    "channels",
+    "rules",
+    "maintenance",
 ];
 
 /// Reads and validates the file at `path`, with `${VAR}` from the process
@@ -103,6 +112,7 @@ fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config
         defaults,
         channels,
         rules,
+        maintenance: Arc::new(read_maintenance(reader, top.get("maintenance"))),
     }
 }
 

@@ -411,3 +411,27 @@ fn after_and_resolve_after_count_from_one() {
         "{found:?}"
     );
 }
+
+#[test]
+fn maintenance_windows_are_checked_with_their_lines() {
+    let config = load("maintenance:\n  - name: xero-weekend\n    when: { service: xero }\n    weekdays: [saturday, sunday]\n    times: [\"02:00-06:00\", \"23:00-01:00\"]\n    timezone: America/Toronto\n  - name: nightly\n    times: \"03:00-03:30\"\n").unwrap();
+    assert_eq!(config.maintenance.len(), 2);
+    assert_eq!(config.maintenance[1].timezone_name, "UTC");
+    let found = errors(
+        "maintenance:\n  - name: w\n    weekdays: [caturday]\n    times: [\"25:00-26:00\"]\n    timezone: Mars/Olympus\n  - times: [\"01:00-02:00\"]\n",
+    );
+    let joined = found.join("\n");
+    assert!(
+        joined.contains("rules.yaml:3: maintenance[0].weekdays[0]: `caturday` is not a weekday"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("rules.yaml:4: maintenance[0].times[0]: `25:00-26:00` is not a time span"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("rules.yaml:5: maintenance[0].timezone: `Mars/Olympus` is not an IANA time zone"),
+        "{joined}"
+    );
+    assert!(joined.contains("maintenance[1].name: `name` is required"), "{joined}");
+}

@@ -6,6 +6,7 @@ mod channels;
 mod digest;
 mod error;
 mod load;
+mod maintenance;
 mod model;
 mod reader;
 mod rules;

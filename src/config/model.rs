@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use lettre::message::Mailbox;
+
+use crate::quiet::Window;
 
 use crate::rules::{Environment, Rule};
 
@@ -23,6 +27,8 @@ pub struct Config {
     pub delivery: Delivery,
     pub channels: BTreeMap<String, Channel>,
     pub rules: Vec<Rule>,
+    /// Recurring windows during which matching alerts notify nobody.
+    pub maintenance: Arc<Vec<Window>>,
 }
 
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::outbox::WorkerSettings;
 use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
 
-use super::background::{check_absence, heartbeat, plan_absence, prune_periodically};
+use super::background::{check_absence, heartbeat, plan_absence, prune_periodically, watch_silences};
 use super::listener::{self, Limits};
 use super::state::AppState;
 
@@ -118,6 +118,7 @@ impl App {
         ));
         let heartbeat = tokio::spawn(heartbeat(self.state.clone(), stopped.clone()));
         let absence = tokio::spawn(check_absence(self.state.clone(), stopped.clone()));
+        let silences = tokio::spawn(watch_silences(self.state.clone(), stopped.clone()));
         let signalled = async move {
             shutdown.await;
             let _ = stop.send(true);
@@ -131,7 +132,7 @@ impl App {
             grace,
         )
         .await;
-        let _ = tokio::join!(pruner, heartbeat, absence);
+        let _ = tokio::join!(pruner, heartbeat, absence, silences);
         // Lanes added by a reload are not in `lanes`; they stop on the same
         // signal, and the runtime's end collects them.
         let drained = tokio::time::timeout(grace, futures_util::future::join_all(lanes)).await;

@@ -93,7 +93,7 @@ pub async fn check_absence(state: Arc<AppState>, mut stop: watch::Receiver<bool>
         }
         let checked = state
             .store
-            .check_absence(state.config(), due.clone(), now, absence.floor())
+            .check_absence(state.config(), due.clone(), now, absence.floor(), state.silences())
             .await;
         match checked {
             Ok(outcome) => {
@@ -107,6 +107,35 @@ pub async fn check_absence(state: Arc<AppState>, mut stop: watch::Receiver<bool>
                 tracing::error!(error = %err, checks = due.len(), "absence checks failed; trying again");
                 absence.after_check(due.into_iter().map(|check| (check, Some(now + RETRY))));
             }
+        }
+    }
+}
+
+/// How often the silences' version is read.
+const SILENCES_EVERY: Duration = Duration::from_millis(500);
+
+/// Keeps the daemon's silences in step with the table that `syncwatch
+/// silence` writes: one small read each half second, the table itself
+/// only when its version moved. A silence that simply ends needs no
+/// re-read: each one is checked against the clock when used.
+pub async fn watch_silences(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let mut seen = None;
+    while !*stop.borrow() {
+        match state.store.silences_version().await {
+            Ok(version) if Some(version) != seen => match state.store.silences(SystemTime::now()).await {
+                Ok((version, silences)) => {
+                    tracing::info!(silences = silences.len(), "silences loaded");
+                    state.set_silences(silences);
+                    seen = Some(version);
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot read the silences"),
+            },
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot read the silences' version"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SILENCES_EVERY) => {}
+            _ = stop.changed() => {}
         }
     }
 }

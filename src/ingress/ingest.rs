@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::event::{Event, ParseError, parse_event};
 use crate::lifecycle::{AlertInput, Matched};
 use crate::metrics::Metrics;
+use crate::quiet::Silence;
 use crate::rules::{Environment, Rule, evaluate};
 use crate::store::{Ingest, IngestOutcome, Store, StoreError};
 
@@ -47,19 +48,27 @@ pub struct Ingested {
 /// request (and `/healthz`) served by the same async worker.
 const HEAVY_BODY: usize = 256 * 1024;
 
+/// What ingest reads of the running daemon: the configuration and the
+/// silences in force, as one consistent snapshot.
+#[derive(Clone)]
+pub struct Running {
+    pub config: Arc<Config>,
+    pub silences: Arc<Vec<Silence>>,
+}
+
 pub async fn ingest(
-    config: Arc<Config>,
+    running: Running,
     store: &Store,
     metrics: &Metrics,
     body: Bytes,
     received_at: SystemTime,
 ) -> Result<Ingested, IngestError> {
     if body.len() <= HEAVY_BODY {
-        return ingest_parsed(&config, store, metrics, parse_event(&body)?, body, received_at).await;
+        return ingest_parsed(&running, store, metrics, parse_event(&body)?, body, received_at).await;
     }
     let parsing = body.clone();
     let event = off_runtime(move || parse_event(&parsing)).await?;
-    ingest_parsed(&config, store, metrics, event, body, received_at).await
+    ingest_parsed(&running, store, metrics, event, body, received_at).await
 }
 
 /// Runs `work` on tokio's blocking pool.
@@ -71,7 +80,7 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
 }
 
 async fn ingest_parsed(
-    config: &Arc<Config>,
+    running: &Running,
     store: &Store,
     metrics: &Metrics,
     event: Event,
@@ -80,7 +89,7 @@ async fn ingest_parsed(
 ) -> Result<Ingested, IngestError> {
     let dedup_key = dedup_key(&event, &body);
     let request_id = event.request_id.as_deref().unwrap_or("-");
-    let environment = Environment::of(&event, config.defaults.missing_sandbox);
+    let environment = Environment::of(&event, running.config.defaults.missing_sandbox);
     if store.seen(&dedup_key).await? {
         tracing::info!(request_id, "duplicate event ignored");
         return Ok(Ingested {
@@ -92,10 +101,10 @@ async fn ingest_parsed(
         });
     }
     let (event, record, matched) = if body.len() <= HEAVY_BODY {
-        plan(config, event, dedup_key, body, environment, received_at)
+        plan(running, event, dedup_key, body, environment, received_at)
     } else {
-        let config = config.clone();
-        off_runtime(move || plan(&config, event, dedup_key, body, environment, received_at)).await
+        let running = running.clone();
+        off_runtime(move || plan(&running, event, dedup_key, body, environment, received_at)).await
     };
     for rule in &matched {
         metrics.rule_matched(rule);
@@ -108,13 +117,14 @@ async fn ingest_parsed(
 /// and move its alerts in one step. Rendering waits for the transitions,
 /// which only the store can know.
 fn plan(
-    config: &Arc<Config>,
+    running: &Running,
     event: Event,
     dedup_key: String,
     body: Bytes,
     environment: Environment,
     received_at: SystemTime,
 ) -> (Arc<Event>, Ingest, Vec<String>) {
+    let config = &running.config;
     let matches = evaluate(&config.rules, &event, config.defaults.missing_sandbox);
     let matched: Vec<String> = matches.iter().map(|m| m.rule.name.clone()).collect();
     let matches: Vec<Matched> = matches
@@ -140,6 +150,7 @@ fn plan(
             environment,
             received_at,
             matches,
+            silences: running.silences.clone(),
         },
     };
     (event, record, matched)

@@ -10,6 +10,6 @@ mod routes;
 mod state;
 
 pub use app::{App, BuildError, Settings};
-pub use ingest::{Answer, IngestError, ingest};
+pub use ingest::{Answer, IngestError, Running, ingest};
 pub use listener::Limits;
 pub use state::AppState;

@@ -11,7 +11,7 @@ use warp::path::FullPath;
 use warp::{Filter, Rejection, Reply};
 
 use super::body;
-use super::ingest::{Answer, IngestError, ingest};
+use super::ingest::{Answer, IngestError, Running, ingest};
 use super::rejection::{Problem, handle_rejection};
 use super::state::AppState;
 use crate::verify::{Refusal, check_headers, verify};
@@ -116,7 +116,11 @@ async fn receive_webhook(
         return Err(refuse(refusal));
     }
     let bytes = body.len();
-    match ingest(config.clone(), &state.store, &state.metrics, body, SystemTime::now()).await {
+    let running = Running {
+        config: config.clone(),
+        silences: state.silences(),
+    };
+    match ingest(running, &state.store, &state.metrics, body, SystemTime::now()).await {
         Ok(ingested) => {
             state.wake(&ingested.channels);
             if let Some(known) = &ingested.known {

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::deliver::{Sender, senders};
 use crate::metrics::Metrics;
 use crate::outbox::{Lane, LaneHealth, Pace, SenderSlot, Senders, WorkerSettings};
+use crate::quiet::Silence;
 use crate::store::Store;
 
 use super::background::replan_absence;
@@ -35,6 +36,9 @@ pub struct AppState {
     /// The planned absence checks: ingest re-plans a connection after each
     /// event, a reload re-plans all.
     pub absence: Arc<Absence>,
+    /// The silences not yet over, refreshed when `syncwatch silence`
+    /// changes them (see `background::watch_silences`).
+    silences: RwLock<Arc<Vec<Silence>>>,
     lanes: Mutex<HashMap<String, LaneHandle>>,
     /// Lanes not yet running: `App::run` starts them.
     unstarted: Mutex<Vec<Lane>>,
@@ -71,6 +75,7 @@ impl AppState {
             dry_run,
             stop: Mutex::new(None),
             paces: Mutex::new(HashMap::new()),
+            silences: RwLock::new(Arc::new(Vec::new())),
         };
         state.install_senders(&state.config(), senders);
         Ok(state)
@@ -78,6 +83,14 @@ impl AppState {
 
     pub fn config(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn silences(&self) -> Arc<Vec<Silence>> {
+        self.silences.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_silences(&self, silences: Vec<Silence>) {
+        *self.silences.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(silences);
     }
 
     pub fn wake(&self, channels: &[String]) {

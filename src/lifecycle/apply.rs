@@ -10,6 +10,7 @@ use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::event::Event;
+use crate::quiet::{Mutes, Silence, Subject};
 use crate::render::{Alert, Facts, Item, Notice, render_email, render_slack};
 use crate::rules::{Environment, Evidence, Rule};
 use crate::store::{Message, NewDelivery};
@@ -34,6 +35,8 @@ pub struct AlertInput {
     pub environment: Environment,
     pub received_at: SystemTime,
     pub matches: Vec<Matched>,
+    /// The silences in force when the event arrived.
+    pub silences: Arc<Vec<Silence>>,
 }
 
 /// Alert states as a store keeps them.
@@ -62,6 +65,8 @@ pub struct Transition {
     pub effect: Option<Effect>,
     /// The channels the effect was queued for.
     pub channels: Vec<String>,
+    /// What held the effect back: `silence 1a2b3c4d`, `maintenance w`.
+    pub muted_by: Option<String>,
 }
 
 impl Transition {
@@ -75,6 +80,10 @@ impl Transition {
             Some(Effect::Resolved) => "RESOLVED",
             None => return text,
         };
+        if let Some(by) = &self.muted_by {
+            text.push_str(&format!(", {told} muted by {by}"));
+            return text;
+        }
         match self.channels.is_empty() {
             true => text.push_str(&format!(", {told} not sent (no channel)")),
             false => text.push_str(&format!(", {told} to {}", self.channels.join(", "))),
@@ -117,6 +126,10 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         now: input.received_at,
         environment: input.environment,
         event: Some(&input.event),
+        mutes: Mutes {
+            silences: input.silences.clone(),
+            windows: input.config.maintenance.clone(),
+        },
     };
     for matched in &input.matches {
         let rule = &input.config.rules[matched.rule];
@@ -167,6 +180,7 @@ pub fn apply_absence<S: AlertStates>(
     connection: &KnownConnection,
     quiet_since: SystemTime,
     now: SystemTime,
+    silences: Arc<Vec<Silence>>,
 ) -> Result<(Applied, Option<AlertState>), S::Error> {
     let mut applied = Applied::default();
     let key = AlertKey {
@@ -179,6 +193,10 @@ pub fn apply_absence<S: AlertStates>(
         now,
         environment: connection.environment,
         event: None,
+        mutes: Mutes {
+            silences,
+            windows: config.maintenance.clone(),
+        },
     };
     let state = states.get(&key)?;
     let observed = Observed {
@@ -216,6 +234,7 @@ struct Cx<'a> {
     environment: Environment,
     /// The event observed; none for an absence check.
     event: Option<&'a Event>,
+    mutes: Mutes,
 }
 
 /// Where an observation comes from: what its messages are made of.
@@ -252,15 +271,23 @@ fn record<S: AlertStates>(
     };
     let mut channels = Vec::new();
     let mut deliveries = Vec::new();
+    let mut muted_by = None;
     if let Some(effect) = step.effect {
         channels = recipients(effect, observed.rule, state, cx.config);
-        if !channels.is_empty() {
+        muted_by = (!channels.is_empty()).then(|| muted(observed, cx)).flatten();
+        if muted_by.is_some() {
+            // Held back: whoever should hear of it hears at its next match
+            // after the silence or window, and of nothing meanwhile.
+            next.last_notified = None;
+            next.muted_by = muted_by.clone();
+        } else if !channels.is_empty() {
             let facts = facts(effect, observed, state, &next, cx);
             deliveries = render_for(cx.config, &channels, &facts);
         }
         if matches!(effect, Effect::Firing | Effect::StillFailing) && !deliveries.is_empty() {
             next.last_notified = Some(cx.now);
             next.notified = channels.clone();
+            next.muted_by = None;
         }
     }
     states.put(observed.key, &next)?;
@@ -270,6 +297,7 @@ fn record<S: AlertStates>(
         to: next.phase,
         effect: step.effect,
         channels: channels.clone(),
+        muted_by,
     });
     let quiet = deliveries.is_empty();
     if let Some(effect) = step.effect.filter(|_| !quiet) {
@@ -280,6 +308,33 @@ fn record<S: AlertStates>(
         });
     }
     Ok(quiet)
+}
+
+/// The silence or window that mutes this observation's alert now.
+fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
+    let absent;
+    let event = match (&observed.source, cx.event) {
+        (Source::Absence { connection, .. }, _) => {
+            absent = connection.as_event();
+            &absent
+        }
+        (_, Some(event)) => event,
+        (_, None) => return None,
+    };
+    let data_types: Vec<&str> = match &observed.key.data_type {
+        Some(data_type) => vec![data_type.as_str()],
+        None => event.data_types().collect(),
+    };
+    let subject = Subject {
+        rule: &observed.rule.name,
+        connection: Some(observed.key.connection.as_str()),
+        business: event.business_name.as_deref(),
+        service: event.service.as_deref(),
+        environment: cx.environment,
+        data_types,
+        event,
+    };
+    cx.mutes.muted_by(&subject, cx.now)
 }
 
 /// Who is told: the rule's channels when it fires or repeats; the ones

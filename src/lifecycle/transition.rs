@@ -65,6 +65,9 @@ pub struct AlertState {
     /// The channels that were sent the firing notification: the ones that
     /// get the RESOLVED message.
     pub notified: Vec<String>,
+    /// The silence or maintenance window that held back its last message,
+    /// until one is sent again.
+    pub muted_by: Option<String>,
 }
 
 /// What the store saw of an alert key in one event.
@@ -152,6 +155,7 @@ fn begin(policy: &Policy, now: SystemTime) -> Step {
         clean: 0,
         last_notified: None,
         notified: Vec::new(),
+        muted_by: None,
     };
     matched(&state, policy, now)
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::absence::{Check, KnownConnection};
 use crate::config::Config;
+use crate::quiet::Silence;
 
 use super::memory::MemoryStore;
 use super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
@@ -145,10 +146,27 @@ impl Store {
         checks: Vec<Check>,
         now: SystemTime,
         floor: Option<SystemTime>,
+        silences: Arc<Vec<Silence>>,
     ) -> Result<AbsenceOutcome, StoreError> {
         match self {
             Store::Memory(_) => Ok(AbsenceOutcome::default()),
-            Store::Sqlite(store) => store.check_absence(config, checks, now, floor).await,
+            Store::Sqlite(store) => store.check_absence(config, checks, now, floor, silences).await,
+        }
+    }
+
+    /// The silences not yet over, with the version they were read at.
+    pub async fn silences(&self, now: SystemTime) -> Result<(i64, Vec<Silence>), StoreError> {
+        match self {
+            Store::Memory(_) => Ok((0, Vec::new())),
+            Store::Sqlite(store) => store.silences(now),
+        }
+    }
+
+    /// Changes whenever a silence is added or expired.
+    pub async fn silences_version(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Memory(_) => Ok(0),
+            Store::Sqlite(store) => store.silences_version(),
         }
     }
 

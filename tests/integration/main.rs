@@ -12,6 +12,7 @@ mod helpers;
 mod lifecycle;
 mod limits;
 mod operations;
+mod quiet;
 mod security;
 mod send_test;
 mod storage;

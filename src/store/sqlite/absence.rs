@@ -2,6 +2,7 @@
 //! connection) is checked against the stored connection, not the
 //! scheduler's copy, so a sync committed meanwhile always wins.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{Savepoint, params};
@@ -9,6 +10,7 @@ use rusqlite::{Savepoint, params};
 use crate::absence::{Check, watches};
 use crate::config::Config;
 use crate::lifecycle::{Phase, apply_absence};
+use crate::quiet::Silence;
 
 use super::alerts::SqlStates;
 use super::connections;
@@ -41,10 +43,11 @@ pub fn check(
     checks: &[Check],
     now: SystemTime,
     floor: Option<SystemTime>,
+    silences: &Arc<Vec<Silence>>,
 ) -> rusqlite::Result<AbsenceOutcome> {
     let mut outcome = AbsenceOutcome::default();
     for check in checks {
-        let next = check_one(tx, config, check, now, floor, &mut outcome)?;
+        let next = check_one(tx, config, check, (now, floor), silences, &mut outcome)?;
         outcome.checked.push(Checked {
             check: check.clone(),
             next,
@@ -57,8 +60,8 @@ fn check_one(
     tx: &Savepoint<'_>,
     config: &Config,
     (rule, id): &Check,
-    now: SystemTime,
-    floor: Option<SystemTime>,
+    (now, floor): (SystemTime, Option<SystemTime>),
+    silences: &Arc<Vec<Silence>>,
     outcome: &mut AbsenceOutcome,
 ) -> rusqlite::Result<Option<SystemTime>> {
     let Some((rule, silence)) = config.rules.get(*rule).and_then(|r| Some((r, r.absence?))) else {
@@ -80,7 +83,8 @@ fn check_one(
     // The message says how long it has really been silent, even when its
     // clock started later (it came back, or syncwatch was down).
     let silent_since = known.last_sync.unwrap_or(known.first_seen);
-    let (applied, state) = apply_absence(&mut SqlStates { conn: tx }, config, rule, &known, silent_since, now)?;
+    let states = &mut SqlStates { conn: tx };
+    let (applied, state) = apply_absence(states, config, rule, &known, silent_since, now, silences.clone())?;
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     if !applied.notifications.is_empty() {
         let event_id = record_check(tx, &rule.name, &known.id, known.environment.as_str(), now, &transitions)?;

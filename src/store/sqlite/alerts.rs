@@ -8,7 +8,7 @@ use crate::lifecycle::{AlertState, AlertStates, Phase};
 
 use super::{from_millis, millis};
 
-const COLUMNS: &str = "rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified";
+const COLUMNS: &str = "rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by";
 
 /// The alert states of one transaction.
 pub struct SqlStates<'t> {
@@ -37,7 +37,7 @@ impl AlertStates for SqlStates<'_> {
         let notified = serde_json::to_string(&state.notified).unwrap_or_else(|_| "[]".into());
         self.conn
             .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO alerts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                "INSERT OR REPLACE INTO alerts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ))?
             .execute(params![
                 key.rule,
@@ -52,6 +52,7 @@ impl AlertStates for SqlStates<'_> {
                 state.clean,
                 state.last_notified.map(millis),
                 notified,
+                state.muted_by,
             ])?;
         Ok(())
     }
@@ -89,6 +90,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<(AlertKey, AlertState)> {
         clean: row.get(9)?,
         last_notified: row.get::<_, Option<i64>>(10)?.map(from_millis),
         notified: serde_json::from_str(&notified).unwrap_or_default(),
+        muted_by: row.get(12)?,
     };
     Ok((key, state))
 }

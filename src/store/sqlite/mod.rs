@@ -11,6 +11,7 @@ mod digest;
 mod open;
 mod read;
 pub mod schema;
+pub mod silences;
 mod store;
 mod time;
 mod write;

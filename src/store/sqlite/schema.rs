@@ -129,6 +129,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE deliveries ADD COLUMN digest_id INTEGER REFERENCES deliveries (id);
     CREATE INDEX deliveries_digest ON deliveries (digest_id) WHERE digest_id IS NOT NULL;
     ",
+    // 6: silences, made at run time by `syncwatch silence`; each alert
+    // remembers what last muted it.
+    "
+    CREATE TABLE silences (
+        id         TEXT PRIMARY KEY,
+        matchers   TEXT NOT NULL,
+        starts_at  INTEGER NOT NULL,
+        ends_at    INTEGER NOT NULL,
+        comment    TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expired_at INTEGER
+    );
+    ALTER TABLE alerts ADD COLUMN muted_by TEXT;
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

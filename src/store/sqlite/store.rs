@@ -15,13 +15,14 @@ use rusqlite::Savepoint;
 
 use super::super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::absence::{self, AbsenceOutcome};
-use super::connections;
 use super::digest::{self, Built, DigestKind};
 use super::open::{self, open_and_migrate};
 use super::writer::{Command, Writer, job};
+use super::{connections, silences};
 use super::{read, write};
 use crate::absence::{Check, KnownConnection};
 use crate::config::Config;
+use crate::quiet::Silence;
 
 /// `meta` keys: the last heartbeat, and where absence clocks start after
 /// the last downtime.
@@ -167,9 +168,20 @@ impl SqliteStore {
         checks: Vec<Check>,
         now: SystemTime,
         floor: Option<SystemTime>,
+        silences: Arc<Vec<Silence>>,
     ) -> Result<AbsenceOutcome, StoreError> {
-        self.write(move |tx| absence::check(tx, &config, &checks, now, floor))
+        self.write(move |tx| absence::check(tx, &config, &checks, now, floor, &silences))
             .await
+    }
+
+    /// The silences not yet over, and the version they were read at.
+    pub fn silences(&self, now: SystemTime) -> Result<(i64, Vec<Silence>), StoreError> {
+        self.read(|conn| Ok((silences::version(conn)?, silences::current(conn, now)?)))
+    }
+
+    /// Changes whenever a silence is added or expired.
+    pub fn silences_version(&self) -> Result<i64, StoreError> {
+        self.read(silences::version)
     }
 
     /// Every known connection.

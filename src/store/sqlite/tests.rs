@@ -56,6 +56,7 @@ fn ingest(request_id: &str, connection: &str, at: SystemTime) -> Ingest {
             environment: Environment::Production,
             received_at: at,
             matches,
+            silences: Arc::default(),
         },
     }
 }

@@ -1,0 +1,121 @@
+//! `syncwatch silence add|list|expire`: silences made beside the running
+//! daemon, which sees them within a second, without a reload.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::quiet::{Matchers, Silence, new_id};
+use crate::store::sqlite::{open_and_migrate, silences};
+
+use super::history::time;
+use super::{EXIT_FAILED, EXIT_OK};
+
+/// How long a silence lasts: `--for D` or `--until TIME`.
+#[derive(Debug, Clone)]
+pub enum Until {
+    For(Duration),
+    At(SystemTime),
+}
+
+/// `--until` as RFC 3339 (`2026-12-01T09:00:00Z`; seconds may be left out).
+pub fn parse_until(text: &str) -> Result<SystemTime, String> {
+    let timestamp: jiff::Timestamp = text
+        .parse()
+        .map_err(|err| format!("`{text}` is not an RFC 3339 time (e.g. 2026-12-01T09:00Z): {err}"))?;
+    Ok(SystemTime::from(timestamp))
+}
+
+pub fn add(
+    database: &Path,
+    matchers: Matchers,
+    until: Until,
+    comment: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<u8> {
+    if matchers.is_empty() {
+        writeln!(
+            err,
+            "a silence needs at least one matcher: --rule, --connection, --business, --service, --environment or --data-type"
+        )?;
+        return Ok(EXIT_FAILED);
+    }
+    if comment.trim().is_empty() {
+        writeln!(err, "a silence needs a --comment saying why")?;
+        return Ok(EXIT_FAILED);
+    }
+    let now = SystemTime::now();
+    let ends_at = match until {
+        Until::For(duration) => now + duration,
+        Until::At(at) => at,
+    };
+    if ends_at <= now {
+        writeln!(err, "the silence would end before it starts: {}", time(ends_at))?;
+        return Ok(EXIT_FAILED);
+    }
+    let silence = Silence {
+        id: new_id(),
+        matchers,
+        starts_at: now,
+        ends_at,
+        comment: comment.to_owned(),
+        created_at: now,
+        expired_at: None,
+    };
+    match open_and_migrate(database, Duration::from_secs(5)).and_then(|conn| silences::add(&conn, &silence)) {
+        Ok(()) => {
+            writeln!(out, "{}", silence.id)?;
+            Ok(EXIT_OK)
+        }
+        Err(error) => {
+            writeln!(err, "cannot write the database {}: {error}", database.display())?;
+            Ok(EXIT_FAILED)
+        }
+    }
+}
+
+pub fn list(database: &Path, out: &mut dyn Write) -> std::io::Result<u8> {
+    let now = SystemTime::now();
+    let found = open_and_migrate(database, Duration::from_secs(5)).and_then(|conn| silences::current(&conn, now));
+    let current = match found {
+        Ok(current) => current,
+        Err(error) => {
+            writeln!(out, "cannot read the database {}: {error}", database.display())?;
+            return Ok(EXIT_FAILED);
+        }
+    };
+    writeln!(out, "SILENCES ({})", current.len())?;
+    for silence in current {
+        let state = if silence.is_active(now) { "active" } else { "pending" };
+        writeln!(
+            out,
+            "{}  {:<7}  {}  until {}  \"{}\"",
+            silence.id,
+            state,
+            silence.matchers.describe(),
+            time(silence.ends_at),
+            silence.comment
+        )?;
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn expire(database: &Path, id: &str, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
+    let expired = open_and_migrate(database, Duration::from_secs(5))
+        .and_then(|conn| silences::expire(&conn, id, SystemTime::now()));
+    match expired {
+        Ok(true) => {
+            writeln!(out, "expired {id}")?;
+            Ok(EXIT_OK)
+        }
+        Ok(false) => {
+            writeln!(err, "no silence `{id}` is in force (see `syncwatch silence list`)")?;
+            Ok(EXIT_FAILED)
+        }
+        Err(error) => {
+            writeln!(err, "cannot write the database {}: {error}", database.display())?;
+            Ok(EXIT_FAILED)
+        }
+    }
+}
