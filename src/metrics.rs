@@ -61,6 +61,8 @@ pub struct Metrics {
     /// Absence checks planned (one per absence rule and connection it
     /// watches).
     pub absence_planned: Gauge<i64, AtomicI64>,
+    /// Templates that failed at run time (the built-in message went out).
+    pub template_failures: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -122,6 +124,12 @@ impl Metrics {
             "Absence checks planned: absence rules times the connections they watch",
             absence_planned.clone(),
         );
+        let template_failures = Counter::default();
+        registry.register(
+            "template_failures",
+            "Templates that failed at run time; the built-in message was sent instead",
+            template_failures.clone(),
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -141,6 +149,7 @@ impl Metrics {
             downtimes,
             last_downtime_seconds,
             absence_planned,
+            template_failures,
         }
     }
 

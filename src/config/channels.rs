@@ -10,6 +10,7 @@ use super::digest::read_digest;
 use super::model::{Channel, ChannelKind, Digest, EmailChannel, SlackChannel, SmtpCredentials, TlsMode};
 use super::reader::{At, Fields, Reader};
 use super::units::{DURATION_FORMS, parse_duration};
+use crate::render::{Medium, Template};
 
 const CHANNEL_KEYS: &[&str] = &["slack", "email", "digest"];
 const EMAIL_KEYS: &[&str] = &[
@@ -22,6 +23,8 @@ const EMAIL_KEYS: &[&str] = &[
     "password_file",
     "from",
     "to",
+    "subject_template",
+    "body_template",
 ];
 const TLS_MODES: [(&str, TlsMode); 3] = [
     ("starttls", TlsMode::StartTls),
@@ -98,7 +101,12 @@ fn read_kind(reader: &mut Reader<'_>, fields: &Fields<'_>, at: &At) -> Option<Ch
 }
 
 fn read_slack(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<SlackChannel> {
-    let fields = reader.fields(Some(value), at, &["webhook_url", "webhook_url_file", "min_interval"]);
+    let fields = reader.fields(
+        Some(value),
+        at,
+        &["webhook_url", "webhook_url_file", "min_interval", "template"],
+    );
+    let template = read_template(reader, &fields, "template", Medium::Slack);
     let min_interval = match fields.get("min_interval") {
         Some((value, at)) => Some(reader.parsed(value, &at, DURATION_FORMS, parse_duration)?),
         None => None,
@@ -130,6 +138,7 @@ fn read_slack(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<SlackCha
     Some(SlackChannel {
         webhook_url,
         min_interval,
+        template: template?,
     })
 }
 
@@ -151,8 +160,12 @@ fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailCha
     };
     let from = required(reader, &fields, "from").and_then(|(v, at)| read_mailbox(reader, v, &at));
     let to = required(reader, &fields, "to").and_then(|(v, at)| read_recipients(reader, v, &at));
+    let subject_template = read_template(reader, &fields, "subject_template", Medium::Subject);
+    let body_template = read_template(reader, &fields, "body_template", Medium::Text);
     let tls = tls?;
     Some(EmailChannel {
+        subject_template: subject_template?,
+        body_template: body_template?,
         host: host?,
         port: port?.unwrap_or(default_port(tls)),
         tls,
@@ -161,6 +174,23 @@ fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailCha
         from: from?,
         to: to?,
     })
+}
+
+/// A template file: compiled and rendered against a sample of every kind
+/// of message now, so a broken one fails `check` and every reload rather
+/// than a notification. `Some(None)` when not given.
+fn read_template(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str, medium: Medium) -> Option<Option<Template>> {
+    let Some((value, at)) = fields.get(key) else {
+        return Some(None);
+    };
+    let path = reader.string(value, &at)?;
+    match Template::load(std::path::Path::new(&path), medium) {
+        Ok(template) => Some(Some(template)),
+        Err(error) => {
+            reader.error(&at, format!("template {error}"), None);
+            None
+        }
+    }
 }
 
 fn default_port(tls: TlsMode) -> u16 {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use lettre::message::Mailbox;
 
 use crate::quiet::Window;
+use crate::render::Template;
 
 use crate::rules::{Environment, Rule};
 
@@ -114,6 +115,8 @@ pub struct SlackChannel {
     pub webhook_url: Secret,
     /// Spacing between two posts; Slack documents about one per second.
     pub min_interval: Option<Duration>,
+    /// The operator's own wording for the message text.
+    pub template: Option<Template>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,4 +145,6 @@ pub struct EmailChannel {
     pub ca_pem: Option<Vec<u8>>,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
+    pub subject_template: Option<Template>,
+    pub body_template: Option<Template>,
 }

@@ -154,6 +154,9 @@ async fn render_metrics(state: Arc<AppState>) -> impl Reply {
         state.metrics.outbox_depth.set(depth as i64);
     }
     state.metrics.absence_planned.set(state.absence.planned() as i64);
+    let failures = crate::render::template_failures();
+    let counted = state.metrics.template_failures.get();
+    state.metrics.template_failures.inc_by(failures.saturating_sub(counted));
     warp::reply::with_header(
         state.metrics.render(),
         "content-type",

@@ -168,17 +168,17 @@ impl AppState {
         let mut lanes = lock(&self.lanes);
         for (name, sender) in senders {
             let digest = config.channels.get(&name).and_then(|c| c.digest);
+            let kind = config.channels.get(&name).map(|c| c.kind.clone());
             let pace = self.pace_for(&name, &sender);
             if let Some(lane) = lanes.get(&name) {
-                lane.sender
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .replace(sender, digest, pace);
+                let mut slot = lane.sender.write().unwrap_or_else(|p| p.into_inner());
+                slot.replace(sender, digest, pace);
+                slot.kind = kind;
                 lane.wake.notify_one();
                 continue;
             }
             let wake = Arc::new(Notify::new());
-            let slot: SenderSlot = Arc::new(RwLock::new(Senders::new(sender, digest, pace)));
+            let slot: SenderSlot = Arc::new(RwLock::new(Senders::new(sender, digest, pace).with_kind(kind)));
             let health = LaneHealth::default();
             let lane = Lane::new(
                 name.clone(),

@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
-use crate::config::{ChannelKind, Config};
+use crate::config::Config;
 use crate::event::Event;
 use crate::quiet::{Mutes, Silence, Subject};
-use crate::render::{Alert, Facts, Item, Notice, render_email, render_slack};
+use crate::render::{Alert, Facts, Item, Notice, message_for};
 use crate::rules::{Environment, Evidence, Rule};
-use crate::store::{Message, NewDelivery};
+use crate::store::NewDelivery;
 
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
 
@@ -399,12 +399,7 @@ fn render_for(config: &Config, channels: &[String], facts: &Facts) -> Vec<NewDel
     channels
         .iter()
         .filter_map(|name| {
-            let message = match &config.channels.get(name)?.kind {
-                ChannelKind::Slack(_) => Message::Slack {
-                    payload: render_slack(facts),
-                },
-                ChannelKind::Email(_) => Message::Email(render_email(facts)),
-            };
+            let message = message_for(&config.channels.get(name)?.kind, facts);
             Some(NewDelivery {
                 channel: name.clone(),
                 message,

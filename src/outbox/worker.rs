@@ -10,10 +10,9 @@ use futures_util::FutureExt;
 use tokio::sync::{Notify, OwnedMutexGuard, watch};
 use tokio::time::Instant;
 
-use crate::config::Digest;
+use crate::config::{ChannelKind, Digest};
 use crate::deliver::{Outcome, Sender};
 use crate::metrics::Metrics;
-use crate::store::sqlite::DigestKind;
 use crate::store::{Delivery, Message, Settle, Store, StoreError};
 
 use super::backoff::{Backoff, decide, expired};
@@ -74,6 +73,8 @@ pub struct Senders {
     pub previous: Option<Arc<Sender>>,
     /// The channel's digest settings; `None`: `digest: off`.
     pub digest: Option<Digest>,
+    /// The channel as configured: what its digests are rendered for.
+    pub kind: Option<ChannelKind>,
     /// Shared by every channel posting to the same Slack webhook URL.
     pub pace: Pace,
 }
@@ -90,7 +91,14 @@ impl Senders {
             previous: None,
             digest,
             pace,
+            kind: None,
         }
+    }
+
+    /// The channel's configuration, for rendering its digests.
+    pub fn with_kind(mut self, kind: Option<ChannelKind>) -> Senders {
+        self.kind = kind;
+        self
     }
 
     /// Puts `sender` in place; the one it replaces stays for the messages
@@ -102,13 +110,6 @@ impl Senders {
         }
         self.digest = digest;
         self.pace = pace;
-    }
-
-    fn digest_kind(&self) -> DigestKind {
-        match *self.current {
-            Sender::Email(_) => DigestKind::Email,
-            _ => DigestKind::Slack,
-        }
     }
 
     fn for_message(&self, message: &Message) -> Arc<Sender> {
@@ -210,9 +211,9 @@ impl Lane {
     async fn digest_step(&mut self, delivery: &Delivery) -> Result<Option<Step>, StoreError> {
         let (digest, kind) = {
             let senders = self.sender.read().unwrap_or_else(|p| p.into_inner());
-            (senders.digest, senders.digest_kind())
+            (senders.digest, senders.kind.clone())
         };
-        let Some(digest) = digest.filter(|_| !delivery.digest) else {
+        let (Some(digest), Some(kind)) = (digest.filter(|_| !delivery.digest), kind) else {
             return Ok(None);
         };
         let now = Instant::now();

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::absence::{Check, KnownConnection};
-use crate::config::Config;
+use crate::config::{ChannelKind, Config};
 use crate::quiet::Silence;
 
 use super::memory::MemoryStore;
 use super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
-use super::sqlite::{AbsenceOutcome, Built, DigestKind, SqliteStore};
+use super::sqlite::{AbsenceOutcome, Built, SqliteStore};
 
 /// The storage backend, chosen at start.
 pub enum Store {
@@ -99,13 +99,13 @@ impl Store {
     pub async fn build_digest(
         &self,
         channel: &str,
-        kind: DigestKind,
+        kind: ChannelKind,
         max_items: usize,
         max_age: Duration,
         now: SystemTime,
     ) -> Result<Option<Built>, StoreError> {
         match self {
-            Store::Memory(store) => Ok(store.build_digest(channel, kind, max_items, now)),
+            Store::Memory(store) => Ok(store.build_digest(channel, &kind, max_items, now)),
             Store::Sqlite(store) => store.build_digest(channel, kind, max_items, max_age, now).await,
         }
     }

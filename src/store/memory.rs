@@ -7,11 +7,12 @@ use std::time::SystemTime;
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
+use crate::config::ChannelKind;
 use crate::lifecycle::{AlertState, AlertStates, Phase, apply};
-use crate::render::{Item, render_digest_email, render_digest_slack};
-use crate::store::sqlite::{Built, DigestKind};
+use crate::render::{Item, digest_for};
+use crate::store::sqlite::Built;
 
-use super::model::{Delivery, Ingest, IngestOutcome, Message, Settle};
+use super::model::{Delivery, Ingest, IngestOutcome, Settle};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -127,7 +128,7 @@ impl MemoryStore {
     }
 
     /// Replaces `channel`'s unclaimed notifications with one digest.
-    pub fn build_digest(&self, channel: &str, kind: DigestKind, max_items: usize, now: SystemTime) -> Option<Built> {
+    pub fn build_digest(&self, channel: &str, kind: &ChannelKind, max_items: usize, now: SystemTime) -> Option<Built> {
         let mut inner = self.lock();
         let members: Vec<u64> = inner
             .queue
@@ -138,12 +139,7 @@ impl MemoryStore {
         let first = members.first()?;
         let rule = inner.queue[first].delivery.rule.clone();
         let items: Vec<Item> = members.iter().filter_map(|id| inner.queue.remove(id)?.item).collect();
-        let message = match kind {
-            DigestKind::Slack => Message::Slack {
-                payload: render_digest_slack(&items, max_items),
-            },
-            DigestKind::Email => Message::Email(render_digest_email(&items, max_items)),
-        };
+        let message = digest_for(kind, &items, max_items, now);
         inner.next_id += 1;
         let id = inner.next_id;
         let delivery = Delivery {

@@ -16,4 +16,5 @@ mod quiet;
 mod security;
 mod send_test;
 mod storage;
+mod templates;
 mod webhook;

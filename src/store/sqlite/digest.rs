@@ -8,18 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Savepoint, params};
 
-use crate::render::{Item, render_digest_email, render_digest_slack};
-use crate::store::{Message, Settle};
+use crate::config::ChannelKind;
+use crate::render::{Item, digest_for};
+use crate::store::Settle;
 
 use super::millis;
 use super::write::settle;
-
-/// Which renderer a digest takes: the channel's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigestKind {
-    Slack,
-    Email,
-}
 
 /// A digest that was queued: its delivery id and how many it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +27,7 @@ pub struct Built {
 pub fn build(
     tx: &Savepoint<'_>,
     channel: &str,
-    kind: DigestKind,
+    kind: &ChannelKind,
     max_items: usize,
     max_age: Duration,
     now: SystemTime,
@@ -63,12 +57,7 @@ pub fn build(
     if members.is_empty() {
         return Ok(None);
     }
-    let message = match kind {
-        DigestKind::Slack => Message::Slack {
-            payload: render_digest_slack(&items, max_items),
-        },
-        DigestKind::Email => Message::Email(render_digest_email(&items, max_items)),
-    };
+    let message = digest_for(kind, &items, max_items, now);
     let first = members[0];
     tx.prepare_cached(
         "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)

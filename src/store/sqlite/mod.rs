@@ -18,7 +18,7 @@ mod write;
 mod writer;
 
 pub use absence::{AbsenceOutcome, Checked};
-pub use digest::{Built, DigestKind};
+pub use digest::Built;
 pub use open::{open_and_migrate, open_read_only};
 pub use store::SqliteStore;
 pub use time::{from_millis, millis};

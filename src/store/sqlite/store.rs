@@ -15,13 +15,13 @@ use rusqlite::Savepoint;
 
 use super::super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::absence::{self, AbsenceOutcome};
-use super::digest::{self, Built, DigestKind};
+use super::digest::{self, Built};
 use super::open::{self, open_and_migrate};
 use super::writer::{Command, Writer, job};
 use super::{connections, silences};
 use super::{read, write};
 use crate::absence::{Check, KnownConnection};
-use crate::config::Config;
+use crate::config::{ChannelKind, Config};
 use crate::quiet::Silence;
 
 /// `meta` keys: the last heartbeat, and where absence clocks start after
@@ -145,13 +145,13 @@ impl SqliteStore {
     pub async fn build_digest(
         &self,
         channel: &str,
-        kind: DigestKind,
+        kind: ChannelKind,
         max_items: usize,
         max_age: Duration,
         now: SystemTime,
     ) -> Result<Option<Built>, StoreError> {
         let channel = channel.to_owned();
-        self.write(move |tx| digest::build(tx, &channel, kind, max_items, max_age, now))
+        self.write(move |tx| digest::build(tx, &channel, &kind, max_items, max_age, now))
             .await
     }
 
