@@ -8,7 +8,7 @@ fn check_accepts_the_example_rules_once_their_variables_are_set() {
     let output = syncwatch(&["check", "--config", example.to_str().unwrap()], EXAMPLE_ENV);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("OK, 5 rules, 2 channels"),
+        stdout(&output).contains("OK, 6 rules, 2 channels"),
         "{}",
         stdout(&output)
     );
