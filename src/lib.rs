@@ -44,6 +44,7 @@ pub mod outbox;
 pub mod quiet;
 pub mod render;
 pub mod rules;
+pub mod status;
 pub mod store;
 pub mod systemd;
 pub mod verify;

@@ -137,6 +137,15 @@ enum Command {
         /// The webhook body (JSON file) to sign.
         payload: PathBuf,
     },
+    /// Sign payload files as Railz would and post them to the configured
+    /// endpoint (server.listen, server.path), one line per answer.
+    Replay {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Webhook bodies (JSON files).
+        #[arg(required = true)]
+        payloads: Vec<PathBuf>,
+    },
     /// Send a test notification through one channel and show its answer.
     SendTest {
         #[command(flatten)]
@@ -290,6 +299,10 @@ fn main() -> ExitCode {
         Command::Sign { config, payload } => {
             with_config(&config, |loaded| commands::sign(loaded, &payload, &mut out, &mut err))
         }
+        Command::Replay { config, payloads } => with_config(&config, |loaded| {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(commands::replay(loaded, &payloads, &mut out))
+        }),
         Command::SendTest { config, channel } => with_config(&config, |loaded| {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(commands::send_test(loaded, &channel, &mut out))

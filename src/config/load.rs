@@ -214,12 +214,13 @@ fn read_storage(reader: &mut Reader<'_>, top: &Fields<'_>) -> Storage {
 }
 
 fn read_delivery(reader: &mut Reader<'_>, top: &Fields<'_>) -> Delivery {
-    let fields = section(reader, top, "delivery", &["max_age"]);
+    let fields = section(reader, top, "delivery", &["max_age", "dry_run"]);
     let max_age = fields
         .get("max_age")
         .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
     Delivery {
         max_age: max_age.unwrap_or(Duration::from_secs(86_400)),
+        dry_run: read_flag(reader, &fields, "dry_run").unwrap_or(false),
     }
 }
 

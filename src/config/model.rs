@@ -73,6 +73,9 @@ pub struct Defaults {
 pub struct Delivery {
     /// A notification still undelivered after this long is given up.
     pub max_age: Duration,
+    /// Log each notification instead of sending it (for trying syncwatch
+    /// out); state is kept as usual.
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -98,7 +98,7 @@ pub fn senders(config: &Config, dry_run: bool) -> Result<HashMap<String, Sender>
     let mut senders = HashMap::new();
     for (name, channel) in &config.channels {
         let sender = match &channel.kind {
-            _ if dry_run => Sender::DryRun { channel: name.clone() },
+            _ if dry_run || config.delivery.dry_run => Sender::DryRun { channel: name.clone() },
             ChannelKind::Slack(slack) => Sender::Slack(SlackSender::new(slack).map_err(|e| format!("{name}: {e}"))?),
             ChannelKind::Email(email) => Sender::Email(EmailSender::new(email).map_err(|e| format!("{name}: {e}"))?),
         };

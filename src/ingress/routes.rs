@@ -14,6 +14,7 @@ use super::body;
 use super::ingest::{Answer, IngestError, Running, ingest};
 use super::rejection::{Problem, handle_rejection};
 use super::state::AppState;
+use crate::status::{self, Filter as StatusFilter};
 use crate::verify::{Refusal, check_headers, verify};
 
 pub fn routes(
@@ -45,11 +46,22 @@ pub fn routes(
         .and(warp::get())
         .and(with_state(state.clone()))
         .then(render_metrics);
+    let api = warp::path!("api" / "status")
+        .and(warp::get())
+        .and(warp::query::<StatusFilter>())
+        .and(with_state(state.clone()))
+        .then(api_status);
+    let ui = warp::path("ui")
+        .and(warp::path::tail())
+        .and(warp::get())
+        .and_then(ui_asset);
     let counted = state.metrics.clone();
     webhook
         .or(healthz)
         .or(readyz)
         .or(metrics)
+        .or(api)
+        .or(ui)
         .recover(move |rejection| handle_rejection(rejection, counted.clone()))
 }
 
@@ -145,6 +157,37 @@ async fn receive_webhook(
         Err(IngestError::Storage(err)) => {
             tracing::error!(error = %err, "event not stored: answering 503 so that Railz retries");
             Err(warp::reject::custom(Problem::StorageUnavailable))
+        }
+    }
+}
+
+/// Headers of every page answer: the page runs only its own script and
+/// style, loads nothing from elsewhere, and is never framed.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
+                   base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+async fn ui_asset(tail: warp::path::Tail) -> Result<impl Reply, Rejection> {
+    let asset = status::asset(tail.as_str()).ok_or_else(warp::reject::not_found)?;
+    let reply = warp::reply::with_header(asset.body, "content-type", asset.content_type);
+    Ok(page_headers(reply))
+}
+
+fn page_headers(reply: impl Reply) -> impl Reply {
+    let reply = warp::reply::with_header(reply, "content-security-policy", CSP);
+    let reply = warp::reply::with_header(reply, "x-content-type-options", "nosniff");
+    let reply = warp::reply::with_header(reply, "referrer-policy", "no-referrer");
+    warp::reply::with_header(reply, "cache-control", "no-store")
+}
+
+async fn api_status(filter: StatusFilter, state: Arc<AppState>) -> warp::reply::Response {
+    let config = state.config();
+    let silences = state.silences();
+    match status::status(&state.store, &config, &silences, &filter, SystemTime::now()).await {
+        Ok(status) => page_headers(warp::reply::json(&status)).into_response(),
+        Err(err) => {
+            let body = json!({ "error": err.to_string() });
+            let reply = warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE);
+            page_headers(reply).into_response()
         }
     }
 }

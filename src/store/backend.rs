@@ -131,6 +131,21 @@ impl Store {
         }
     }
 
+    /// What the status page shows from storage (severity, silences and
+    /// windows are added by the caller).
+    pub async fn status(
+        &self,
+        filter: &crate::status::Filter,
+        absence_rules: &[String],
+        recent: usize,
+        now: SystemTime,
+    ) -> Result<crate::status::Status, StoreError> {
+        match self {
+            Store::Memory(_) => Ok(crate::status::Status::default()),
+            Store::Sqlite(store) => store.status(filter, absence_rules, recent, now),
+        }
+    }
+
     /// Every known connection.
     pub async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
         match self {

@@ -49,6 +49,7 @@ pub fn all(conn: &Connection) -> rusqlite::Result<Vec<KnownConnection>> {
 /// Forgets a connection and its alerts; false when it was not known.
 pub fn forget(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     conn.execute("DELETE FROM alerts WHERE connection = ?1", [id])?;
+    conn.execute("DELETE FROM connection_days WHERE connection = ?1", [id])?;
     Ok(conn.execute("DELETE FROM connections WHERE id = ?1", [id])? > 0)
 }
 

@@ -12,6 +12,7 @@ mod open;
 mod read;
 pub mod schema;
 pub mod silences;
+pub mod status;
 mod store;
 mod time;
 mod write;

@@ -143,6 +143,18 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE alerts ADD COLUMN muted_by TEXT;
     ",
+    // 7: per connection and day (UTC), how its syncs ended: the status
+    // page's 14-day strip.
+    "
+    CREATE TABLE connection_days (
+        connection TEXT NOT NULL,
+        day        INTEGER NOT NULL,
+        clean      INTEGER NOT NULL DEFAULT 0,
+        failed     INTEGER NOT NULL DEFAULT 0,
+        empty      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (connection, day)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

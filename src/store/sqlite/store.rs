@@ -18,7 +18,7 @@ use super::absence::{self, AbsenceOutcome};
 use super::digest::{self, Built};
 use super::open::{self, open_and_migrate};
 use super::writer::{Command, Writer, job};
-use super::{connections, silences};
+use super::{connections, silences, status};
 use super::{read, write};
 use crate::absence::{Check, KnownConnection};
 use crate::config::{ChannelKind, Config};
@@ -182,6 +182,28 @@ impl SqliteStore {
     /// Changes whenever a silence is added or expired.
     pub fn silences_version(&self) -> Result<i64, StoreError> {
         self.read(silences::version)
+    }
+
+    /// The status page's reads, on one reader connection.
+    pub fn status(
+        &self,
+        filter: &crate::status::Filter,
+        absence_rules: &[String],
+        recent: usize,
+        now: SystemTime,
+    ) -> Result<crate::status::Status, StoreError> {
+        self.read(|conn| {
+            let mut status = crate::status::Status {
+                alerts: status::alerts(conn, filter)?,
+                connections: status::connections(conn, filter, absence_rules, now)?,
+                notifications: status::recent_notifications(conn, recent)?,
+                ..Default::default()
+            };
+            status.totals.known_connections = status::known_count(conn)?;
+            status.totals.quiet_connections = status::quiet_count(conn, absence_rules)?;
+            status.totals.outbox_depth = read::pending_count(conn)?;
+            Ok(status)
+        })
     }
 
     /// Every known connection.

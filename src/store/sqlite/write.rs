@@ -7,6 +7,7 @@ use rusqlite::{Savepoint, params};
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
+use crate::event::Status;
 use crate::lifecycle::{AlertInput, Notification, apply};
 
 use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
@@ -55,6 +56,7 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
         )?;
     }
     let known = record_connection(tx, &ingest.alerts)?;
+    record_day(tx, &ingest.alerts)?;
     Ok(IngestOutcome::Accepted {
         notified,
         suppressed: applied.quiet,
@@ -62,6 +64,29 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
         transitions,
         known: known.map(Box::new),
     })
+}
+
+/// Counts the sync in its connection's day: failed if any data type
+/// failed, else empty if any came back empty, else clean.
+fn record_day(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Result<()> {
+    let event = &alerts.event;
+    let Some(connection) = event.connection_id.as_deref().filter(|_| event.is_sync()) else {
+        return Ok(());
+    };
+    let outcome = if event.count(&Status::Failed) > 0 {
+        "failed"
+    } else if event.count(&Status::Empty) > 0 {
+        "empty"
+    } else {
+        "clean"
+    };
+    let day = millis(alerts.received_at) / 86_400_000;
+    tx.prepare_cached(&format!(
+        "INSERT INTO connection_days (connection, day, {outcome}) VALUES (?1, ?2, 1)
+         ON CONFLICT (connection, day) DO UPDATE SET {outcome} = {outcome} + 1"
+    ))?
+    .execute(params![connection, day])?;
+    Ok(())
 }
 
 /// Remembers the connection the event names, in the same transaction.
@@ -159,6 +184,7 @@ pub fn settle(tx: &Savepoint<'_>, id: u64, settle: &Settle, at: SystemTime) -> r
 pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime, forget_before: SystemTime) -> rusqlite::Result<Pruned> {
     let forgotten = connections::forget_older(tx, forget_before)?;
     let cutoff = millis(cutoff);
+    tx.execute("DELETE FROM connection_days WHERE day < ?1", [cutoff / 86_400_000])?;
     tx.execute(
         "DELETE FROM attempts WHERE delivery_id IN
          (SELECT id FROM deliveries WHERE status <> 'pending' AND settled_at < ?1)",

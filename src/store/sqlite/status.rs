@@ -1,0 +1,229 @@
+//! The status page's reads: active alerts with their connection's
+//! business and service, a page of known connections with their 14-day
+//! strip, recent notifications. Each is one indexed query (or one per
+//! page of connections), so 10,000 connections cost a page, not a scan
+//! in Rust.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use rusqlite::{Connection, params};
+
+use crate::status::{AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow};
+
+use super::{from_millis, millis};
+
+fn time(at: i64) -> String {
+    humantime::format_rfc3339_seconds(from_millis(at)).to_string()
+}
+
+/// `%text%` for LIKE, or NULL (no filter).
+fn like(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .map(|v| format!("%{}%", v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
+}
+
+/// Pending and firing alerts, filtered; severity comes from the rules.
+pub fn alerts(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<AlertRow>> {
+    let mut query = conn.prepare_cached(
+        "SELECT a.rule, a.state, a.connection, a.data_type, c.business, c.service, COALESCE(a.firing_since, a.since),
+                a.matches, a.last_notified, a.muted_by
+         FROM alerts a LEFT JOIN connections c ON c.id = a.connection
+         WHERE a.state IN ('pending', 'firing')
+           AND (?1 IS NULL OR c.business LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR a.connection LIKE ?2 ESCAPE '\\')
+           AND (?3 IS NULL OR c.service LIKE ?3 ESCAPE '\\') AND (?4 IS NULL OR a.rule LIKE ?4 ESCAPE '\\')
+           AND (?5 IS NULL OR c.business LIKE ?5 ESCAPE '\\' OR a.connection LIKE ?5 ESCAPE '\\'
+                OR c.service LIKE ?5 ESCAPE '\\' OR a.rule LIKE ?5 ESCAPE '\\')
+         ORDER BY a.since LIMIT 1000",
+    )?;
+    let rows = query.query_map(
+        params![
+            like(&filter.business),
+            like(&filter.connection),
+            like(&filter.service),
+            like(&filter.rule),
+            like(&filter.q)
+        ],
+        |row| {
+            let data_type: String = row.get(3)?;
+            Ok(AlertRow {
+                rule: row.get(0)?,
+                severity: String::new(),
+                state: row.get(1)?,
+                connection: row.get(2)?,
+                data_type: (!data_type.is_empty()).then_some(data_type),
+                business: row.get(4)?,
+                service: row.get(5)?,
+                since: time(row.get(6)?),
+                failing_syncs: row.get::<_, i64>(7)? as u64,
+                last_notified: row.get::<_, Option<i64>>(8)?.map(time),
+                silenced_by: row.get(9)?,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// One page of known connections, filtered, with firing alerts and the
+/// last 14 days. `absence_rules` make a connection `quiet`.
+pub fn connections(
+    conn: &Connection,
+    filter: &Filter,
+    absence_rules: &[String],
+    now: SystemTime,
+) -> rusqlite::Result<ConnectionPage> {
+    let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
+    let page = filter.page.unwrap_or(1).max(1);
+    let filters = params![
+        like(&filter.business),
+        like(&filter.connection),
+        like(&filter.service),
+        like(&filter.q)
+    ];
+    const WHERE: &str = "(?1 IS NULL OR business LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR id LIKE ?2 ESCAPE '\\')
+        AND (?3 IS NULL OR service LIKE ?3 ESCAPE '\\')
+        AND (?4 IS NULL OR business LIKE ?4 ESCAPE '\\' OR id LIKE ?4 ESCAPE '\\' OR service LIKE ?4 ESCAPE '\\')";
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM connections WHERE {WHERE}"))?
+        .query_row(filters, |row| row.get(0))?;
+    let sql = format!(
+        "SELECT id, business, service, environment, status, last_event, last_sync FROM connections WHERE {WHERE}
+         ORDER BY id LIMIT ?5 OFFSET ?6"
+    );
+    let mut query = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<ConnectionRow> = query
+        .query_map(
+            params![
+                like(&filter.business),
+                like(&filter.connection),
+                like(&filter.service),
+                like(&filter.q),
+                per_page as i64,
+                ((page - 1) * per_page) as i64
+            ],
+            |row| {
+                Ok(ConnectionRow {
+                    id: row.get(0)?,
+                    business: row.get(1)?,
+                    service: row.get(2)?,
+                    environment: row.get(3)?,
+                    state: String::new(),
+                    status: row.get(4)?,
+                    last_event: time(row.get(5)?),
+                    last_sync: row.get::<_, Option<i64>>(6)?.map(time),
+                    firing: Vec::new(),
+                    days: Vec::new(),
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    fill(conn, &mut rows, absence_rules, now)?;
+    Ok(ConnectionPage {
+        total: total as u64,
+        page,
+        per_page,
+        rows,
+    })
+}
+
+/// Adds each row's firing alerts, state and 14-day strip.
+fn fill(
+    conn: &Connection,
+    rows: &mut [ConnectionRow],
+    absence_rules: &[String],
+    now: SystemTime,
+) -> rusqlite::Result<()> {
+    let today = millis(now) / 86_400_000;
+    let ids = serde_json::to_string(&rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()).unwrap_or_default();
+    let mut firing: HashMap<String, Vec<String>> = HashMap::new();
+    let mut query = conn.prepare_cached(
+        "SELECT connection, rule FROM alerts WHERE state = 'firing' AND connection IN (SELECT value FROM json_each(?1))",
+    )?;
+    for row in query.query_map([&ids], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))? {
+        let (connection, rule) = row?;
+        firing.entry(connection).or_default().push(rule);
+    }
+    let mut days: HashMap<(String, i64), &'static str> = HashMap::new();
+    let mut query = conn.prepare_cached(
+        "SELECT connection, day, clean, failed, empty FROM connection_days
+         WHERE connection IN (SELECT value FROM json_each(?1)) AND day > ?2",
+    )?;
+    let found = query.query_map(params![ids, today - 14], |row| {
+        let (clean, failed, empty): (i64, i64, i64) = (row.get(2)?, row.get(3)?, row.get(4)?);
+        let outcome = match (failed, empty, clean) {
+            (f, _, _) if f > 0 => "failed",
+            (_, e, _) if e > 0 => "empty",
+            _ => "clean",
+        };
+        Ok(((row.get::<_, String>(0)?, row.get::<_, i64>(1)?), outcome))
+    })?;
+    for entry in found {
+        let (key, outcome) = entry?;
+        days.insert(key, outcome);
+    }
+    for row in rows.iter_mut() {
+        row.firing = firing.remove(&row.id).unwrap_or_default();
+        row.state = state_of(row, absence_rules).to_owned();
+        row.days = (today - 13..=today)
+            .map(|day| Day {
+                date: date_of(day),
+                outcome: days.get(&(row.id.clone(), day)).copied().unwrap_or("none"),
+            })
+            .collect();
+    }
+    Ok(())
+}
+
+fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'static str {
+    if row.status.as_deref().is_some_and(|s| s != "active") {
+        return "disconnected";
+    }
+    if row.firing.iter().any(|rule| absence_rules.contains(rule)) {
+        return "quiet";
+    }
+    if row.firing.is_empty() { "ok" } else { "failing" }
+}
+
+/// `YYYY-MM-DD` of a day number (days since the Unix epoch, UTC).
+fn date_of(day: i64) -> String {
+    let text = humantime::format_rfc3339_seconds(from_millis(day * 86_400_000)).to_string();
+    text[..10].to_owned()
+}
+
+pub fn known_count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT count(*) FROM connections")?
+        .query_row([], |row| row.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
+/// Connections whose absence alert fires.
+pub fn quiet_count(conn: &Connection, absence_rules: &[String]) -> rusqlite::Result<usize> {
+    let rules = serde_json::to_string(absence_rules).unwrap_or_default();
+    conn.prepare_cached(
+        "SELECT count(DISTINCT connection) FROM alerts WHERE state = 'firing' AND rule IN (SELECT value FROM json_each(?1))",
+    )?
+    .query_row([rules], |row| row.get::<_, i64>(0))
+    .map(|n| n as usize)
+}
+
+/// The most recent notifications with their delivery state.
+pub fn recent_notifications(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<NotificationRow>> {
+    let mut query = conn.prepare_cached(
+        "SELECT d.created_at, d.rule, d.channel, e.connection, d.status, d.attempts, d.last_error
+         FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.id DESC LIMIT ?1",
+    )?;
+    let rows = query.query_map([limit as i64], |row| {
+        Ok(NotificationRow {
+            at: time(row.get(0)?),
+            rule: row.get(1)?,
+            channel: row.get(2)?,
+            connection: row.get(3)?,
+            status: row.get(4)?,
+            attempts: row.get(5)?,
+            last_error: row.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
