@@ -21,13 +21,7 @@ const SLACK_TEXT_MAX: usize = 40_000;
 pub fn message_for(kind: &ChannelKind, facts: &Facts) -> Message {
     let context = || Context::of(facts);
     match kind {
-        ChannelKind::Slack(slack) => Message::Slack {
-            payload: slack
-                .template
-                .as_ref()
-                .and_then(|t| slack_text(t, &context()))
-                .unwrap_or_else(|| render_slack(facts)),
-        },
+        ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), context, || render_slack(facts)),
         ChannelKind::Email(email) => {
             let built = render_email(facts);
             Message::Email(templated_email(
@@ -43,13 +37,9 @@ pub fn message_for(kind: &ChannelKind, facts: &Facts) -> Message {
 pub fn digest_for(kind: &ChannelKind, items: &[Item], max_items: usize, now: SystemTime) -> Message {
     let context = || Context::digest(items, max_items, now);
     match kind {
-        ChannelKind::Slack(slack) => Message::Slack {
-            payload: slack
-                .template
-                .as_ref()
-                .and_then(|t| slack_text(t, &context()))
-                .unwrap_or_else(|| render_digest_slack(items, max_items)),
-        },
+        ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), context, || {
+            render_digest_slack(items, max_items)
+        }),
         ChannelKind::Email(email) => Message::Email(templated_email(
             render_digest_email(items, max_items),
             email.subject_template.as_ref(),
@@ -59,9 +49,19 @@ pub fn digest_for(kind: &ChannelKind, items: &[Item], max_items: usize, now: Sys
     }
 }
 
-fn slack_text(template: &Template, context: &Context) -> Option<serde_json::Value> {
-    let text = template.render(context, Medium::Slack)?;
-    Some(json!({ "text": truncate(&text, SLACK_TEXT_MAX) }))
+/// The templated text when the channel has a template that renders, the
+/// built-in message otherwise.
+fn slack_message(
+    template: Option<&Template>,
+    context: impl Fn() -> Context,
+    built_in: impl Fn() -> serde_json::Value,
+) -> Message {
+    let templated = template
+        .and_then(|t| t.render(&context(), Medium::Slack))
+        .map(|text| json!({ "text": truncate(&text, SLACK_TEXT_MAX) }));
+    Message::Slack {
+        payload: templated.unwrap_or_else(built_in),
+    }
 }
 
 /// The built-in email with the templated subject and body put in; the

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 
 use crate::helpers::{
-    Daemon, RulesFile, SlackStandIn, TestApp, database, eventually, fast_settings, free_port, spawn_app, spawn_app_in,
-    stdout, syncwatch_async,
+    Daemon, RulesFile, SlackStandIn, database, eventually, fast_settings, free_port, spawn_app, spawn_app_in, stdout,
+    syncwatch_async,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,19 +29,6 @@ fn sync(connection: &str, request_id: &str) -> String {
     )
 }
 
-fn texts(slack: &SlackStandIn) -> Vec<String> {
-    slack
-        .delivered()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
-        .collect()
-}
-
-async fn post(app: &TestApp, body: String) {
-    let (status, answer) = app.post_json(body).await;
-    assert_eq!(status, 200, "{answer}");
-}
-
 fn ms_ago(ago: Duration) -> i64 {
     (SystemTime::now() - ago)
         .duration_since(UNIX_EPOCH)
@@ -55,7 +42,7 @@ async fn a_connection_that_stops_syncing_fires_then_a_sync_resolves_it() {
     let rules = config(&slack, QUIET_2S);
     let app = spawn_app(&rules).await;
     let before = std::time::Instant::now();
-    post(&app, sync("CON-1", "first")).await;
+    app.post_ok(sync("CON-1", "first")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
     let took = before.elapsed();
     // Times are stored to the millisecond.
@@ -63,7 +50,7 @@ async fn a_connection_that_stops_syncing_fires_then_a_sync_resolves_it() {
         took >= Duration::from_millis(1990),
         "fired before its deadline: {took:?}"
     );
-    let fired = texts(&slack)[0].clone();
+    let fired = slack.texts()[0].clone();
     assert!(
         fired.contains("CRITICAL stopped-syncing") && fired.contains("no sync for 2s"),
         "{fired}"
@@ -88,12 +75,12 @@ async fn a_connection_that_stops_syncing_fires_then_a_sync_resolves_it() {
     assert!(quiet.contains("CONNECTIONS (1)") && quiet.contains("CON-1"), "{quiet}");
     assert!(quiet.contains("firing: stopped-syncing/CON-1"), "{quiet}");
 
-    post(&app, sync("CON-1", "back")).await;
+    app.post_ok(sync("CON-1", "back")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
     assert!(
-        texts(&slack)[1].contains("RESOLVED stopped-syncing"),
+        slack.texts()[1].contains("RESOLVED stopped-syncing"),
         "{:?}",
-        texts(&slack)
+        slack.texts()
     );
     assert!(stdout(&listing("ok").await).contains("CON-1"));
 }
@@ -102,13 +89,13 @@ async fn a_connection_that_stops_syncing_fires_then_a_sync_resolves_it() {
 async fn a_disconnected_connection_is_not_expected_to_sync_until_it_is_back() {
     let slack = SlackStandIn::start().await;
     let app = spawn_app(&config(&slack, QUIET_2S)).await;
-    post(&app, sync("CON-1", "first")).await;
+    app.post_ok(sync("CON-1", "first")).await;
     let lost = r#"{"data":{"event":"connectionStatus","connectionId":"CON-1","sandbox":false,"oldStatus":"active","newStatus":"disconnected","disconnectReason":"expiredCredentials"},"requestId":"lost"}"#;
-    post(&app, lost.to_owned()).await;
+    app.post_ok(lost.to_owned()).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(slack.delivered().is_empty(), "{:?}", texts(&slack));
+    assert!(slack.delivered().is_empty(), "{:?}", slack.texts());
     let auth = r#"{"data":{"event":"auth","connectionUuid":"CON-1","sandbox":false},"requestId":"auth"}"#;
-    post(&app, auth.to_owned()).await;
+    app.post_ok(auth.to_owned()).await;
     assert!(
         eventually(WAIT, || slack.delivered().len() == 1).await,
         "its clock runs again once it is back"
@@ -120,7 +107,7 @@ async fn after_a_downtime_clocks_start_again_and_after_a_short_restart_they_do_n
     let slack = SlackStandIn::start().await;
     let rules = config(&slack, "  - name: stopped-syncing\n    when: { no_sync_for: 3s }\n");
     let app = spawn_app(&rules).await;
-    post(&app, sync("CON-1", "first")).await;
+    app.post_ok(sync("CON-1", "first")).await;
     let dir = app.stop().await;
     // Its last sync an hour ago, and syncwatch down for the last 30 minutes:
     // the webhooks of that half hour may be lost, so no alert at start.
@@ -138,15 +125,7 @@ async fn after_a_downtime_clocks_start_again_and_after_a_short_restart_they_do_n
     .unwrap();
     drop(conn);
     let app = spawn_app_in(dir, &rules, fast_settings()).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("syncwatch_downtimes_total 1"), "{metrics}");
     assert!(metrics.contains("syncwatch_last_downtime_seconds 1800"), "{metrics}");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -179,7 +158,7 @@ async fn after_a_downtime_clocks_start_again_and_after_a_short_restart_they_do_n
 async fn a_forgotten_connection_is_no_longer_expected() {
     let slack = SlackStandIn::start().await;
     let app = spawn_app(&config(&slack, QUIET_2S)).await;
-    post(&app, sync("CON-1", "first")).await;
+    app.post_ok(sync("CON-1", "first")).await;
     let db = database(&app.dir).display().to_string();
     let forget = syncwatch_async(vec![
         "connections".into(),
@@ -200,7 +179,7 @@ async fn a_forgotten_connection_is_no_longer_expected() {
     .await;
     assert_eq!(unknown.status.code(), Some(1));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(slack.delivered().is_empty(), "{:?}", texts(&slack));
+    assert!(slack.delivered().is_empty(), "{:?}", slack.texts());
     let listing = stdout(&syncwatch_async(vec!["connections".into(), "--db".into(), db]).await);
     assert!(listing.contains("CONNECTIONS (0)"), "{listing}");
 }
@@ -229,6 +208,6 @@ async fn a_reload_that_adds_an_absence_rule_plans_it_at_once() {
     std::fs::write(&file.path, format!("{head}{}", config(&slack, QUIET_2S))).unwrap();
     daemon.signal("HUP");
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
-    assert!(texts(&slack)[0].contains("stopped-syncing"), "{:?}", texts(&slack));
+    assert!(slack.texts()[0].contains("stopped-syncing"), "{:?}", slack.texts());
     assert_eq!(daemon.terminate(), Some(0));
 }

@@ -116,15 +116,7 @@ async fn pending_messages_of_a_removed_channel_are_settled_as_failed_at_start() 
     let rows = statuses(&db);
     assert_eq!(rows[0].0, "ops");
     assert_eq!(rows[0].2.as_deref(), Some("channel no longer configured"));
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("syncwatch_outbox_depth 0"), "{metrics}");
 }
 

@@ -30,19 +30,6 @@ fn sync(request_id: &str, status: &str) -> String {
     )
 }
 
-fn texts(slack: &SlackStandIn) -> Vec<String> {
-    slack
-        .delivered()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
-        .collect()
-}
-
-async fn post(app: &TestApp, body: String) {
-    let (status, answer) = app.post_json(body).await;
-    assert_eq!(status, 200, "{answer}");
-}
-
 async fn alerts_listing(app: &TestApp) -> String {
     let db = database(&app.dir);
     stdout(&syncwatch_async(vec!["alerts".into(), "--db".into(), db.display().to_string()]).await)
@@ -53,7 +40,7 @@ async fn after_two_waits_for_the_second_failure_then_fires_once() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let rules = format!("{BILLS}    after: 2\n    notify: [ops]\n");
     let app = spawn_app(&config(&slack, &smtp, "", &rules)).await;
-    post(&app, sync("f1", "failed")).await;
+    app.post_ok(sync("f1", "failed")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(slack.delivered().is_empty(), "nothing is sent while pending");
     let listing = alerts_listing(&app).await;
@@ -61,12 +48,12 @@ async fn after_two_waits_for_the_second_failure_then_fires_once() {
     assert!(listing.contains("pending  bills-failing  CON-1  since"), "{listing}");
     assert!(listing.contains("1 failing sync  last notified never"), "{listing}");
 
-    post(&app, sync("f2", "failed")).await;
+    app.post_ok(sync("f2", "failed")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
     assert!(
-        texts(&slack)[0].contains("CRITICAL bills-failing"),
+        slack.texts()[0].contains("CRITICAL bills-failing"),
         "{:?}",
-        texts(&slack)
+        slack.texts()
     );
     let listing = alerts_listing(&app).await;
     assert!(listing.contains("firing   bills-failing  CON-1  since"), "{listing}");
@@ -77,10 +64,10 @@ async fn after_two_waits_for_the_second_failure_then_fires_once() {
 async fn a_clean_sync_resolves_with_a_message_to_each_channel_that_was_told() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let app = spawn_app(&config(&slack, &smtp, "", BILLS)).await;
-    post(&app, sync("fail-1", "failed")).await;
-    post(&app, sync("fail-2", "failed")).await;
+    app.post_ok(sync("fail-1", "failed")).await;
+    app.post_ok(sync("fail-2", "failed")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1 && smtp.accepted().len() == 1).await);
-    post(&app, sync("clean-1", "success")).await;
+    app.post_ok(sync("clean-1", "success")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2 && smtp.accepted().len() == 2).await);
 
     let resolved = &slack.delivered()[1];
@@ -111,16 +98,16 @@ async fn a_restart_between_firing_and_resolving_still_resolves() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let rules = config(&slack, &smtp, "", &format!("{BILLS}    notify: [ops]\n"));
     let app = spawn_app(&rules).await;
-    post(&app, sync("before-restart", "failed")).await;
+    app.post_ok(sync("before-restart", "failed")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
     let dir = app.stop().await;
     let app = spawn_app_in(dir, &rules, fast_settings()).await;
-    post(&app, sync("after-restart", "success")).await;
+    app.post_ok(sync("after-restart", "success")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
     assert!(
-        texts(&slack)[1].contains("RESOLVED bills-failing"),
+        slack.texts()[1].contains("RESOLVED bills-failing"),
         "{:?}",
-        texts(&slack)
+        slack.texts()
     );
 }
 
@@ -130,13 +117,13 @@ async fn resolve_after_two_rides_out_a_flap() {
     let rules = format!("{BILLS}    resolve_after: 2\n    notify: [ops]\n");
     let app = spawn_app(&config(&slack, &smtp, "", &rules)).await;
     for (id, status) in [("a", "failed"), ("b", "success"), ("c", "failed"), ("d", "success")] {
-        post(&app, sync(id, status)).await;
+        app.post_ok(sync(id, status)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(slack.delivered().len(), 1, "{:?}", texts(&slack));
-    post(&app, sync("e", "success")).await;
+    assert_eq!(slack.delivered().len(), 1, "{:?}", slack.texts());
+    app.post_ok(sync("e", "success")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
-    let resolved = texts(&slack)[1].clone();
+    let resolved = slack.texts()[1].clone();
     assert!(
         resolved.contains("RESOLVED") && resolved.contains("clean sync requestId e"),
         "{resolved}"
@@ -151,11 +138,11 @@ async fn send_resolved_false_and_record_only_rules_send_no_resolution() {
         "{BILLS}    send_resolved: false\n    notify: [ops]\n  - name: recorded\n    notify: []\n    when: {{ failed: {{ above: 0 }} }}\n"
     );
     let app = spawn_app(&config(&slack, &smtp, "", &rules)).await;
-    post(&app, sync("fail", "failed")).await;
+    app.post_ok(sync("fail", "failed")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
-    post(&app, sync("clean", "success")).await;
+    app.post_ok(sync("clean", "success")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(slack.delivered().len(), 1, "{:?}", texts(&slack));
+    assert_eq!(slack.delivered().len(), 1, "{:?}", slack.texts());
     assert!(smtp.accepted().is_empty());
     let listing = alerts_listing(&app).await;
     assert!(listing.contains("ALERTS (0 firing, 0 pending)"), "{listing}");
@@ -165,10 +152,10 @@ async fn send_resolved_false_and_record_only_rules_send_no_resolution() {
 async fn a_firing_alert_that_keeps_failing_says_since_when() {
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let app = spawn_app(&config(&slack, &smtp, "  repeat_interval: 0s\n", BILLS)).await;
-    post(&app, sync("first", "failed")).await;
-    post(&app, sync("second", "failed")).await;
+    app.post_ok(sync("first", "failed")).await;
+    app.post_ok(sync("second", "failed")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2 && smtp.accepted().len() == 2).await);
-    let still = texts(&slack)[1].clone();
+    let still = slack.texts()[1].clone();
     assert!(still.contains("still failing"), "{still}");
     assert!(
         still.contains("Still failing since") && still.contains("2 failing syncs so far"),
@@ -188,19 +175,20 @@ async fn a_sync_without_the_rules_data_moves_nothing() {
     let app = spawn_app(&config(&slack, &smtp, "  repeat_interval: 1d\n", rules)).await;
     let full = std::fs::read_to_string(fixture("data-full.json")).unwrap();
     let connection = "CON-0a4e97aa-7a77-bbbb-00aa-b1b1001aa00";
-    post(&app, full.clone()).await;
+    app.post_ok(full.clone()).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
     // A manual sync of bills alone, and a simple payload (no report
     // frequency): neither says anything about monthly income statements.
-    post(&app, format!(r#"{{"data":{{"event":"data","connectionId":"{connection}","requests":[{{"request":"bills","status":"success"}}]}},"requestId":"bills-only"}}"#)).await;
-    post(&app, format!(r#"{{"data":{{"event":"data","connectionId":"{connection}","requests":{{"incomeStatements":{{"success":2}}}}}},"requestId":"simple"}}"#)).await;
-    post(&app, full.replace("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a", "again")).await;
+    app.post_ok(format!(r#"{{"data":{{"event":"data","connectionId":"{connection}","requests":[{{"request":"bills","status":"success"}}]}},"requestId":"bills-only"}}"#)).await;
+    app.post_ok(format!(r#"{{"data":{{"event":"data","connectionId":"{connection}","requests":{{"incomeStatements":{{"success":2}}}}}},"requestId":"simple"}}"#)).await;
+    app.post_ok(full.replace("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a", "again"))
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         slack.delivered().len(),
         1,
         "still firing, within repeat_interval: {:?}",
-        texts(&slack)
+        slack.texts()
     );
     assert!(alerts_listing(&app).await.contains("2 failing syncs"));
 }
@@ -210,11 +198,8 @@ async fn a_lost_connection_fires_with_its_reason_and_resolves_when_it_is_back() 
     let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
     let rules = "  - name: connection-lost\n    severity: critical\n    when:\n      event: connectionStatus\n      connection_status: [disconnected, expired, invalid]\n    notify: [ops, mail]\n";
     let app = spawn_app(&config(&slack, &smtp, "", rules)).await;
-    post(
-        &app,
-        std::fs::read_to_string(fixture("connection-status.json")).unwrap(),
-    )
-    .await;
+    app.post_ok(std::fs::read_to_string(fixture("connection-status.json")).unwrap())
+        .await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1 && smtp.accepted().len() == 1).await);
     let fired = slack.delivered()[0].to_string();
     for expected in [
@@ -231,12 +216,13 @@ async fn a_lost_connection_fires_with_its_reason_and_resolves_when_it_is_back() 
     );
 
     // Railz's `auth` event names the connection by connectionUuid.
-    post(&app, std::fs::read_to_string(fixture("auth.json")).unwrap()).await;
+    app.post_ok(std::fs::read_to_string(fixture("auth.json")).unwrap())
+        .await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2 && smtp.accepted().len() == 2).await);
     assert!(
-        texts(&slack)[1].contains("RESOLVED connection-lost"),
+        slack.texts()[1].contains("RESOLVED connection-lost"),
         "{:?}",
-        texts(&slack)
+        slack.texts()
     );
     assert!(
         smtp.accepted()[1]
@@ -251,8 +237,8 @@ async fn explain_shows_the_transition_each_event_made() {
     let rules = format!("{BILLS}    after: 2\n    notify: [ops]\n");
     let text = config(&slack, &smtp, "", &rules);
     let app = spawn_app(&text).await;
-    post(&app, sync("p1", "failed")).await;
-    post(&app, sync("p2", "failed")).await;
+    app.post_ok(sync("p1", "failed")).await;
+    app.post_ok(sync("p2", "failed")).await;
     let config = RulesFile::new(&text);
     let db = database(&app.dir);
     let explain = |id: &str| {

@@ -98,14 +98,6 @@ async fn a_template_that_fails_at_run_time_gives_way_to_the_built_in_message() {
         slack.delivered()[0]["blocks"].is_array(),
         "the built-in message went out"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("syncwatch_template_failures_total 1"), "{metrics}");
 }

@@ -114,6 +114,18 @@ impl TestApp {
         (status, json)
     }
 
+    /// Posts and asserts the event was accepted (200).
+    pub async fn post_ok(&self, body: impl Into<reqwest::Body>) {
+        let (status, answer) = self.post_json(body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// The `/metrics` page as text.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     pub async fn readyz(&self) -> u16 {
         let response = self.client.get(self.url("/readyz")).send().await.unwrap();
         response.status().as_u16()

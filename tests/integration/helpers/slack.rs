@@ -113,6 +113,14 @@ impl SlackStandIn {
     }
 
     /// The messages answered 200, as a user would see them in Slack.
+    /// The `text` of each delivered message.
+    pub fn texts(&self) -> Vec<String> {
+        self.delivered()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
     pub fn delivered(&self) -> Vec<serde_json::Value> {
         self.received()
             .into_iter()
