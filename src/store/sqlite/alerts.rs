@@ -8,7 +8,29 @@ use crate::lifecycle::{AlertState, AlertStates, Phase};
 
 use super::{from_millis, millis};
 
-const COLUMNS: &str = "rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by";
+// The statements of the hot path are constants: built once, found in
+// rusqlite's statement cache without formatting a string per event.
+macro_rules! columns {
+    () => {
+        "rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by"
+    };
+}
+const GET: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM alerts WHERE rule = ?1 AND connection = ?2 AND data_type = ?3"
+);
+const PUT: &str = concat!(
+    "INSERT OR REPLACE INTO alerts (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+);
+const ACTIVE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM alerts WHERE state IN ('pending', 'firing') AND (?1 IS NULL OR connection = ?1)
+     ORDER BY since, rule, connection, data_type"
+);
 
 /// The alert states of one transaction.
 pub struct SqlStates<'t> {
@@ -20,9 +42,7 @@ impl AlertStates for SqlStates<'_> {
 
     fn get(&mut self, key: &AlertKey) -> rusqlite::Result<Option<AlertState>> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM alerts WHERE rule = ?1 AND connection = ?2 AND data_type = ?3"
-            ))?
+            .prepare_cached(GET)?
             .query_row(params![key.rule, key.connection, stored(&key.data_type)], |row| {
                 Ok(read_row(row)?.1)
             })
@@ -35,36 +55,30 @@ impl AlertStates for SqlStates<'_> {
 
     fn put(&mut self, key: &AlertKey, state: &AlertState) -> rusqlite::Result<()> {
         let notified = serde_json::to_string(&state.notified).unwrap_or_else(|_| "[]".into());
-        self.conn
-            .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO alerts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            ))?
-            .execute(params![
-                key.rule,
-                key.connection,
-                stored(&key.data_type),
-                state.phase.as_str(),
-                millis(state.since),
-                state.firing_since.map(millis),
-                state.resolved_at.map(millis),
-                state.matches as i64,
-                state.streak,
-                state.clean,
-                state.last_notified.map(millis),
-                notified,
-                state.muted_by,
-            ])?;
+        self.conn.prepare_cached(PUT)?.execute(params![
+            key.rule,
+            key.connection,
+            stored(&key.data_type),
+            state.phase.as_str(),
+            millis(state.since),
+            state.firing_since.map(millis),
+            state.resolved_at.map(millis),
+            state.matches as i64,
+            state.streak,
+            state.clean,
+            state.last_notified.map(millis),
+            notified,
+            state.muted_by,
+        ])?;
         Ok(())
     }
 }
 
 /// Pending and firing alerts, of one connection or of all, oldest first.
 pub fn active_of(conn: &Connection, connection: Option<&str>) -> rusqlite::Result<Vec<(AlertKey, AlertState)>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM alerts WHERE state IN ('pending', 'firing') AND (?1 IS NULL OR connection = ?1)
-         ORDER BY since, rule, connection, data_type"
-    );
-    conn.prepare_cached(&sql)?.query_map([connection], read_row)?.collect()
+    conn.prepare_cached(ACTIVE)?
+        .query_map([connection], read_row)?
+        .collect()
 }
 
 /// The empty string stands for "no data type" in the key's column.

@@ -11,20 +11,25 @@ use crate::rules::Environment;
 
 use super::{from_millis, millis};
 
-const COLUMNS: &str =
-    "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment";
+macro_rules! columns {
+    () => {
+        "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment"
+    };
+}
+const GET: &str = concat!("SELECT ", columns!(), " FROM connections WHERE id = ?1");
+const PUT: &str = concat!(
+    "INSERT OR REPLACE INTO connections (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+);
+const ALL: &str = concat!("SELECT ", columns!(), " FROM connections ORDER BY id");
 
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<KnownConnection>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"))?
-        .query_row([id], read_row)
-        .optional()
+    conn.prepare_cached(GET)?.query_row([id], read_row).optional()
 }
 
 pub fn put(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-    ))?
-    .execute(params![
+    conn.prepare_cached(PUT)?.execute(params![
         known.id,
         millis(known.first_seen),
         millis(known.last_event),
@@ -41,9 +46,7 @@ pub fn put(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> {
 
 /// Every known connection, for planning deadlines at start and reload.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<KnownConnection>> {
-    conn.prepare(&format!("SELECT {COLUMNS} FROM connections ORDER BY id"))?
-        .query_map([], read_row)?
-        .collect()
+    conn.prepare(ALL)?.query_map([], read_row)?.collect()
 }
 
 /// Forgets a connection and its alerts; false when it was not known.

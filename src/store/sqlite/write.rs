@@ -66,6 +66,13 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
     })
 }
 
+const DAY_CLEAN: &str = "INSERT INTO connection_days (connection, day, clean) VALUES (?1, ?2, 1)
+     ON CONFLICT (connection, day) DO UPDATE SET clean = clean + 1";
+const DAY_FAILED: &str = "INSERT INTO connection_days (connection, day, failed) VALUES (?1, ?2, 1)
+     ON CONFLICT (connection, day) DO UPDATE SET failed = failed + 1";
+const DAY_EMPTY: &str = "INSERT INTO connection_days (connection, day, empty) VALUES (?1, ?2, 1)
+     ON CONFLICT (connection, day) DO UPDATE SET empty = empty + 1";
+
 /// Counts the sync in its connection's day: failed if any data type
 /// failed, else empty if any came back empty, else clean.
 fn record_day(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Result<()> {
@@ -81,11 +88,12 @@ fn record_day(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Result<()> {
         "clean"
     };
     let day = millis(alerts.received_at) / 86_400_000;
-    tx.prepare_cached(&format!(
-        "INSERT INTO connection_days (connection, day, {outcome}) VALUES (?1, ?2, 1)
-         ON CONFLICT (connection, day) DO UPDATE SET {outcome} = {outcome} + 1"
-    ))?
-    .execute(params![connection, day])?;
+    let sql = match outcome {
+        "failed" => DAY_FAILED,
+        "empty" => DAY_EMPTY,
+        _ => DAY_CLEAN,
+    };
+    tx.prepare_cached(sql)?.execute(params![connection, day])?;
     Ok(())
 }
 
