@@ -88,28 +88,23 @@ async fn ingest_parsed(
     received_at: SystemTime,
 ) -> Result<Ingested, IngestError> {
     let dedup_key = dedup_key(&event, &body);
-    let request_id = event.request_id.as_deref().unwrap_or("-");
     let environment = Environment::of(&event, running.config.defaults.missing_sandbox);
-    if store.seen(&dedup_key).await? {
-        tracing::info!(request_id, "duplicate event ignored");
-        return Ok(Ingested {
-            answer: Answer::Duplicate,
-            channels: Vec::new(),
-            event: event.event.clone().unwrap_or_default(),
-            environment,
-            known: None,
-        });
-    }
+    // No read-before-write for duplicates: the store's transaction
+    // recognises a redelivery atomically, and evaluating one costs
+    // microseconds, less than a query on this async worker would.
     let (event, record, matched) = if body.len() <= HEAVY_BODY {
         plan(running, event, dedup_key, body, environment, received_at)
     } else {
         let running = running.clone();
         off_runtime(move || plan(&running, event, dedup_key, body, environment, received_at)).await
     };
-    for rule in &matched {
-        metrics.rule_matched(rule);
-    }
     let outcome = store.ingest(record).await?;
+    // A redelivery is not a match again.
+    if matches!(outcome, IngestOutcome::Accepted { .. }) {
+        for rule in &matched {
+            metrics.rule_matched(rule);
+        }
+    }
     Ok(log_outcome(&event, environment, &matched, outcome))
 }
 

@@ -291,14 +291,20 @@ fn record<S: AlertStates>(
         }
     }
     states.put(observed.key, &next)?;
-    applied.transitions.push(Transition {
-        key: observed.key.clone(),
-        from: state.filter(|s| s.phase != Phase::Resolved).map(|s| s.phase),
-        to: next.phase,
-        effect: step.effect,
-        channels: channels.clone(),
-        muted_by,
-    });
+    let from = state.filter(|s| s.phase != Phase::Resolved).map(|s| s.phase);
+    // A firing alert that matches again within repeat_interval moves
+    // nothing worth telling (the event lists it as kept quiet).
+    let moved = from != Some(Phase::Firing) || next.phase != Phase::Firing || step.effect.is_some();
+    if moved {
+        applied.transitions.push(Transition {
+            key: observed.key.clone(),
+            from,
+            to: next.phase,
+            effect: step.effect,
+            channels: channels.clone(),
+            muted_by,
+        });
+    }
     let quiet = deliveries.is_empty();
     if let Some(effect) = step.effect.filter(|_| !quiet) {
         applied.notifications.push(Notification {

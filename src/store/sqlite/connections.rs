@@ -44,6 +44,27 @@ pub fn put(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Rewrites a known connection's row in place (one B-tree update, where
+/// `put` would delete and insert).
+pub fn update(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE connections SET last_event = ?2, last_event_name = ?3, last_sync = ?4, status = ?5,
+         expected_since = ?6, service = ?7, business = ?8, environment = ?9 WHERE id = ?1",
+    )?
+    .execute(params![
+        known.id,
+        millis(known.last_event),
+        known.last_event_name,
+        known.last_sync.map(millis),
+        known.status,
+        known.expected_since.map(millis),
+        known.service,
+        known.business,
+        known.environment.as_str(),
+    ])?;
+    Ok(())
+}
+
 /// Every known connection, for planning deadlines at start and reload.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<KnownConnection>> {
     conn.prepare(ALL)?.query_map([], read_row)?.collect()
