@@ -63,6 +63,9 @@ pub struct Metrics {
     pub absence_planned: Gauge<i64, AtomicI64>,
     /// Templates that failed at run time (the built-in message went out).
     pub template_failures: Counter,
+    /// Store transactions, and the writes they carried (group commit).
+    pub store_commits: Counter,
+    pub store_writes: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -130,6 +133,18 @@ impl Metrics {
             "Templates that failed at run time; the built-in message was sent instead",
             template_failures.clone(),
         );
+        let store_commits = Counter::default();
+        registry.register(
+            "store_commits",
+            "Transactions committed by the database writer",
+            store_commits.clone(),
+        );
+        let store_writes = Counter::default();
+        registry.register(
+            "store_writes",
+            "Writes (webhooks, settles, checks) committed; divided by store_commits, the group commit's size",
+            store_writes.clone(),
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -150,7 +165,14 @@ impl Metrics {
             last_downtime_seconds,
             absence_planned,
             template_failures,
+            store_commits,
+            store_writes,
         }
+    }
+
+    /// Brings a counter kept elsewhere (an atomic) up to `total`.
+    pub fn catch_up(counter: &Counter, total: u64) {
+        counter.inc_by(total.saturating_sub(counter.get()));
     }
 
     pub fn downtime(&self, down: std::time::Duration) {

@@ -14,6 +14,7 @@ use super::body;
 use super::ingest::{Answer, IngestError, Running, ingest};
 use super::rejection::{Problem, handle_rejection};
 use super::state::AppState;
+use crate::metrics::Metrics;
 use crate::status::{self, Filter as StatusFilter};
 use crate::verify::{Refusal, check_headers, verify};
 
@@ -197,9 +198,10 @@ async fn render_metrics(state: Arc<AppState>) -> impl Reply {
         state.metrics.outbox_depth.set(depth as i64);
     }
     state.metrics.absence_planned.set(state.absence.planned() as i64);
-    let failures = crate::render::template_failures();
-    let counted = state.metrics.template_failures.get();
-    state.metrics.template_failures.inc_by(failures.saturating_sub(counted));
+    Metrics::catch_up(&state.metrics.template_failures, crate::render::template_failures());
+    let (commits, writes) = crate::store::sqlite::commit_counts();
+    Metrics::catch_up(&state.metrics.store_commits, commits);
+    Metrics::catch_up(&state.metrics.store_writes, writes);
     warp::reply::with_header(
         state.metrics.render(),
         "content-type",

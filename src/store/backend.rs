@@ -21,15 +21,6 @@ pub enum Store {
 }
 
 impl Store {
-    /// Whether an event with this dedup key was already accepted: lets a
-    /// redelivery skip evaluation. `ingest` checks again atomically.
-    pub async fn seen(&self, dedup_key: &str) -> Result<bool, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.seen(dedup_key)),
-            Store::Sqlite(store) => store.seen(dedup_key),
-        }
-    }
-
     /// Records the event, updates alert state and queues the deliveries of
     /// the alerts that notify, all or nothing.
     pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {

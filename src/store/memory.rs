@@ -75,10 +75,6 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn seen(&self, dedup_key: &str) -> bool {
-        self.lock().seen.contains(dedup_key)
-    }
-
     pub fn ingest(&self, ingest: Ingest) -> IngestOutcome {
         let mut inner = self.lock();
         if !inner.seen.insert(ingest.dedup_key.clone()) {

@@ -23,6 +23,7 @@ pub use digest::Built;
 pub use open::{open_and_migrate, open_read_only};
 pub use store::SqliteStore;
 pub use time::{from_millis, millis};
+pub use writer::commit_counts;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 //! savepoint: one failing command does not undo the others.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
@@ -15,6 +16,16 @@ use super::open::open_writer;
 
 /// Commands waiting beyond this many go into the next transaction.
 const MAX_BATCH: usize = 512;
+
+/// Transactions committed and commands they carried, for `/metrics`: their
+/// ratio is the group commit's batch size.
+static COMMITS: AtomicU64 = AtomicU64::new(0);
+static COMMANDS: AtomicU64 = AtomicU64::new(0);
+
+/// (transactions committed, commands committed) since start.
+pub fn commit_counts() -> (u64, u64) {
+    (COMMITS.load(Ordering::Relaxed), COMMANDS.load(Ordering::Relaxed))
+}
 
 pub type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -133,6 +144,8 @@ fn commit_batch(conn: &mut Connection, mut batch: Vec<Command>) -> Result<(), Ba
     if let Err(err) = tx.commit() {
         return Err((err, batch));
     }
+    COMMITS.fetch_add(1, Ordering::Relaxed);
+    COMMANDS.fetch_add(batch.len() as u64, Ordering::Relaxed);
     for (command, result) in batch.into_iter().zip(results) {
         command.finish(result);
     }
