@@ -3,6 +3,7 @@
 
 mod parse;
 mod summary;
+mod wire;
 
 pub use parse::{ParseError, parse_event};
 pub use summary::{DataTypeTally, Event, Frequency, Period, Status};
