@@ -3,7 +3,9 @@
 //! permanent errors or after `delivery.max_age`.
 
 mod backoff;
+mod senders;
 mod worker;
 
 pub use backoff::{Backoff, decide, expired};
-pub use worker::{Lane, LaneHealth, Pace, SenderSlot, Senders, Step, WorkerSettings};
+pub use senders::{Pace, SenderSlot, Senders};
+pub use worker::{Lane, LaneHealth, Step, WorkerSettings};

@@ -9,6 +9,7 @@ mod facts;
 mod notice;
 mod slack;
 mod template;
+mod template_samples;
 #[cfg(test)]
 mod test_support;
 
