@@ -4,17 +4,17 @@
 //! state it moved are committed together.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
-use crate::quiet::{Mutes, Silence, Subject};
-use crate::render::{Alert, Facts, Item, Notice, message_for};
+use crate::quiet::{Mutes, Silence};
 use crate::rules::{Environment, Evidence, Rule};
 use crate::store::NewDelivery;
 
+use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
 
 /// A rule that fired on the event.
@@ -227,35 +227,6 @@ fn is_clean(rule: &Rule, key: &AlertKey, event: &Event) -> bool {
     event.is_sync() && AlertKey::of("", event).data_type == key.data_type && rule.when.observes(event)
 }
 
-/// What the observations of one step share.
-struct Cx<'a> {
-    config: &'a Config,
-    now: SystemTime,
-    environment: Environment,
-    /// The event observed; none for an absence check.
-    event: Option<&'a Event>,
-    mutes: Mutes,
-}
-
-/// Where an observation comes from: what its messages are made of.
-enum Source<'a> {
-    /// The rule fired on the event, for these tallies.
-    Match(&'a Evidence),
-    /// The event showed the alert clean.
-    Clean,
-    /// The connection has been silent since `quiet_since`.
-    Absence {
-        connection: &'a KnownConnection,
-        quiet_since: SystemTime,
-    },
-}
-
-struct Observed<'a> {
-    rule: &'a Rule,
-    key: &'a AlertKey,
-    source: Source<'a>,
-}
-
 /// Moves one key and queues its effect; true when a match sent nothing.
 fn record<S: AlertStates>(
     states: &mut S,
@@ -314,103 +285,4 @@ fn record<S: AlertStates>(
         });
     }
     Ok(quiet)
-}
-
-/// The silence or window that mutes this observation's alert now.
-fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
-    let absent;
-    let event = match (&observed.source, cx.event) {
-        (Source::Absence { connection, .. }, _) => {
-            absent = connection.as_event();
-            &absent
-        }
-        (_, Some(event)) => event,
-        (_, None) => return None,
-    };
-    let data_types: Vec<&str> = match &observed.key.data_type {
-        Some(data_type) => vec![data_type.as_str()],
-        None => event.data_types().collect(),
-    };
-    let subject = Subject {
-        rule: &observed.rule.name,
-        connection: Some(observed.key.connection.as_str()),
-        business: event.business_name.as_deref(),
-        service: event.service.as_deref(),
-        environment: cx.environment,
-        data_types,
-        event,
-    };
-    cx.mutes.muted_by(&subject, cx.now)
-}
-
-/// Who is told: the rule's channels when it fires or repeats; the ones
-/// that were told it fired when it resolves (and still exist).
-fn recipients(effect: Effect, rule: &Rule, state: Option<&AlertState>, config: &Config) -> Vec<String> {
-    let names: Vec<String> = match effect {
-        Effect::Firing | Effect::StillFailing => rule.notify.clone(),
-        Effect::Resolved => state.map(|s| s.notified.clone()).unwrap_or_default(),
-    };
-    names
-        .into_iter()
-        .filter(|name| config.channels.contains_key(name))
-        .collect()
-}
-
-fn facts(
-    effect: Effect,
-    observed: &Observed<'_>,
-    before: Option<&AlertState>,
-    after: &AlertState,
-    cx: &Cx<'_>,
-) -> Facts {
-    let firing_since = after.firing_since.unwrap_or(after.since);
-    let notice = match effect {
-        Effect::Firing => Notice::Firing,
-        Effect::StillFailing => Notice::StillFailing {
-            since: firing_since,
-            failing: after.matches,
-        },
-        Effect::Resolved => Notice::Resolved {
-            since: firing_since,
-            lasted: cx.now.duration_since(firing_since).unwrap_or(Duration::ZERO),
-            failing: before.map_or(after.matches, |s| s.matches),
-            clean_request: cx.event.and_then(|e| e.request_id.clone()),
-        },
-    };
-    let mut facts = match (&observed.source, cx.event) {
-        (Source::Match(evidence), Some(event)) => Facts::gather(&Alert {
-            rule: observed.rule,
-            event,
-            evidence,
-            environment: cx.environment,
-            received_at: cx.now,
-        }),
-        (
-            Source::Absence {
-                connection,
-                quiet_since,
-            },
-            _,
-        ) => Facts::absence(observed.rule, connection, *quiet_since, cx.now),
-        (_, event) => {
-            let fallback = Event::default();
-            Facts::resolved(observed.rule, event.unwrap_or(&fallback), cx.environment, cx.now)
-        }
-    };
-    facts.notice = notice;
-    facts
-}
-
-fn render_for(config: &Config, channels: &[String], facts: &Facts) -> Vec<NewDelivery> {
-    channels
-        .iter()
-        .filter_map(|name| {
-            let message = message_for(&config.channels.get(name)?.kind, facts);
-            Some(NewDelivery {
-                channel: name.clone(),
-                message,
-                item: Some(Item::of(facts)),
-            })
-        })
-        .collect()
 }

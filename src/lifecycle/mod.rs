@@ -4,6 +4,7 @@
 //! states a store holds, and renders what each effect sends.
 
 mod apply;
+mod effects;
 mod transition;
 
 pub use apply::{AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, apply_absence, policy};

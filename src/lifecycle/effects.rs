@@ -1,0 +1,144 @@
+//! What an effect sends, and to whom: the observation's context, the
+//! silence or window that mutes it, the recipients, the facts of the
+//! message and its rendering for each channel.
+
+use std::time::{Duration, SystemTime};
+
+use crate::absence::KnownConnection;
+use crate::alerts::AlertKey;
+use crate::config::Config;
+use crate::event::Event;
+use crate::quiet::{Mutes, Subject};
+use crate::render::{Alert, Facts, Item, Notice, message_for};
+use crate::rules::{Environment, Evidence, Rule};
+use crate::store::NewDelivery;
+
+use super::transition::{AlertState, Effect};
+
+/// What the observations of one step share.
+pub(super) struct Cx<'a> {
+    pub config: &'a Config,
+    pub now: SystemTime,
+    pub environment: Environment,
+    /// The event observed; none for an absence check.
+    pub event: Option<&'a Event>,
+    pub mutes: Mutes,
+}
+
+/// Where an observation comes from: what its messages are made of.
+pub(super) enum Source<'a> {
+    /// The rule fired on the event, for these tallies.
+    Match(&'a Evidence),
+    /// The event showed the alert clean.
+    Clean,
+    /// The connection has been silent since `quiet_since`.
+    Absence {
+        connection: &'a KnownConnection,
+        quiet_since: SystemTime,
+    },
+}
+
+pub(super) struct Observed<'a> {
+    pub rule: &'a Rule,
+    pub key: &'a AlertKey,
+    pub source: Source<'a>,
+}
+
+/// The silence or window that mutes this observation's alert now.
+pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
+    let absent;
+    let event = match (&observed.source, cx.event) {
+        (Source::Absence { connection, .. }, _) => {
+            absent = connection.as_event();
+            &absent
+        }
+        (_, Some(event)) => event,
+        (_, None) => return None,
+    };
+    let data_types: Vec<&str> = match &observed.key.data_type {
+        Some(data_type) => vec![data_type.as_str()],
+        None => event.data_types().collect(),
+    };
+    let subject = Subject {
+        rule: &observed.rule.name,
+        connection: Some(observed.key.connection.as_str()),
+        business: event.business_name.as_deref(),
+        service: event.service.as_deref(),
+        environment: cx.environment,
+        data_types,
+        event,
+    };
+    cx.mutes.muted_by(&subject, cx.now)
+}
+
+/// Who is told: the rule's channels when it fires or repeats; the ones
+/// that were told it fired when it resolves (and still exist).
+pub(super) fn recipients(effect: Effect, rule: &Rule, state: Option<&AlertState>, config: &Config) -> Vec<String> {
+    let names: Vec<String> = match effect {
+        Effect::Firing | Effect::StillFailing => rule.notify.clone(),
+        Effect::Resolved => state.map(|s| s.notified.clone()).unwrap_or_default(),
+    };
+    names
+        .into_iter()
+        .filter(|name| config.channels.contains_key(name))
+        .collect()
+}
+
+pub(super) fn facts(
+    effect: Effect,
+    observed: &Observed<'_>,
+    before: Option<&AlertState>,
+    after: &AlertState,
+    cx: &Cx<'_>,
+) -> Facts {
+    let firing_since = after.firing_since.unwrap_or(after.since);
+    let notice = match effect {
+        Effect::Firing => Notice::Firing,
+        Effect::StillFailing => Notice::StillFailing {
+            since: firing_since,
+            failing: after.matches,
+        },
+        Effect::Resolved => Notice::Resolved {
+            since: firing_since,
+            lasted: cx.now.duration_since(firing_since).unwrap_or(Duration::ZERO),
+            failing: before.map_or(after.matches, |s| s.matches),
+            clean_request: cx.event.and_then(|e| e.request_id.clone()),
+        },
+    };
+    let mut facts = match (&observed.source, cx.event) {
+        (Source::Match(evidence), Some(event)) => Facts::gather(&Alert {
+            rule: observed.rule,
+            event,
+            evidence,
+            environment: cx.environment,
+            received_at: cx.now,
+        }),
+        (
+            Source::Absence {
+                connection,
+                quiet_since,
+            },
+            _,
+        ) => Facts::absence(observed.rule, connection, *quiet_since, cx.now),
+        (_, event) => {
+            let fallback = Event::default();
+            Facts::resolved(observed.rule, event.unwrap_or(&fallback), cx.environment, cx.now)
+        }
+    };
+    facts.notice = notice;
+    facts
+}
+
+pub(super) fn render_for(config: &Config, channels: &[String], facts: &Facts) -> Vec<NewDelivery> {
+    channels
+        .iter()
+        .filter_map(|name| {
+            let message = message_for(&config.channels.get(name)?.kind, facts);
+            Some(NewDelivery {
+                channel: name.clone(),
+                message,
+                item: Some(Item::of(facts)),
+            })
+        })
+        .collect()
+}
