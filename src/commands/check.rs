@@ -29,9 +29,23 @@ pub fn check(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io::
             Ok(EXIT_OK)
         }
         Err(errors) => {
-            writeln!(err, "{errors}")?;
+            // Run by systemd (ExecStartPre, ExecReload), each line goes to
+            // the journal at priority err, so `journalctl -p err` shows why.
+            let prefix = if std::env::var_os("JOURNAL_STREAM").is_some() {
+                "<3>"
+            } else {
+                ""
+            };
+            for line in errors.to_string().lines() {
+                writeln!(err, "{prefix}{line}")?;
+            }
             let n = errors.0.len();
-            writeln!(err, "{}: {n} error{}", path.display(), if n == 1 { "" } else { "s" })?;
+            writeln!(
+                err,
+                "{prefix}{}: {n} error{}",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            )?;
             Ok(EXIT_FAILED)
         }
     }

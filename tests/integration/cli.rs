@@ -148,3 +148,18 @@ fn test_reports_a_payload_that_is_not_an_event_and_goes_on() {
         "the next payload is still evaluated: {out}"
     );
 }
+
+#[test]
+fn check_under_journald_gives_each_error_line_the_err_priority() {
+    let rules = RulesFile::new("rules:\n  - name: r\n    notify: []\n    when: { failed: { abov: 1 } }\n");
+    let output = syncwatch(
+        &["check", "--config", rules.path.to_str().unwrap()],
+        &[("JOURNAL_STREAM", "8:1")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(!err.is_empty());
+    for line in err.lines() {
+        assert!(line.starts_with("<3>"), "{err}");
+    }
+}
