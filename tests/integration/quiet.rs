@@ -179,3 +179,43 @@ async fn a_window_on_another_weekday_does_not_mute() {
     post(&app, failing("CON-1", "xero", "other-day")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
 }
+
+#[tokio::test]
+async fn absence_alerts_are_silenced_by_the_same_matchers() {
+    let slack = SlackStandIn::start().await;
+    let rules = format!(
+        "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: off\ndefaults:\n  notify: [ops]\nrules:\n  - name: stopped-syncing\n    when: {{ no_sync_for: 1s }}\n",
+        slack.url()
+    );
+    let app = spawn_app(&rules).await;
+    let added = cli(
+        &app,
+        &[
+            "add",
+            "--service",
+            "xero",
+            "--rule",
+            "stopped-*",
+            "--for",
+            "1h",
+            "--comment",
+            "Xero outage",
+        ],
+    )
+    .await;
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    post(&app, failing("CON-X", "xero", "xero-sync")).await;
+    post(&app, failing("CON-Q", "quickbooks", "quickbooks-sync")).await;
+    // Both fall silent; only quickbooks' absence is heard of.
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(slack.delivered().len(), 1);
+    assert!(slack.delivered()[0].to_string().contains("CON-Q"));
+    let db = database(&app.dir).display().to_string();
+    let alerts = stdout(&syncwatch_async(vec!["alerts".into(), "--db".into(), db]).await);
+    assert!(
+        alerts.contains("stopped-syncing  CON-X") && alerts.contains("muted by silence"),
+        "{alerts}"
+    );
+}
