@@ -30,6 +30,14 @@ pub fn read_digest(reader: &mut Reader<'_>, value: Option<(&Value, At)>) -> Opti
         Some((value, at)) => reader.count(value, &at, 1000)? as u32,
         None => defaults.after,
     };
+    if after == 0 {
+        reader.error(
+            &at.key("after"),
+            "counts from 1: a lone alert is never held for a digest",
+            None,
+        );
+        return None;
+    }
     let window = match fields.get("window") {
         Some((value, at)) => reader.parsed(value, &at, DURATION_FORMS, parse_duration)?,
         None => defaults.window,

@@ -435,3 +435,30 @@ fn maintenance_windows_are_checked_with_their_lines() {
     );
     assert!(joined.contains("maintenance[1].name: `name` is required"), "{joined}");
 }
+
+#[test]
+fn a_digest_is_checked_and_may_be_off() {
+    let config = load(&format!(
+        "{CHANNELS}    digest: {{ after: 3, window: 5m, max_items: 50 }}\n"
+    ))
+    .unwrap();
+    let digest = config.channels["ops"].digest.unwrap();
+    assert_eq!(
+        (digest.after, digest.window, digest.max_items),
+        (3, Duration::from_secs(300), 50)
+    );
+    assert!(
+        load(&format!("{CHANNELS}    digest: off\n")).unwrap().channels["ops"]
+            .digest
+            .is_none()
+    );
+    assert_eq!(
+        load(CHANNELS).unwrap().channels["ops"].digest,
+        Some(crate::config::Digest::default())
+    );
+    let found = errors(&format!("{CHANNELS}    digest: {{ after: 0, window: 0s }}\n"));
+    assert!(
+        found.iter().any(|e| e.contains("digest.after: counts from 1")),
+        "{found:?}"
+    );
+}

@@ -139,6 +139,13 @@ impl Template {
     /// caller sends its built-in message: never a lost notification.
     pub fn render(&self, context: &Context, medium: Medium) -> Option<String> {
         match self.try_render(context, medium) {
+            // Slack refuses an empty message, and an empty subject reads
+            // as nothing in an inbox: an empty result counts as a failure.
+            Ok(text) if text.trim().is_empty() => {
+                FAILURES.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(template = %self.path.display(), "template rendered nothing; the built-in message is sent instead");
+                None
+            }
             Ok(text) => Some(text),
             Err(error) => {
                 FAILURES.fetch_add(1, Ordering::Relaxed);

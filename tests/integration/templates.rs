@@ -101,3 +101,18 @@ async fn a_template_that_fails_at_run_time_gives_way_to_the_built_in_message() {
     let metrics = app.metrics().await;
     assert!(metrics.contains("syncwatch_template_failures_total 1"), "{metrics}");
 }
+
+#[tokio::test]
+async fn a_template_that_renders_nothing_gives_way_to_the_built_in_message() {
+    let slack = SlackStandIn::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let template = "{% if business != \"Acme\" %}{{ rule }}{% endif %}";
+    let app = spawn_app(&rules_with(dir.path(), &slack.url(), template)).await;
+    let body = r#"{"data":{"event":"data","connectionId":"CON-1","businessName":"Acme","sandbox":false,"requests":[{"request":"bills","status":"failed"}]},"requestId":"t3"}"#;
+    assert_eq!(app.post_json(body.to_owned()).await.0, 200);
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    assert!(
+        slack.delivered()[0]["blocks"].is_array(),
+        "Slack would refuse an empty text"
+    );
+}
