@@ -47,7 +47,18 @@ pub async fn status(
         .sort_by(|a, b| rank(&a.severity).cmp(&rank(&b.severity)).then(a.since.cmp(&b.since)));
     status.totals.firing = status.alerts.iter().filter(|a| a.state == "firing").count();
     status.totals.pending = status.alerts.iter().filter(|a| a.state == "pending").count();
-    status.totals.silenced = status.alerts.iter().filter(|a| a.silenced_by.is_some()).count();
+    // What muted an alert's last message may have ended since.
+    for alert in &mut status.alerts {
+        if let Some(by) = alert.silenced_by.take() {
+            let still = still_muting(&by, config, silences, now);
+            alert.silenced_by = Some(if still { by } else { format!("{by} (ended)") });
+        }
+    }
+    status.totals.silenced = status
+        .alerts
+        .iter()
+        .filter(|a| a.silenced_by.as_deref().is_some_and(|by| !by.ends_with("(ended)")))
+        .count();
     status.silences = silences
         .iter()
         .map(|s| SilenceRow {
@@ -75,6 +86,17 @@ pub async fn status(
         .collect();
     status.generated_at = humantime::format_rfc3339_seconds(now).to_string();
     Ok(status)
+}
+
+/// Whether `silence ID` or `maintenance NAME` still holds at `now`.
+fn still_muting(by: &str, config: &Config, silences: &[Silence], now: SystemTime) -> bool {
+    if let Some(id) = by.strip_prefix("silence ") {
+        return silences.iter().any(|s| s.id == id && s.is_active(now));
+    }
+    if let Some(name) = by.strip_prefix("maintenance ") {
+        return config.maintenance.iter().any(|w| w.name == name && w.is_open(now));
+    }
+    false
 }
 
 fn rank(severity: &str) -> u8 {

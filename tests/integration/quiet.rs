@@ -219,3 +219,42 @@ async fn absence_alerts_are_silenced_by_the_same_matchers() {
         "{alerts}"
     );
 }
+
+#[tokio::test]
+async fn the_status_page_counts_only_silences_still_in_force() {
+    let slack = SlackStandIn::start().await;
+    let app = spawn_app(&config(&slack, "")).await;
+    let id = stdout(
+        &cli(
+            &app,
+            &["add", "--connection", "CON-1", "--for", "1h", "--comment", "known"],
+        )
+        .await,
+    )
+    .trim()
+    .to_owned();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    post(&app, failing("CON-1", "xero", "muted")).await;
+    let status = |app: &TestApp| {
+        let url = app.url("/api/status");
+        let client = app.client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = status(&app).await;
+    assert_eq!(before["totals"]["silenced"], 1, "{before}");
+    assert_eq!(before["alerts"][0]["silenced_by"], format!("silence {id}"));
+    cli(&app, &["expire", &id]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = status(&app).await;
+    assert_eq!(after["totals"]["silenced"], 0, "{after}");
+    assert_eq!(after["alerts"][0]["silenced_by"], format!("silence {id} (ended)"));
+}
