@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What durable ingest writes per event, in one command: bench/writes.sh [N]
-# Posts N signed webhooks (32 connections, the fixture with a fresh
+# Posts N signed webhooks (CONNECTIONS at once, default 32; the fixture with a fresh
 # requestId each) to the release build on a fresh database with 100 rules,
 # then reports the bytes the daemon wrote to disk per event (from
 # /proc/PID/io: WAL appends and checkpoints), the transactions it took
@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50000}
+conns=${CONNECTIONS:-32}
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -16,7 +17,7 @@ python3 bench/make_rules.py "$work" 100
 target/release/syncwatch serve --config "$work/rules-100-signed.yaml" 2>"$work/log" & pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:9650/healthz && break; sleep 0.1; done
 before=$(awk '/^write_bytes/ {print $2}' /proc/$pid/io)
-load=$(target/release/examples/loadgen --connections 32 --seconds 600 --requests "$n" --secret bench-secret)
+load=$(target/release/examples/loadgen --connections "$conns" --seconds 600 --requests "$n" --secret bench-secret)
 after=$(awk '/^write_bytes/ {print $2}' /proc/$pid/io)
 commits=$(curl -s localhost:9650/metrics | awk '/^syncwatch_store_commits_total/ {print $2}')
 writes=$(curl -s localhost:9650/metrics | awk '/^syncwatch_store_writes_total/ {print $2}')
