@@ -39,6 +39,11 @@ impl Deadlines {
     /// Plans `connection` afresh for every absence rule that watches it:
     /// its clock start plus the rule's `no_sync_for`.
     pub fn plan(&mut self, config: &Config, connection: &KnownConnection, floor: Option<SystemTime>) {
+        // Without absence rules there is nothing to plan: this runs after
+        // every webhook, so it costs nothing then.
+        if self.planned.is_empty() && !config.rules.iter().any(|r| r.absence.is_some()) {
+            return;
+        }
         let id: Arc<str> = match self.planned.get_key_value(connection.id.as_str()) {
             Some((id, _)) => id.clone(),
             None => Arc::from(connection.id.as_str()),
