@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use super::email::EmailMessage;
 use super::escape::{html_escape, one_line, slack_escape, truncate};
 use super::facts::Facts;
-use super::notice::Notice;
 
 /// What a digest needs of one notification, kept beside it in the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,13 +40,8 @@ impl Item {
             .collect();
         data_types.sort();
         data_types.dedup();
-        let state = match facts.notice {
-            Notice::Firing => "FIRING",
-            Notice::StillFailing { .. } => "STILL FAILING",
-            Notice::Resolved { .. } => "RESOLVED",
-        };
         Item {
-            state: state.to_owned(),
+            state: facts.notice.label().to_owned(),
             rule: facts.rule.clone(),
             severity: facts.severity_label(),
             business: facts.business.clone(),

@@ -55,10 +55,10 @@ fn subject(facts: &Facts) -> String {
 }
 
 fn title(facts: &Facts) -> String {
-    match facts.state_label() {
-        Some("RESOLVED") => format!("RESOLVED {}", facts.rule),
-        Some(state) => format!("{} {} ({state})", facts.severity_label(), facts.rule),
-        None => format!("{} {}", facts.severity_label(), facts.rule),
+    match facts.notice {
+        Notice::Firing => format!("{} {}", facts.severity_label(), facts.rule),
+        Notice::StillFailing { .. } => format!("{} {} (STILL FAILING)", facts.severity_label(), facts.rule),
+        Notice::Resolved { .. } => format!("RESOLVED {}", facts.rule),
     }
 }
 

@@ -160,15 +160,6 @@ impl Facts {
         self.severity.as_str().to_uppercase()
     }
 
-    /// `FIRING` for a first notification; `STILL FAILING`, `RESOLVED`.
-    pub fn state_label(&self) -> Option<&'static str> {
-        match self.notice {
-            Notice::Firing => None,
-            Notice::StillFailing { .. } => Some("STILL FAILING"),
-            Notice::Resolved { .. } => Some("RESOLVED"),
-        }
-    }
-
     /// `2 failed for BIZ-1 (quickbooks)`: the part of a title after the rule.
     pub fn summary(&self) -> String {
         let mut out = format!("{} for {}", self.headline, self.business);

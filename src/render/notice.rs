@@ -25,8 +25,14 @@ pub enum Notice {
 }
 
 impl Notice {
-    pub fn is_resolved(&self) -> bool {
-        matches!(self, Notice::Resolved { .. })
+    /// `FIRING`, `STILL FAILING` or `RESOLVED`: the one spelling that
+    /// titles, digests and templates use.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Notice::Firing => "FIRING",
+            Notice::StillFailing { .. } => "STILL FAILING",
+            Notice::Resolved { .. } => "RESOLVED",
+        }
     }
 
     /// One line on the alert's life, `None` for a first notification.

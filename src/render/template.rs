@@ -216,16 +216,11 @@ impl Context {
                 .flat_map(|g| g.lines.clone())
                 .collect()
         };
-        let (kind, state, since, failing, lasted, clean_request) = match &facts.notice {
-            Notice::Firing => ("firing", "FIRING", None, None, None, None),
-            Notice::StillFailing { since, failing } => (
-                "still_failing",
-                "STILL FAILING",
-                Some(rfc3339(*since)),
-                Some(*failing),
-                None,
-                None,
-            ),
+        let (kind, since, failing, lasted, clean_request) = match &facts.notice {
+            Notice::Firing => ("firing", None, None, None, None),
+            Notice::StillFailing { since, failing } => {
+                ("still_failing", Some(rfc3339(*since)), Some(*failing), None, None)
+            }
             Notice::Resolved {
                 since,
                 lasted,
@@ -233,7 +228,6 @@ impl Context {
                 clean_request,
             } => (
                 "resolved",
-                "RESOLVED",
                 Some(rfc3339(*since)),
                 Some(*failing),
                 Some(rounded(*lasted)),
@@ -242,7 +236,7 @@ impl Context {
         };
         Context {
             kind,
-            state,
+            state: facts.notice.label(),
             rule: facts.rule.clone(),
             description: facts.description.clone(),
             severity: facts.severity_label(),
