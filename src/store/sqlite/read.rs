@@ -1,20 +1,13 @@
-//! The reads of the daemon's hot paths: the dedup check and the delivery
-//! lanes' next message. They run on reader connections, beside the writer.
+//! The reads of the delivery lanes' hot path: the next message due. They
+//! run on reader connections, beside the writer.
 
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::super::model::{Delivery, Message};
 use super::{from_millis, millis};
-
-pub fn seen(conn: &Connection, dedup_key: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM events WHERE dedup_key = ?1")?
-        .query_row([dedup_key], |_| Ok(()))
-        .optional()
-        .map(|found| found.is_some())
-}
 
 /// The first due pending delivery of `channel` not already in a worker's hands.
 pub fn next_unclaimed(

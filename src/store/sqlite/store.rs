@@ -90,10 +90,6 @@ impl SqliteStore {
         Ok(result?)
     }
 
-    pub fn seen(&self, dedup_key: &str) -> Result<bool, StoreError> {
-        self.read(|conn| read::seen(conn, dedup_key))
-    }
-
     pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
         self.write(move |tx| write::ingest(tx, &ingest)).await
     }
