@@ -17,10 +17,14 @@ macro_rules! columns {
     };
 }
 const GET: &str = concat!("SELECT ", columns!(), " FROM connections WHERE id = ?1");
-const PUT: &str = concat!(
-    "INSERT OR REPLACE INTO connections (",
+const SAVE: &str = concat!(
+    "INSERT INTO connections (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+     ON CONFLICT (id) DO UPDATE SET first_seen = excluded.first_seen, last_event = excluded.last_event,
+     last_event_name = excluded.last_event_name, last_sync = excluded.last_sync, status = excluded.status,
+     expected_since = excluded.expected_since, service = excluded.service, business = excluded.business,
+     environment = excluded.environment"
 );
 const ALL: &str = concat!("SELECT ", columns!(), " FROM connections ORDER BY id");
 
@@ -28,31 +32,13 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<KnownConnecti
     conn.prepare_cached(GET)?.query_row([id], read_row).optional()
 }
 
-pub fn put(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> {
-    conn.prepare_cached(PUT)?.execute(params![
+/// Writes a connection's row: inserted when new, updated in place
+/// otherwise (an upsert is one B-tree change, where a replace would delete
+/// and insert).
+pub fn save(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> {
+    conn.prepare_cached(SAVE)?.execute(params![
         known.id,
         millis(known.first_seen),
-        millis(known.last_event),
-        known.last_event_name,
-        known.last_sync.map(millis),
-        known.status,
-        known.expected_since.map(millis),
-        known.service,
-        known.business,
-        known.environment.as_str(),
-    ])?;
-    Ok(())
-}
-
-/// Rewrites a known connection's row in place (one B-tree update, where
-/// `put` would delete and insert).
-pub fn update(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE connections SET last_event = ?2, last_event_name = ?3, last_sync = ?4, status = ?5,
-         expected_since = ?6, service = ?7, business = ?8, environment = ?9 WHERE id = ?1",
-    )?
-    .execute(params![
-        known.id,
         millis(known.last_event),
         known.last_event_name,
         known.last_sync.map(millis),

@@ -104,10 +104,8 @@ fn record_connection(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Resul
     };
     let before = connections::get(tx, id)?;
     let after = KnownConnection::observe(before.as_ref(), &alerts.event, alerts.environment, alerts.received_at);
-    match (&before, &after) {
-        (Some(before), Some(after)) if before != after => connections::update(tx, after)?,
-        (None, Some(after)) => connections::put(tx, after)?,
-        _ => {}
+    if let Some(after) = after.as_ref().filter(|after| before.as_ref() != Some(*after)) {
+        connections::save(tx, after)?;
     }
     Ok(after)
 }
