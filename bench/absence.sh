@@ -10,9 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+. bench/lib.sh
 cargo build --release --quiet --bin syncwatch --example loadgen
 cat > "$work/rules.yaml" <<RULES
 server: { listen: 127.0.0.1:9650 }
@@ -26,8 +24,7 @@ rules:
     notify: []
     when: { service: quickbooks, no_sync_for: 90s }
 RULES
-target/release/syncwatch serve --config "$work/rules.yaml" 2>"$work/log" & pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:9650/healthz && break; sleep 0.1; done
+start_daemon "$work/rules.yaml"
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }   # utime + stime, in clock ticks
 tick=$(getconf CLK_TCK)
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status"; }

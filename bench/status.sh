@@ -8,9 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; tail -5 "$work/log"; rm -rf "$work"' EXIT
+. bench/lib.sh
 cargo build --release --quiet --bin syncwatch --example loadgen
 cat > "$work/rules.yaml" <<RULES
 server: { listen: 127.0.0.1:9650 }
@@ -25,8 +23,7 @@ rules:
     notify: []
     when: { no_sync_for: 26h }
 RULES
-target/release/syncwatch serve --config "$work/rules.yaml" 2>"$work/log" & pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:9650/healthz && break; sleep 0.1; done
+start_daemon "$work/rules.yaml"
 target/release/examples/loadgen --connections 32 --seconds 600 --requests "$n" --distinct-connections 1 --secret bench-secret >/dev/null
 time_of() { # path -> "median_ms max_ms bytes"
   for _ in $(seq 20); do curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "http://127.0.0.1:9650$1"; done |

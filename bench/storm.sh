@@ -5,9 +5,7 @@
 # max_items 20) and runs bench/storm.py against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+. bench/lib.sh
 cargo build --release --quiet --bin syncwatch
 cat > "$work/rules.yaml" <<RULES
 server: { listen: 127.0.0.1:9650 }
@@ -22,6 +20,5 @@ rules:
     severity: critical
     when: { environment: production, failed: { above: 0 } }
 RULES
-target/release/syncwatch serve --config "$work/rules.yaml" 2>"$work/log" & pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:9650/healthz && break; sleep 0.1; done
+start_daemon "$work/rules.yaml"
 python3 bench/storm.py "${1:-1000}" "${2:-30}"

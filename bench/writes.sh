@@ -9,13 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50000}
 conns=${CONNECTIONS:-32}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+. bench/lib.sh
 cargo build --release --quiet --bin syncwatch --example loadgen
 python3 bench/make_rules.py "$work" 100
-target/release/syncwatch serve --config "$work/rules-100-signed.yaml" 2>"$work/log" & pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:9650/healthz && break; sleep 0.1; done
+start_daemon "$work/rules-100-signed.yaml"
 before=$(awk '/^write_bytes/ {print $2}' /proc/$pid/io)
 load=$(target/release/examples/loadgen --connections "$conns" --seconds 600 --requests "$n" --secret bench-secret)
 after=$(awk '/^write_bytes/ {print $2}' /proc/$pid/io)
