@@ -133,12 +133,7 @@ fn plan(
     let event = Arc::new(event);
     let record = Ingest {
         dedup_key,
-        request_id: event.request_id.clone(),
-        received_at,
         body,
-        event: event.event.clone(),
-        connection: event.connection_id.clone(),
-        environment,
         alerts: AlertInput {
             config: config.clone(),
             event: event.clone(),

@@ -83,7 +83,8 @@ impl MemoryStore {
         let Ok(applied) = apply(&mut MemoryStates(&mut inner.alerts), &ingest.alerts);
         let known = ingest.alerts.event.connection_id.as_deref().and_then(|id| {
             let before = inner.connections.get(id);
-            let after = KnownConnection::observe(before, &ingest.alerts.event, ingest.environment, ingest.received_at)?;
+            let after =
+                KnownConnection::observe(before, &ingest.alerts.event, ingest.environment(), ingest.received_at())?;
             inner.connections.insert(id.to_owned(), after.clone());
             Some(after)
         });
@@ -99,16 +100,16 @@ impl MemoryStore {
                     id,
                     channel: new.channel.clone(),
                     rule: notification.key.rule.clone(),
-                    request_id: ingest.request_id.clone(),
+                    request_id: ingest.request_id().map(str::to_owned),
                     message: new.message.clone(),
-                    created_at: ingest.received_at,
+                    created_at: ingest.received_at(),
                     attempts: 0,
                     digest: false,
                 };
                 let queued = Queued {
                     delivery,
                     item: new.item.clone(),
-                    due: ingest.received_at,
+                    due: ingest.received_at(),
                     claimed: false,
                 };
                 inner.queue.insert(id, queued);

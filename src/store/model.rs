@@ -35,16 +35,25 @@ pub struct NewDelivery {
 pub struct Ingest {
     /// The `requestId`, or a hash of the body when there is none.
     pub dedup_key: String,
-    pub request_id: Option<String>,
-    pub received_at: SystemTime,
     /// The raw body, kept for `syncwatch explain` until pruned.
     pub body: Bytes,
-    pub event: Option<String>,
-    pub connection: Option<String>,
-    pub environment: Environment,
-    /// What the event means for alert state: the lifecycle runs it in the
-    /// same transaction.
+    /// The event and what it means for alert state (the lifecycle runs it
+    /// in the same transaction); the event row's columns come from it.
     pub alerts: AlertInput,
+}
+
+impl Ingest {
+    pub fn request_id(&self) -> Option<&str> {
+        self.alerts.event.request_id.as_deref()
+    }
+
+    pub fn received_at(&self) -> SystemTime {
+        self.alerts.received_at
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.alerts.environment
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

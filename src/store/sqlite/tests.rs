@@ -44,12 +44,7 @@ fn ingest(request_id: &str, connection: &str, at: SystemTime) -> Ingest {
         .collect();
     Ingest {
         dedup_key: request_id.into(),
-        request_id: Some(request_id.into()),
-        received_at: at,
         body: Bytes::from(body),
-        event: Some("data".into()),
-        connection: Some(connection.into()),
-        environment: Environment::Production,
         alerts: AlertInput {
             config: config.clone(),
             event: Arc::new(event),

@@ -32,11 +32,11 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
     )?
     .execute(params![
         ingest.dedup_key,
-        ingest.request_id,
-        millis(ingest.received_at),
-        ingest.event,
-        ingest.connection,
-        ingest.environment.as_str(),
+        ingest.request_id(),
+        millis(ingest.received_at()),
+        ingest.alerts.event.event,
+        ingest.alerts.event.connection_id,
+        ingest.environment().as_str(),
         &ingest.body[..],
         rule_list(&notified),
         rule_list(&applied.quiet),
@@ -45,12 +45,12 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
     let event_id = tx.last_insert_rowid();
     let mut channels = Vec::new();
     for notification in &applied.notifications {
-        let request_id = ingest.request_id.as_deref();
+        let request_id = ingest.request_id();
         queue_notification(
             tx,
             event_id,
             request_id,
-            ingest.received_at,
+            ingest.received_at(),
             notification,
             &mut channels,
         )?;
