@@ -140,11 +140,11 @@ fn bearer(value: &str) -> Option<&str> {
 /// The signature over the body, once it is read; `header` is what
 /// [`check_headers`] returned.
 pub fn check_body(security: &Security, header: Option<&SignatureHeader<'_>>, body: &[u8]) -> Result<(), Refusal> {
+    if security.signing_secrets.is_empty() {
+        return Ok(());
+    }
     let Some(header) = header else {
-        return match security.signing_secrets.is_empty() {
-            true => Ok(()),
-            false => Err(Refusal::SignatureMissing),
-        };
+        return Err(Refusal::SignatureMissing);
     };
     let matches = security.signing_secrets.iter().any(|secret| {
         header

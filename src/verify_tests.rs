@@ -171,3 +171,11 @@ fn a_missing_malformed_or_stale_signature_is_refused_from_the_headers_alone() {
         Err(Refusal::SignatureMismatch)
     );
 }
+
+#[test]
+fn without_a_secret_a_signature_sent_anyway_is_ignored() {
+    let sec = security(&[], None);
+    let header = sign("whatever", BODY, now());
+    let parsed = parse_header(&header).unwrap();
+    assert_eq!(check_body(&sec, Some(&parsed), BODY), Ok(()));
+}
