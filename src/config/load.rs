@@ -16,6 +16,7 @@ use super::maintenance::read_maintenance;
 use super::model::{Config, Defaults, Delivery, Security, Server, Storage};
 use super::reader::{At, EnvLookup, Fields, Reader};
 use super::rules::read_rules;
+use super::secret::Secret;
 use super::units::{DURATION_FORMS, SIZE_FORMS, parse_duration, parse_size};
 
 const TOP_LEVEL: &[&str] = &[
@@ -197,20 +198,64 @@ fn read_signing_secrets(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<sup
     }
 }
 
+/// Longer than any one send takes (Slack and SMTP time out sooner), so a
+/// live instance never loses its claim mid-send.
+const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
+
 fn read_storage(reader: &mut Reader<'_>, top: &Fields<'_>) -> Storage {
-    let fields = section(reader, top, "storage", &["path", "retention", "forget_after"]);
+    let fields = section(
+        reader,
+        top,
+        "storage",
+        &[
+            "path",
+            "postgres",
+            "postgres_file",
+            "claim_lease",
+            "retention",
+            "forget_after",
+        ],
+    );
     let path = fields.get("path").and_then(|(value, at)| reader.string(value, &at));
+    let postgres = read_postgres(reader, &fields);
+    if let (Some(_), Some((_, at))) = (&postgres, fields.get("path")) {
+        reader.error(&at, "give either `path` (SQLite) or `postgres`, not both", None);
+    }
     let retention = fields
         .get("retention")
         .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
     let forget_after = fields
         .get("forget_after")
         .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
+    let claim_lease = fields
+        .get("claim_lease")
+        .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
     Storage {
         path: PathBuf::from(path.unwrap_or_else(|| "/var/lib/syncwatch/syncwatch.db".into())),
+        postgres,
+        claim_lease: claim_lease.unwrap_or(DEFAULT_CLAIM_LEASE),
         retention: retention.unwrap_or(Duration::from_secs(30 * 86_400)),
         forget_after: forget_after.unwrap_or(Duration::from_secs(30 * 86_400)),
     }
+}
+
+/// The database URL, which may carry a password: read even by the
+/// commands that skip secrets, since they need the database too.
+fn read_postgres(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<Secret> {
+    let skipping = std::mem::replace(&mut reader.skip_secrets, false);
+    let url = reader.secret(fields, "postgres");
+    reader.skip_secrets = skipping;
+    let url = url?;
+    let valid = url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://");
+    if !valid {
+        let at = fields
+            .get("postgres")
+            .or_else(|| fields.get("postgres_file"))
+            .map(|(_, at)| at)?;
+        reader.error(&at, "must be a URL starting with postgres:// or postgresql://", None);
+        return None;
+    }
+    Some(url)
 }
 
 fn read_delivery(reader: &mut Reader<'_>, top: &Fields<'_>) -> Delivery {

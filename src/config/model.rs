@@ -52,6 +52,12 @@ pub struct Security {
 #[derive(Debug, Clone)]
 pub struct Storage {
     pub path: PathBuf,
+    /// A PostgreSQL URL (`storage.postgres` or `postgres_file`): several
+    /// instances share the database, and `path` is not used.
+    pub postgres: Option<Secret>,
+    /// On PostgreSQL: how long a claimed delivery stays with its instance
+    /// before another one may send it (its holder presumed dead).
+    pub claim_lease: Duration,
     /// Events and settled deliveries older than this are pruned.
     pub retention: Duration,
     /// Connections without an event for this long are forgotten.

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::outbox::WorkerSettings;
-use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
+use crate::store::{MemoryStore, PgStore, SqliteStore, Store, StoreError};
 
 use super::background::{check_absence, heartbeat, plan_absence, prune_periodically, watch_silences};
 use super::listener::{self, Limits};
@@ -51,6 +51,10 @@ impl Default for Settings {
     }
 }
 
+/// On a shared database, the longest a lane sleeps before it looks for
+/// messages left by an instance that died.
+const SHARED_IDLE_WAIT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("cannot listen on {addr}: {source} (is another syncwatch, or another program, using the port?)")]
@@ -80,6 +84,11 @@ impl App {
         // no dedup keys, no alert state, no queue marked "sent".
         let store = Arc::new(if settings.in_memory || settings.dry_run {
             Store::Memory(MemoryStore::default())
+        } else if let Some(url) = &config.storage.postgres {
+            // Other instances queue messages this one must take over if
+            // they die: lanes look for them at least this often.
+            settings.worker.idle_wait = settings.worker.idle_wait.min(SHARED_IDLE_WAIT);
+            Store::Postgres(PgStore::open(url.expose(), config.storage.claim_lease).await?)
         } else {
             Store::Sqlite(SqliteStore::open(&config.storage.path, settings.busy_timeout)?)
         });

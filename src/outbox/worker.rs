@@ -161,7 +161,7 @@ impl Lane {
         let now = Instant::now();
         match self.window.filter(|w| w.ends > now) {
             Some(window) if window.sent >= digest.after => {
-                self.store.release(delivery.id);
+                self.store.release(delivery.id).await;
                 if !self.sleep_until(window.ends).await {
                     return Ok(Some(Step::Idle));
                 }
@@ -207,7 +207,7 @@ impl Lane {
             return Ok(step);
         }
         let Some(mut slot) = self.wait_for_slot().await else {
-            self.store.release(delivery.id);
+            self.store.release(delivery.id).await;
             return Ok(Step::Idle);
         };
         let settle = match expired(&delivery, SystemTime::now(), self.settings.max_age) {
@@ -261,7 +261,7 @@ impl Lane {
             match self.store.settle(id, settle.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(err) if tries >= SETTLE_TRIES => {
-                    self.store.release(id);
+                    self.store.release(id).await;
                     return Err(err);
                 }
                 Err(err) => {

@@ -10,6 +10,7 @@ use crate::quiet::Silence;
 
 use super::memory::MemoryStore;
 use super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
+use super::postgres::PgStore;
 use super::sqlite::{AbsenceOutcome, Built, SqliteStore};
 
 /// The storage backend, chosen at start.
@@ -18,6 +19,8 @@ pub enum Store {
     Memory(MemoryStore),
     /// The durable store the daemon runs on.
     Sqlite(SqliteStore),
+    /// One database shared by several instances (`storage.postgres`).
+    Postgres(PgStore),
 }
 
 impl Store {
@@ -27,6 +30,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.ingest(ingest)),
             Store::Sqlite(store) => store.ingest(ingest).await,
+            Store::Postgres(store) => store.ingest(ingest).await,
         }
     }
 
@@ -36,6 +40,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.claim_next(channel, now)),
             Store::Sqlite(store) => store.claim_next(channel, now),
+            Store::Postgres(store) => store.claim_next(channel, now).await,
         }
     }
 
@@ -44,6 +49,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.next_due(channel)),
             Store::Sqlite(store) => store.next_due(channel),
+            Store::Postgres(store) => store.next_due(channel).await,
         }
     }
 
@@ -54,15 +60,17 @@ impl Store {
                 Ok(())
             }
             Store::Sqlite(store) => store.settle(id, settle).await,
+            Store::Postgres(store) => store.settle(id, settle).await,
         }
     }
 
     /// Gives back a claimed delivery whose result could not be stored: it
     /// is due again (a duplicate is better than a lost alert).
-    pub fn release(&self, id: u64) {
+    pub async fn release(&self, id: u64) {
         match self {
             Store::Memory(store) => store.release(id),
             Store::Sqlite(store) => store.release(id),
+            Store::Postgres(store) => store.release(id).await,
         }
     }
 
@@ -74,6 +82,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.abandon(&known)),
             Store::Sqlite(store) => store.abandon(known).await,
+            Store::Postgres(store) => store.abandon(known).await,
         }
     }
 
@@ -83,6 +92,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(Pruned::default()),
             Store::Sqlite(store) => store.prune(cutoff, forget_before).await,
+            Store::Postgres(store) => store.prune(cutoff, forget_before).await,
         }
     }
 
@@ -98,6 +108,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.build_digest(channel, &kind, max_items, now)),
             Store::Sqlite(store) => store.build_digest(channel, kind, max_items, max_age, now).await,
+            Store::Postgres(store) => store.build_digest(channel, kind, max_items, max_age, now).await,
         }
     }
 
@@ -107,6 +118,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(()),
             Store::Sqlite(store) => store.heartbeat(at).await,
+            Store::Postgres(store) => store.heartbeat(at).await,
         }
     }
 
@@ -119,6 +131,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok((None, None)),
             Store::Sqlite(store) => store.downtime(now, gap).await,
+            Store::Postgres(store) => store.downtime(now, gap).await,
         }
     }
 
@@ -134,6 +147,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(crate::status::Status::default()),
             Store::Sqlite(store) => store.status(filter, absence_rules, recent, now),
+            Store::Postgres(store) => store.status(filter, absence_rules, recent, now).await,
         }
     }
 
@@ -142,6 +156,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.connections()),
             Store::Sqlite(store) => store.connections(),
+            Store::Postgres(store) => store.connections().await,
         }
     }
 
@@ -157,6 +172,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(AbsenceOutcome::default()),
             Store::Sqlite(store) => store.check_absence(config, checks, now, floor, silences).await,
+            Store::Postgres(store) => store.check_absence(config, checks, now, floor, silences).await,
         }
     }
 
@@ -165,6 +181,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok((0, Vec::new())),
             Store::Sqlite(store) => store.silences(now),
+            Store::Postgres(store) => store.silences(now).await,
         }
     }
 
@@ -173,6 +190,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(0),
             Store::Sqlite(store) => store.silences_version(),
+            Store::Postgres(store) => store.silences_version().await,
         }
     }
 
@@ -181,6 +199,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.pending_count()),
             Store::Sqlite(store) => store.pending_count(),
+            Store::Postgres(store) => store.pending_count().await,
         }
     }
 
@@ -189,6 +208,7 @@ impl Store {
         match self {
             Store::Memory(_) => true,
             Store::Sqlite(store) => store.is_ready().await,
+            Store::Postgres(store) => store.is_ready().await,
         }
     }
 }

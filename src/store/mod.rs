@@ -5,9 +5,12 @@
 mod backend;
 mod memory;
 mod model;
+pub mod postgres;
 pub mod sqlite;
+mod time;
 
 pub use backend::Store;
 pub use memory::MemoryStore;
 pub use model::{Delivery, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Settle, StoreError};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -15,6 +15,7 @@ mod operations;
 mod quiet;
 mod security;
 mod send_test;
+mod shared;
 mod status_page;
 mod storage;
 mod templates;

@@ -83,7 +83,7 @@ pub fn build(
 }
 
 /// A notification queued before digests existed carries no item.
-fn unknown_item() -> Item {
+pub fn unknown_item() -> Item {
     Item {
         state: "FIRING".into(),
         rule: "(queued before the upgrade)".into(),

@@ -14,15 +14,14 @@ pub mod schema;
 pub mod silences;
 pub mod status;
 mod store;
-mod time;
 mod write;
 mod writer;
 
+pub use super::time::{from_millis, millis};
 pub use absence::{AbsenceOutcome, Checked};
-pub use digest::Built;
+pub use digest::{Built, unknown_item};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::SqliteStore;
-pub use time::{from_millis, millis};
 pub use writer::commit_counts;
 
 #[cfg(test)]

@@ -13,12 +13,12 @@ use crate::status::{AlertRow, ConnectionPage, ConnectionRow, Day, Filter, Notifi
 
 use super::{from_millis, millis};
 
-fn time(at: i64) -> String {
+pub(crate) fn time(at: i64) -> String {
     humantime::format_rfc3339_seconds(from_millis(at)).to_string()
 }
 
 /// `%text%` for LIKE, or NULL (no filter).
-fn like(value: &Option<String>) -> Option<String> {
+pub(crate) fn like(value: &Option<String>) -> Option<String> {
     value
         .as_deref()
         .filter(|v| !v.is_empty())
@@ -151,12 +151,7 @@ fn fill(
          WHERE connection IN (SELECT value FROM json_each(?1)) AND day > ?2",
     )?;
     let found = query.query_map(params![ids, today - 14], |row| {
-        let (clean, failed, empty): (i64, i64, i64) = (row.get(2)?, row.get(3)?, row.get(4)?);
-        let outcome = match (failed, empty, clean) {
-            (f, _, _) if f > 0 => "failed",
-            (_, e, _) if e > 0 => "empty",
-            _ => "clean",
-        };
+        let outcome = outcome_of(row.get(2)?, row.get(3)?, row.get(4)?);
         Ok(((row.get::<_, String>(0)?, row.get::<_, i64>(1)?), outcome))
     })?;
     for entry in found {
@@ -176,7 +171,17 @@ fn fill(
     Ok(())
 }
 
-fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'static str {
+/// A day's strip cell: failed if any sync failed, else empty if any came
+/// back empty, else clean.
+pub(crate) fn outcome_of(clean: i64, failed: i64, empty: i64) -> &'static str {
+    match (failed, empty, clean) {
+        (f, _, _) if f > 0 => "failed",
+        (_, e, _) if e > 0 => "empty",
+        _ => "clean",
+    }
+}
+
+pub(crate) fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'static str {
     if row.status.as_deref().is_some_and(|s| s != "active") {
         return "disconnected";
     }
@@ -187,7 +192,7 @@ fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'static str {
 }
 
 /// `YYYY-MM-DD` of a day number (days since the Unix epoch, UTC).
-fn date_of(day: i64) -> String {
+pub(crate) fn date_of(day: i64) -> String {
     let text = humantime::format_rfc3339_seconds(from_millis(day * 86_400_000)).to_string();
     text[..10].to_owned()
 }

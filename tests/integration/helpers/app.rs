@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use syncwatch::config::load_str;
+use syncwatch::config::{Secret, load_str};
 use syncwatch::ingress::{App, Settings};
 use syncwatch::outbox::{Backoff, WorkerSettings};
 use tokio::sync::oneshot;
@@ -50,8 +50,33 @@ pub async fn spawn_app_with(rules_yaml: &str, settings: Settings) -> TestApp {
     spawn_app_in(tempfile::tempdir().unwrap(), rules_yaml, settings).await
 }
 
+/// Where a test app keeps its state.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A SQLite file in the app's temporary directory.
+    Sqlite,
+    /// A database on the test PostgreSQL server, which several apps may share.
+    Postgres(String),
+}
+
+impl Backend {
+    /// A new, empty database on the test PostgreSQL server.
+    pub fn postgres() -> Backend {
+        Backend::Postgres(super::postgres::postgres_url())
+    }
+}
+
+/// Starts the app on `backend`.
+pub async fn spawn_app_on(backend: &Backend, rules_yaml: &str, settings: Settings) -> TestApp {
+    spawn(tempfile::tempdir().unwrap(), backend, rules_yaml, settings).await
+}
+
 /// Starts the app with its database in `dir`, as a restart would.
 pub async fn spawn_app_in(dir: tempfile::TempDir, rules_yaml: &str, settings: Settings) -> TestApp {
+    spawn(dir, &Backend::Sqlite, rules_yaml, settings).await
+}
+
+async fn spawn(dir: tempfile::TempDir, backend: &Backend, rules_yaml: &str, settings: Settings) -> TestApp {
     syncwatch::deliver::install_crypto_provider();
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -62,6 +87,10 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, rules_yaml: &str, settings: Se
     let mut config = load_str(rules_yaml, Path::new("rules.yaml"), &|_| None).expect("test rules are valid");
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.storage.path = database(&dir);
+    if let Backend::Postgres(url) = backend {
+        config.storage.postgres = Some(Secret::new(url.clone()));
+        config.storage.claim_lease = Duration::from_secs(2);
+    }
     let path = config.server.path.clone();
     let app = App::build(config, settings).await.expect("app builds");
     let addr = app.addr();

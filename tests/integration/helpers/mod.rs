@@ -5,12 +5,16 @@ mod app;
 mod cli;
 mod client;
 mod daemon;
+mod postgres;
 mod slack;
 mod smtp;
 
-pub use app::{TestApp, database, database_files, fast_settings, spawn_app, spawn_app_in, spawn_app_with};
+pub use app::{
+    Backend, TestApp, database, database_files, fast_settings, spawn_app, spawn_app_in, spawn_app_on, spawn_app_with,
+};
 pub use cli::*;
 pub use client::client;
 pub use daemon::{Daemon, free_port};
+pub use postgres::set_reachable;
 pub use slack::{SlackReply, SlackStandIn};
 pub use smtp::{SmtpServer, eventually};

@@ -1,0 +1,265 @@
+//! The delivery queue shared by instances: a claim is a lease written on
+//! the row (which instance, until when), taken with `FOR UPDATE SKIP
+//! LOCKED` so two lanes never take one message; a lease that runs out
+//! (its instance died mid-send) makes the message due again for anyone.
+
+use std::time::{Duration, SystemTime};
+
+use deadpool_postgres::{Client, Transaction};
+use tokio_postgres::Error;
+
+use crate::config::ChannelKind;
+use crate::render::{Item, digest_for};
+use crate::store::sqlite::Built;
+
+use super::super::model::{Pruned, Settle};
+use super::super::time::{from_millis, millis};
+use super::rows::{self, DELIVERY_COLUMNS};
+use super::write::LOCK;
+
+/// Takes the first due delivery of `channel` that nobody holds.
+pub async fn claim(
+    client: &Client,
+    channel: &str,
+    now: SystemTime,
+    holder: &str,
+    lease: Duration,
+) -> Result<Option<Result<crate::store::Delivery, String>>, Error> {
+    let sql = format!(
+        "UPDATE deliveries SET leased_by = $3, lease_until = $4 WHERE id = (
+             SELECT id FROM deliveries WHERE status = 'pending' AND channel = $1 AND due_at <= $2
+             AND (lease_until IS NULL OR lease_until < $2)
+             ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING {DELIVERY_COLUMNS}"
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    let until = millis(now + lease);
+    let row = client
+        .query_opt(&statement, &[&channel, &millis(now), &holder, &until])
+        .await?;
+    Ok(row.map(|row| rows::delivery(&row)))
+}
+
+/// Gives a claim back: due again at once, for any instance.
+pub async fn release(client: &Client, id: u64, holder: &str) -> Result<(), Error> {
+    client
+        .execute(
+            "UPDATE deliveries SET leased_by = NULL, lease_until = NULL WHERE id = $1 AND leased_by = $2",
+            &[&(id as i64), &holder],
+        )
+        .await?;
+    Ok(())
+}
+
+/// When the next pending delivery of `channel` can be taken: its due
+/// time, or the end of the lease another instance holds on it.
+pub async fn next_due(client: &Client, channel: &str) -> Result<Option<SystemTime>, Error> {
+    let statement = client
+        .prepare_cached(
+            "SELECT MIN(GREATEST(due_at, COALESCE(lease_until + 1, 0))) FROM deliveries
+             WHERE status = 'pending' AND channel = $1",
+        )
+        .await?;
+    let due: Option<i64> = client.query_one(&statement, &[&channel]).await?.get(0);
+    Ok(due.map(from_millis))
+}
+
+pub async fn pending_count(client: &Client) -> Result<u64, Error> {
+    let statement = client
+        .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+        .await?;
+    Ok(client.query_one(&statement, &[]).await?.get::<_, i64>(0) as u64)
+}
+
+pub async fn settle(tx: &Transaction<'_>, id: u64, settle: &Settle, at: SystemTime) -> Result<(), Error> {
+    let id = id as i64;
+    let at = millis(at);
+    let (outcome, answer) = match settle {
+        Settle::Delivered { answer } => ("delivered", answer),
+        Settle::Retry { error, .. } => ("retry", error),
+        Settle::Failed { error } => ("failed", error),
+        Settle::Expired { error } => ("expired", error),
+    };
+    let attempt = tx
+        .prepare_cached("INSERT INTO attempts (delivery_id, at, outcome, answer) VALUES ($1, $2, $3, $4)")
+        .await?;
+    tx.execute(&attempt, &[&id, &at, &outcome, &answer]).await?;
+    match settle {
+        Settle::Retry { at: due, error } => {
+            let retry = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET attempts = attempts + 1, due_at = $2, last_error = $3,
+                     leased_by = NULL, lease_until = NULL WHERE id = $1 AND status = 'pending'",
+                )
+                .await?;
+            tx.execute(&retry, &[&id, &millis(*due), &error]).await?;
+        }
+        _ => {
+            let error = (outcome != "delivered").then_some(answer);
+            let end = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET attempts = attempts + 1, status = $2, settled_at = $3, last_error = $4,
+                     leased_by = NULL, lease_until = NULL WHERE id = $1 AND status = 'pending'",
+                )
+                .await?;
+            tx.execute(&end, &[&id, &outcome, &at, &error]).await?;
+            // The notifications a digest carries end as it ends.
+            let members = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET status = $2, settled_at = $3, last_error = $4 WHERE digest_id = $1",
+                )
+                .await?;
+            tx.execute(&members, &[&id, &outcome, &at, &error]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Gathers `channel`'s pending notifications into one digest, under the
+/// channel's lock so two instances never build two digests of the same
+/// notifications. Messages another instance is sending are left to it.
+pub async fn build_digest(
+    tx: &Transaction<'_>,
+    (channel, kind): (&str, &ChannelKind),
+    (max_items, max_age): (usize, Duration),
+    now: SystemTime,
+    holder: &str,
+) -> Result<Option<Built>, Error> {
+    tx.execute(LOCK, &[&format!("digest:{channel}")]).await?;
+    let found = tx
+        .query(
+            "SELECT id, created_at, item FROM deliveries
+             WHERE status = 'pending' AND channel = $1 AND NOT is_digest
+             AND (lease_until IS NULL OR lease_until < $2 OR leased_by = $3) ORDER BY id FOR UPDATE",
+            &[&channel, &millis(now), &holder],
+        )
+        .await?;
+    let oldest_allowed = millis(now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH));
+    let mut members: Vec<i64> = Vec::new();
+    let mut items = Vec::new();
+    for row in found {
+        let (id, created_at, item): (i64, i64, Option<String>) = (row.get(0), row.get(1), row.get(2));
+        if created_at < oldest_allowed {
+            let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
+            settle(tx, id as u64, &Settle::Expired { error }, now).await?;
+            continue;
+        }
+        members.push(id);
+        items.push(
+            item.and_then(|json| serde_json::from_str::<Item>(&json).ok())
+                .unwrap_or_else(crate::store::sqlite::unknown_item),
+        );
+    }
+    let Some(first) = members.first() else {
+        return Ok(None);
+    };
+    let message = digest_for(kind, &items, max_items, now);
+    let row = tx
+        .query_one(
+            "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)
+             SELECT event_id, NULL, $1, $2, $3, 'pending', $4, $4, true FROM deliveries WHERE id = $5 RETURNING id",
+            &[
+                &format!("digest of {}", members.len()),
+                &channel,
+                &serde_json::to_string(&message).unwrap_or_default(),
+                &millis(now),
+                first,
+            ],
+        )
+        .await?;
+    let id: i64 = row.get(0);
+    tx.execute(
+        "UPDATE deliveries SET status = 'digested', digest_id = $1, leased_by = NULL, lease_until = NULL
+         WHERE id = ANY($2)",
+        &[&id, &members],
+    )
+    .await?;
+    Ok(Some(Built {
+        id: id as u64,
+        carried: members.len(),
+    }))
+}
+
+/// Settles the pending deliveries of channels not in `known` as failed.
+pub async fn abandon(tx: &Transaction<'_>, known: &[String], at: SystemTime) -> Result<Vec<(String, u64)>, Error> {
+    let reason = "channel no longer configured";
+    let dropped: Vec<(String, u64)> = tx
+        .query(
+            "SELECT channel, count(*) FROM deliveries WHERE status = 'pending' AND NOT channel = ANY($1) GROUP BY channel
+             ORDER BY channel",
+            &[&known],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get::<_, i64>(1) as u64))
+        .collect();
+    if dropped.is_empty() {
+        return Ok(dropped);
+    }
+    tx.execute(
+        "INSERT INTO attempts (delivery_id, at, outcome, answer)
+         SELECT id, $2, 'failed', $3 FROM deliveries WHERE status = 'pending' AND NOT channel = ANY($1)",
+        &[&known, &millis(at), &reason],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE deliveries SET status = 'failed', settled_at = $2, last_error = $3
+         WHERE status IN ('pending', 'digested') AND NOT channel = ANY($1)",
+        &[&known, &millis(at), &reason],
+    )
+    .await?;
+    Ok(dropped)
+}
+
+/// Removes what is older than `cutoff` and no longer needed; pending
+/// deliveries are never pruned, so neither are their events.
+pub async fn prune(tx: &Transaction<'_>, cutoff: SystemTime, forget_before: SystemTime) -> Result<Pruned, Error> {
+    let forget = millis(forget_before);
+    tx.execute(
+        "DELETE FROM alerts WHERE connection IN (SELECT id FROM connections WHERE last_event < $1)",
+        &[&forget],
+    )
+    .await?;
+    let connections = tx
+        .execute("DELETE FROM connections WHERE last_event < $1", &[&forget])
+        .await?;
+    let cutoff = millis(cutoff);
+    tx.execute("DELETE FROM connection_days WHERE day < $1", &[&(cutoff / 86_400_000)])
+        .await?;
+    tx.execute(
+        "DELETE FROM attempts WHERE delivery_id IN
+         (SELECT id FROM deliveries WHERE status <> 'pending' AND settled_at < $1)",
+        &[&cutoff],
+    )
+    .await?;
+    // A digest's members point at it: they go first (they are settled with it).
+    tx.execute(
+        "DELETE FROM deliveries WHERE digest_id IS NOT NULL AND status <> 'pending' AND settled_at < $1",
+        &[&cutoff],
+    )
+    .await?;
+    let deliveries = tx
+        .execute(
+            "DELETE FROM deliveries d WHERE status <> 'pending' AND settled_at < $1
+             AND NOT EXISTS (SELECT 1 FROM deliveries m WHERE m.digest_id = d.id)",
+            &[&cutoff],
+        )
+        .await?;
+    let events = tx
+        .execute(
+            "DELETE FROM events WHERE received_at < $1
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+            &[&cutoff],
+        )
+        .await?;
+    tx.execute(
+        "DELETE FROM alerts WHERE (state = 'resolved' AND resolved_at < $1) OR (state = 'pending' AND since < $1)",
+        &[&cutoff],
+    )
+    .await?;
+    Ok(Pruned {
+        events: events as usize,
+        deliveries: deliveries as usize,
+        connections: connections as usize,
+    })
+}

@@ -1,0 +1,209 @@
+//! The status page's reads on PostgreSQL: the same rows as the SQLite
+//! store, the classification shared with it.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use deadpool_postgres::Client;
+use tokio_postgres::Error;
+
+use crate::status::{AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow, Status};
+use crate::store::sqlite::status::{date_of, like, outcome_of, state_of, time};
+
+use super::super::time::millis;
+
+pub async fn status(
+    client: &Client,
+    filter: &Filter,
+    absence_rules: &[String],
+    recent: usize,
+    now: SystemTime,
+) -> Result<Status, Error> {
+    let mut status = Status {
+        alerts: alerts(client, filter).await?,
+        connections: connections(client, filter, absence_rules, now).await?,
+        notifications: recent_notifications(client, recent).await?,
+        ..Default::default()
+    };
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM connections),
+                    (SELECT count(DISTINCT connection) FROM alerts WHERE state = 'firing' AND rule = ANY($1)),
+                    (SELECT count(*) FROM deliveries WHERE status = 'pending')",
+            &[&absence_rules],
+        )
+        .await?;
+    status.totals.known_connections = row.get::<_, i64>(0) as u64;
+    status.totals.quiet_connections = row.get::<_, i64>(1) as usize;
+    status.totals.outbox_depth = row.get::<_, i64>(2) as u64;
+    Ok(status)
+}
+
+async fn alerts(client: &Client, filter: &Filter) -> Result<Vec<AlertRow>, Error> {
+    let rows = client
+        .query(
+            "SELECT a.rule, a.state, a.connection, a.data_type, c.business, c.service, COALESCE(a.firing_since, a.since),
+                    a.matches, a.last_notified, a.muted_by
+             FROM alerts a LEFT JOIN connections c ON c.id = a.connection
+             WHERE a.state IN ('pending', 'firing')
+               AND ($1::text IS NULL OR c.business ILIKE $1) AND ($2::text IS NULL OR a.connection ILIKE $2)
+               AND ($3::text IS NULL OR c.service ILIKE $3) AND ($4::text IS NULL OR a.rule ILIKE $4)
+               AND ($5::text IS NULL OR c.business ILIKE $5 OR a.connection ILIKE $5 OR c.service ILIKE $5 OR a.rule ILIKE $5)
+             ORDER BY a.since LIMIT 1000",
+            &[
+                &like(&filter.business),
+                &like(&filter.connection),
+                &like(&filter.service),
+                &like(&filter.rule),
+                &like(&filter.q),
+            ],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let data_type: String = row.get(3);
+            AlertRow {
+                rule: row.get(0),
+                severity: String::new(),
+                state: row.get(1),
+                connection: row.get(2),
+                data_type: (!data_type.is_empty()).then_some(data_type),
+                business: row.get(4),
+                service: row.get(5),
+                since: time(row.get(6)),
+                failing_syncs: row.get::<_, i64>(7) as u64,
+                last_notified: row.get::<_, Option<i64>>(8).map(time),
+                silenced_by: row.get(9),
+            }
+        })
+        .collect())
+}
+
+const WHERE: &str = "($1::text IS NULL OR business ILIKE $1) AND ($2::text IS NULL OR id ILIKE $2)
+    AND ($3::text IS NULL OR service ILIKE $3)
+    AND ($4::text IS NULL OR business ILIKE $4 OR id ILIKE $4 OR service ILIKE $4)";
+
+async fn connections(
+    client: &Client,
+    filter: &Filter,
+    absence_rules: &[String],
+    now: SystemTime,
+) -> Result<ConnectionPage, Error> {
+    let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
+    let page = filter.page.unwrap_or(1).max(1);
+    let (business, connection, service, q) = (
+        like(&filter.business),
+        like(&filter.connection),
+        like(&filter.service),
+        like(&filter.q),
+    );
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM connections WHERE {WHERE}"),
+            &[&business, &connection, &service, &q],
+        )
+        .await?
+        .get(0);
+    let found = client
+        .query(
+            &format!(
+                "SELECT id, business, service, environment, status, last_event, last_sync FROM connections
+                 WHERE {WHERE} ORDER BY id LIMIT $5 OFFSET $6"
+            ),
+            &[
+                &business,
+                &connection,
+                &service,
+                &q,
+                &(per_page as i64),
+                &(((page - 1) * per_page) as i64),
+            ],
+        )
+        .await?;
+    let mut rows: Vec<ConnectionRow> = found
+        .iter()
+        .map(|row| ConnectionRow {
+            id: row.get(0),
+            business: row.get(1),
+            service: row.get(2),
+            environment: row.get(3),
+            state: String::new(),
+            status: row.get(4),
+            last_event: time(row.get(5)),
+            last_sync: row.get::<_, Option<i64>>(6).map(time),
+            firing: Vec::new(),
+            days: Vec::new(),
+        })
+        .collect();
+    fill(client, &mut rows, absence_rules, now).await?;
+    Ok(ConnectionPage {
+        total: total as u64,
+        page,
+        per_page,
+        rows,
+    })
+}
+
+async fn fill(
+    client: &Client,
+    rows: &mut [ConnectionRow],
+    absence_rules: &[String],
+    now: SystemTime,
+) -> Result<(), Error> {
+    let today = millis(now) / 86_400_000;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut firing: HashMap<String, Vec<String>> = HashMap::new();
+    let found = client
+        .query(
+            "SELECT connection, rule FROM alerts WHERE state = 'firing' AND connection = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    for row in &found {
+        firing.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    let found = client
+        .query(
+            "SELECT connection, day, clean, failed, empty FROM connection_days WHERE connection = ANY($1) AND day > $2",
+            &[&ids, &(today - 14)],
+        )
+        .await?;
+    let days: HashMap<(String, i64), &'static str> = found
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), outcome_of(row.get(2), row.get(3), row.get(4))))
+        .collect();
+    for row in rows.iter_mut() {
+        row.firing = firing.remove(&row.id).unwrap_or_default();
+        row.state = state_of(row, absence_rules).to_owned();
+        row.days = (today - 13..=today)
+            .map(|day| Day {
+                date: date_of(day),
+                outcome: days.get(&(row.id.clone(), day)).copied().unwrap_or("none"),
+            })
+            .collect();
+    }
+    Ok(())
+}
+
+async fn recent_notifications(client: &Client, limit: usize) -> Result<Vec<NotificationRow>, Error> {
+    let rows = client
+        .query(
+            "SELECT d.created_at, d.rule, d.channel, e.connection, d.status, d.attempts, d.last_error
+             FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.id DESC LIMIT $1",
+            &[&(limit as i64)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| NotificationRow {
+            at: time(row.get(0)),
+            rule: row.get(1),
+            channel: row.get(2),
+            connection: row.get(3),
+            status: row.get(4),
+            attempts: row.get::<_, i32>(5).max(0) as u32,
+            last_error: row.get(6),
+        })
+        .collect())
+}

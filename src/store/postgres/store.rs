@@ -1,0 +1,368 @@
+//! [`PgStore`]: the store several instances share. Each operation takes a
+//! pooled session; the writes that must agree across instances lock what
+//! they move (see `write` and `queue`).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use deadpool_postgres::{Client, Pool};
+
+use crate::absence::{Check, KnownConnection};
+use crate::alerts::AlertKey;
+use crate::config::{ChannelKind, Config};
+use crate::lifecycle::AlertState;
+use crate::quiet::Silence;
+use crate::store::sqlite::{AbsenceOutcome, Built};
+use crate::store::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
+
+use super::super::time::{from_millis, millis};
+use super::rows::{self, ALERT_COLUMNS, CONNECTION_COLUMNS, SILENCE_COLUMNS};
+use super::{db_error, open, queue, status, write};
+
+/// `meta` keys, as in the SQLite store.
+const HEARTBEAT: &str = "heartbeat";
+const CLOCK_FLOOR: &str = "clock_floor";
+const SILENCES_VERSION: &str = "silences_version";
+
+/// Absence checks run in transactions of at most this many connections,
+/// so their locks are held briefly.
+const CHECK_CHUNK: usize = 64;
+
+pub struct PgStore {
+    pool: Pool,
+    /// Names this instance in the leases it writes.
+    holder: String,
+    /// How long a claim stays with its instance: after that, another
+    /// instance takes the message (its holder is presumed dead).
+    lease: Duration,
+}
+
+impl PgStore {
+    /// Connects, migrates, and names this instance for its leases.
+    pub async fn open(url: &str, lease: Duration) -> Result<PgStore, StoreError> {
+        let pool = open::open_pool(url).await?;
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let holder = format!("{}:{}:{:08x}", host.trim(), std::process::id(), fastrand::u32(..));
+        Ok(PgStore { pool, holder, lease })
+    }
+
+    async fn client(&self) -> Result<Client, StoreError> {
+        self.pool.get().await.map_err(super::pool_error)
+    }
+
+    pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let outcome = write::ingest(&tx, &ingest).await.map_err(db_error)?;
+        match outcome {
+            // Nothing to keep: the first copy's transaction has it all.
+            IngestOutcome::Duplicate => tx.rollback().await.map_err(db_error)?,
+            IngestOutcome::Accepted { .. } => tx.commit().await.map_err(db_error)?,
+        }
+        Ok(outcome)
+    }
+
+    pub async fn claim_next(&self, channel: &str, now: SystemTime) -> Result<Option<Delivery>, StoreError> {
+        let client = self.client().await?;
+        let claimed = queue::claim(&client, channel, now, &self.holder, self.lease)
+            .await
+            .map_err(db_error)?;
+        claimed.transpose().map_err(StoreError::Unavailable)
+    }
+
+    pub async fn next_due(&self, channel: &str) -> Result<Option<SystemTime>, StoreError> {
+        queue::next_due(&self.client().await?, channel).await.map_err(db_error)
+    }
+
+    pub async fn settle(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        queue::settle(&tx, id, &settle, SystemTime::now())
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub async fn release(&self, id: u64) {
+        let released = match self.client().await {
+            Ok(client) => queue::release(&client, id, &self.holder).await.map_err(db_error),
+            Err(err) => Err(err),
+        };
+        // Not released, it is taken again when its lease runs out.
+        if let Err(err) = released {
+            tracing::warn!(error = %err, id, "could not give back a claimed delivery");
+        }
+    }
+
+    pub async fn abandon(&self, known: Vec<String>) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let dropped = queue::abandon(&tx, &known, SystemTime::now()).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(dropped)
+    }
+
+    pub async fn prune(&self, cutoff: SystemTime, forget_before: SystemTime) -> Result<Pruned, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let pruned = queue::prune(&tx, cutoff, forget_before).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(pruned)
+    }
+
+    pub async fn build_digest(
+        &self,
+        channel: &str,
+        kind: ChannelKind,
+        max_items: usize,
+        max_age: Duration,
+        now: SystemTime,
+    ) -> Result<Option<Built>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let built = queue::build_digest(&tx, (channel, &kind), (max_items, max_age), now, &self.holder)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(built)
+    }
+
+    pub async fn heartbeat(&self, at: SystemTime) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        set_meta(&client, HEARTBEAT, millis(at)).await.map_err(db_error)
+    }
+
+    /// As the SQLite store's: a downtime is a gap in the heartbeat that
+    /// every instance writes, so one instance restarting while another
+    /// runs is no downtime.
+    pub async fn downtime(
+        &self,
+        now: SystemTime,
+        gap: Duration,
+    ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        tx.execute(write::LOCK, &[&"heartbeat"]).await.map_err(db_error)?;
+        let heartbeat = meta(&tx, HEARTBEAT).await.map_err(db_error)?.map(from_millis);
+        let down = heartbeat
+            .and_then(|at| now.duration_since(at).ok())
+            .filter(|down| *down > gap);
+        if down.is_some() {
+            set_meta(&tx, CLOCK_FLOOR, millis(now)).await.map_err(db_error)?;
+        }
+        set_meta(&tx, HEARTBEAT, millis(now)).await.map_err(db_error)?;
+        let floor = meta(&tx, CLOCK_FLOOR).await.map_err(db_error)?.map(from_millis);
+        tx.commit().await.map_err(db_error)?;
+        Ok((floor, down))
+    }
+
+    pub async fn status(
+        &self,
+        filter: &crate::status::Filter,
+        absence_rules: &[String],
+        recent: usize,
+        now: SystemTime,
+    ) -> Result<crate::status::Status, StoreError> {
+        let client = self.client().await?;
+        status::status(&client, filter, absence_rules, recent, now)
+            .await
+            .map_err(db_error)
+    }
+
+    pub async fn connections(&self) -> Result<Vec<KnownConnection>, StoreError> {
+        self.connections_since(None).await
+    }
+
+    /// Connections with an event at or after `since` (all without one):
+    /// how an instance learns of connections another instance took.
+    pub async fn connections_since(&self, since: Option<SystemTime>) -> Result<Vec<KnownConnection>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE last_event >= $1 ORDER BY id");
+        let since = since.map_or(i64::MIN, millis);
+        let found = client.query(&sql, &[&since]).await.map_err(db_error)?;
+        Ok(found.iter().map(rows::connection).collect())
+    }
+
+    pub async fn check_absence(
+        &self,
+        config: Arc<Config>,
+        mut checks: Vec<Check>,
+        now: SystemTime,
+        floor: Option<SystemTime>,
+        silences: Arc<Vec<Silence>>,
+    ) -> Result<AbsenceOutcome, StoreError> {
+        checks.sort_by(|a, b| a.1.cmp(&b.1));
+        let mut outcome = AbsenceOutcome::default();
+        let mut client = self.client().await?;
+        for chunk in chunk_by_connection(&checks, CHECK_CHUNK) {
+            let tx = client.transaction().await.map_err(db_error)?;
+            let done = write::check_absence(&tx, &config, chunk, (now, floor), &silences)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            outcome.checked.extend(done.checked);
+            outcome.transitions.extend(done.transitions);
+            for channel in done.channels {
+                if !outcome.channels.contains(&channel) {
+                    outcome.channels.push(channel);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    pub async fn silences(&self, now: SystemTime) -> Result<(i64, Vec<Silence>), StoreError> {
+        let client = self.client().await?;
+        let version = meta(&client, SILENCES_VERSION).await.map_err(db_error)?.unwrap_or(0);
+        let sql = format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE expired_at IS NULL AND ends_at > $1 ORDER BY starts_at, id"
+        );
+        let found = client.query(&sql, &[&millis(now)]).await.map_err(db_error)?;
+        Ok((version, found.iter().map(rows::silence).collect()))
+    }
+
+    pub async fn silences_version(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        Ok(meta(&client, SILENCES_VERSION).await.map_err(db_error)?.unwrap_or(0))
+    }
+
+    pub async fn add_silence(&self, silence: &Silence) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let matchers = serde_json::to_string(&silence.matchers).unwrap_or_else(|_| "{}".into());
+        tx.execute(
+            "INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &silence.id,
+                &matchers,
+                &millis(silence.starts_at),
+                &millis(silence.ends_at),
+                &silence.comment,
+                &millis(silence.created_at),
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        bump_silences(&tx).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    /// Ends a silence now; false when no such silence is in force.
+    pub async fn expire_silence(&self, id: &str, now: SystemTime) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let changed = tx
+            .execute(
+                "UPDATE silences SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL AND ends_at > $2",
+                &[&id, &millis(now)],
+            )
+            .await
+            .map_err(db_error)?;
+        bump_silences(&tx).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(changed > 0)
+    }
+
+    /// Pending and firing alerts, oldest first (`syncwatch alerts`).
+    pub async fn active_alerts(&self) -> Result<Vec<(AlertKey, AlertState)>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE state IN ('pending', 'firing')
+             ORDER BY since, rule, connection, data_type"
+        );
+        let found = client.query(&sql, &[]).await.map_err(db_error)?;
+        Ok(found.iter().map(rows::alert).collect())
+    }
+
+    /// Forgets a connection and its alerts; false when it was not known.
+    pub async fn forget_connection(&self, id: &str) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        tx.execute(write::LOCK, &[&write::connection_lock(id)])
+            .await
+            .map_err(db_error)?;
+        tx.execute("DELETE FROM alerts WHERE connection = $1", &[&id])
+            .await
+            .map_err(db_error)?;
+        tx.execute("DELETE FROM connection_days WHERE connection = $1", &[&id])
+            .await
+            .map_err(db_error)?;
+        let forgotten = tx
+            .execute("DELETE FROM connections WHERE id = $1", &[&id])
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(forgotten > 0)
+    }
+
+    pub async fn pending_count(&self) -> Result<u64, StoreError> {
+        queue::pending_count(&self.client().await?).await.map_err(db_error)
+    }
+
+    /// A real write, for `/readyz`: the database is reachable and takes
+    /// writes (not a read-only standby).
+    pub async fn is_ready(&self) -> bool {
+        let Ok(client) = self.client().await else {
+            return false;
+        };
+        let probe = client
+            .execute(
+                "INSERT INTO health (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                &[&millis(SystemTime::now())],
+            )
+            .await;
+        probe.is_ok()
+    }
+
+    /// The sessions the pool holds and how many are idle, for `/metrics`.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.available)
+    }
+}
+
+/// Consecutive runs of checks, none split across two runs by connection.
+fn chunk_by_connection(checks: &[Check], size: usize) -> Vec<&[Check]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < checks.len() {
+        let mut end = (start + size).min(checks.len());
+        while end < checks.len() && checks[end].1 == checks[end - 1].1 {
+            end += 1;
+        }
+        chunks.push(&checks[start..end]);
+        start = end;
+    }
+    chunks
+}
+
+async fn meta(client: &impl deadpool_postgres::GenericClient, key: &str) -> Result<Option<i64>, tokio_postgres::Error> {
+    let row = client
+        .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+async fn set_meta(
+    client: &impl deadpool_postgres::GenericClient,
+    key: &str,
+    value: i64,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn bump_silences(client: &impl deadpool_postgres::GenericClient) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO meta (key, value) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET value = meta.value + 1",
+            &[&SILENCES_VERSION],
+        )
+        .await?;
+    Ok(())
+}
