@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use syncwatch::commands;
+use syncwatch::commands::{self, Database};
 use syncwatch::config::{Config, load_file, load_file_read_only};
 use syncwatch::logging::LineWriter;
 use syncwatch::store::sqlite::audit::HistoryFilter;
@@ -41,7 +41,8 @@ struct ConfigArg {
     config: PathBuf,
 }
 
-/// Where the database is: `--db`, or `storage.path` of the rules file.
+/// Where the database is: `--db`, or `storage.path` (or `storage.postgres`)
+/// of the rules file.
 #[derive(clap::Args)]
 struct DatabaseArg {
     #[command(flatten)]
@@ -332,13 +333,16 @@ fn with_config(args: &ConfigArg, run: impl FnOnce(&Config) -> std::io::Result<u8
 /// Runs `run` on the database path, with the config when it was read.
 fn with_database(
     args: &DatabaseArg,
-    run: impl FnOnce(&std::path::Path, Option<&Config>) -> std::io::Result<u8>,
+    run: impl FnOnce(&Database, Option<&Config>) -> std::io::Result<u8>,
 ) -> std::io::Result<u8> {
     if let Some(db) = &args.db {
-        return run(db, load_file_read_only(&args.config.config).ok().as_ref());
+        return run(
+            &Database::Sqlite(db.clone()),
+            load_file_read_only(&args.config.config).ok().as_ref(),
+        );
     }
     match load_file_read_only(&args.config.config) {
-        Ok(config) => run(&config.storage.path, Some(&config)),
+        Ok(config) => run(&Database::of(&config), Some(&config)),
         Err(errors) => {
             eprintln!("{errors}");
             Ok(commands::EXIT_FAILED)

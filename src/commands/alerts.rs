@@ -2,23 +2,20 @@
 //! read-only beside the running daemon.
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::alerts::AlertKey;
 use crate::lifecycle::{AlertState, Phase};
-use crate::store::sqlite::alerts::active_of;
-use crate::store::sqlite::open_read_only;
 
 use super::history::time;
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK};
 
 /// `state`: `pending` or `firing`; `None` lists both.
-pub fn alerts(database: &Path, state: Option<&str>, out: &mut dyn Write) -> std::io::Result<u8> {
-    let rows = open_read_only(database).and_then(|conn| active_of(&conn, None));
+pub fn alerts(database: &Database, state: Option<&str>, out: &mut dyn Write) -> std::io::Result<u8> {
+    let rows = database.active_alerts();
     let rows = match rows {
         Ok(rows) => rows,
         Err(err) => {
-            writeln!(out, "cannot read the database {}: {err}", database.display())?;
+            writeln!(out, "cannot read the database {database}: {err}")?;
             return Ok(EXIT_FAILED);
         }
     };

@@ -3,17 +3,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::{AlertState, Phase};
-use crate::store::sqlite::alerts::active_of;
-use crate::store::sqlite::connections::{all, forget as forget_connection};
-use crate::store::sqlite::open_read_only;
 
 use super::history::time;
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK};
 
 /// The states `--state` filters by.
 pub const STATES: [&str; 4] = ["ok", "failing", "quiet", "disconnected"];
@@ -21,16 +17,16 @@ pub const STATES: [&str; 4] = ["ok", "failing", "quiet", "disconnected"];
 /// `state`: one of [`STATES`]; `None` lists all. `absence_rules` names the
 /// absence rules, whose alerts make a connection `quiet`.
 pub fn connections(
-    database: &Path,
+    database: &Database,
     state: Option<&str>,
     absence_rules: &[String],
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
-    let read = open_read_only(database).and_then(|conn| Ok((all(&conn)?, active_of(&conn, None)?)));
+    let read = database.connections();
     let (known, alerts) = match read {
         Ok(read) => read,
         Err(err) => {
-            writeln!(out, "cannot read the database {}: {err}", database.display())?;
+            writeln!(out, "cannot read the database {database}: {err}")?;
             return Ok(EXIT_FAILED);
         }
     };
@@ -90,11 +86,8 @@ fn line(known: &KnownConnection, state: &str, firing: &[(&AlertKey, &AlertState)
 
 /// Forgets a connection and its alerts: the daemon stops expecting it to
 /// sync. It is known again at its next event.
-pub fn forget(database: &Path, id: &str, out: &mut dyn Write) -> std::io::Result<u8> {
-    let forgotten = rusqlite::Connection::open(database).and_then(|conn| {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        forget_connection(&conn, id)
-    });
+pub fn forget(database: &Database, id: &str, out: &mut dyn Write) -> std::io::Result<u8> {
+    let forgotten = database.forget_connection(id);
     match forgotten {
         Ok(true) => {
             writeln!(out, "forgot {id}")?;
@@ -105,7 +98,7 @@ pub fn forget(database: &Path, id: &str, out: &mut dyn Write) -> std::io::Result
             Ok(EXIT_FAILED)
         }
         Err(err) => {
-            writeln!(out, "cannot write the database {}: {err}", database.display())?;
+            writeln!(out, "cannot write the database {database}: {err}")?;
             Ok(EXIT_FAILED)
         }
     }

@@ -2,33 +2,36 @@
 //! and what became of each notification.
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::config::Config;
 use crate::event::parse_event;
 use crate::rules::{Environment, explain as explain_rules};
-use crate::store::sqlite::audit::{StoredEvent, find_event};
-use crate::store::sqlite::open_read_only;
+use crate::store::sqlite::audit::StoredEvent;
 
 use super::describe::event_lines;
 use super::history::time;
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK};
 
 /// `config`, when given, explains every rule as it reads now.
-pub fn explain(database: &Path, request_id: &str, config: Option<&Config>, out: &mut dyn Write) -> std::io::Result<u8> {
-    let found = open_read_only(database).and_then(|conn| find_event(&conn, request_id));
+pub fn explain(
+    database: &Database,
+    request_id: &str,
+    config: Option<&Config>,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    let found = database.find_event(request_id);
     let stored = match found {
         Ok(Some(stored)) => stored,
         Ok(None) => {
             writeln!(
                 out,
                 "no event with requestId `{request_id}` in {} (never received, or pruned)",
-                database.display()
+                database
             )?;
             return Ok(EXIT_FAILED);
         }
         Err(err) => {
-            writeln!(out, "cannot read the database {}: {err}", database.display())?;
+            writeln!(out, "cannot read the database {}: {err}", database)?;
             return Ok(EXIT_FAILED);
         }
     };

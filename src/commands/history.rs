@@ -1,27 +1,18 @@
 //! `syncwatch history`: recent events and notifications, read-only.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::SystemTime;
 
-use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, recent_events, recent_notifications};
-use crate::store::sqlite::open_read_only;
+use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow};
 
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK};
 
-pub fn history(database: &Path, filter: &HistoryFilter, out: &mut dyn Write) -> std::io::Result<u8> {
-    let conn = match open_read_only(database) {
-        Ok(conn) => conn,
-        Err(err) => {
-            writeln!(out, "cannot open the database {}: {err}", database.display())?;
-            return Ok(EXIT_FAILED);
-        }
-    };
-    let rows = recent_events(&conn, filter).and_then(|events| Ok((events, recent_notifications(&conn, filter)?)));
+pub fn history(database: &Database, filter: &HistoryFilter, out: &mut dyn Write) -> std::io::Result<u8> {
+    let rows = database.history(filter);
     let (events, notifications) = match rows {
         Ok(rows) => rows,
         Err(err) => {
-            writeln!(out, "cannot read the database {}: {err}", database.display())?;
+            writeln!(out, "cannot read the database {database}: {err}")?;
             return Ok(EXIT_FAILED);
         }
     };

@@ -4,6 +4,7 @@
 mod alerts;
 mod check;
 mod connections;
+mod database;
 mod describe;
 mod explain;
 mod history;
@@ -17,6 +18,7 @@ mod test;
 pub use alerts::alerts;
 pub use check::check;
 pub use connections::{STATES as CONNECTION_STATES, connections, forget as forget_connection};
+pub use database::Database;
 pub use explain::explain;
 pub use history::history;
 pub use replay::replay;

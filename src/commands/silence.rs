@@ -2,14 +2,12 @@
 //! daemon, which sees them within a second, without a reload.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::quiet::{Matchers, Silence, new_id};
-use crate::store::sqlite::{open_and_migrate, silences};
 
 use super::history::time;
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK};
 
 /// How long a silence lasts: `--for D` or `--until TIME`.
 #[derive(Debug, Clone)]
@@ -27,7 +25,7 @@ pub fn parse_until(text: &str) -> Result<SystemTime, String> {
 }
 
 pub fn add(
-    database: &Path,
+    database: &Database,
     matchers: Matchers,
     until: Until,
     comment: &str,
@@ -63,25 +61,25 @@ pub fn add(
         created_at: now,
         expired_at: None,
     };
-    match open_and_migrate(database, Duration::from_secs(5)).and_then(|conn| silences::add(&conn, &silence)) {
+    match database.add_silence(&silence) {
         Ok(()) => {
             writeln!(out, "{}", silence.id)?;
             Ok(EXIT_OK)
         }
         Err(error) => {
-            writeln!(err, "cannot write the database {}: {error}", database.display())?;
+            writeln!(err, "cannot write the database {database}: {error}")?;
             Ok(EXIT_FAILED)
         }
     }
 }
 
-pub fn list(database: &Path, out: &mut dyn Write) -> std::io::Result<u8> {
+pub fn list(database: &Database, out: &mut dyn Write) -> std::io::Result<u8> {
     let now = SystemTime::now();
-    let found = open_and_migrate(database, Duration::from_secs(5)).and_then(|conn| silences::current(&conn, now));
+    let found = database.silences(now);
     let current = match found {
         Ok(current) => current,
         Err(error) => {
-            writeln!(out, "cannot read the database {}: {error}", database.display())?;
+            writeln!(out, "cannot read the database {database}: {error}")?;
             return Ok(EXIT_FAILED);
         }
     };
@@ -101,9 +99,8 @@ pub fn list(database: &Path, out: &mut dyn Write) -> std::io::Result<u8> {
     Ok(EXIT_OK)
 }
 
-pub fn expire(database: &Path, id: &str, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
-    let expired = open_and_migrate(database, Duration::from_secs(5))
-        .and_then(|conn| silences::expire(&conn, id, SystemTime::now()));
+pub fn expire(database: &Database, id: &str, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
+    let expired = database.expire_silence(id, SystemTime::now());
     match expired {
         Ok(true) => {
             writeln!(out, "expired {id}")?;
@@ -114,7 +111,7 @@ pub fn expire(database: &Path, id: &str, out: &mut dyn Write, err: &mut dyn Writ
             Ok(EXIT_FAILED)
         }
         Err(error) => {
-            writeln!(err, "cannot write the database {}: {error}", database.display())?;
+            writeln!(err, "cannot write the database {database}: {error}")?;
             Ok(EXIT_FAILED)
         }
     }

@@ -13,7 +13,9 @@ use crate::config::Config;
 use crate::outbox::WorkerSettings;
 use crate::store::{MemoryStore, PgStore, SqliteStore, Store, StoreError};
 
-use super::background::{check_absence, heartbeat, plan_absence, prune_periodically, watch_silences};
+use super::background::{
+    check_absence, follow_connections, heartbeat, plan_absence, prune_periodically, watch_silences,
+};
 use super::listener::{self, Limits};
 use super::state::AppState;
 
@@ -128,6 +130,11 @@ impl App {
         let heartbeat = tokio::spawn(heartbeat(self.state.clone(), stopped.clone()));
         let absence = tokio::spawn(check_absence(self.state.clone(), stopped.clone()));
         let silences = tokio::spawn(watch_silences(self.state.clone(), stopped.clone()));
+        let follow = self
+            .state
+            .store
+            .is_shared()
+            .then(|| tokio::spawn(follow_connections(self.state.clone(), stopped.clone())));
         let signalled = async move {
             shutdown.await;
             let _ = stop.send(true);
@@ -142,6 +149,9 @@ impl App {
         )
         .await;
         let _ = tokio::join!(pruner, heartbeat, absence, silences);
+        if let Some(follow) = follow {
+            let _ = follow.await;
+        }
         // Lanes added by a reload are not in `lanes`; they stop on the same
         // signal, and the runtime's end collects them.
         let drained = tokio::time::timeout(grace, futures_util::future::join_all(lanes)).await;

@@ -111,6 +111,36 @@ pub async fn check_absence(state: Arc<AppState>, mut stop: watch::Receiver<bool>
     }
 }
 
+/// How often an instance on a shared database looks for connections that
+/// other instances took events of, and how far back each look reaches
+/// beyond the previous one (commits that were still in flight).
+const FOLLOW_EVERY: Duration = Duration::from_secs(5);
+const FOLLOW_OVERLAP: Duration = Duration::from_secs(10);
+
+/// On a shared database: plans absence checks for the connections whose
+/// events other instances took, so each instance would notice a silence
+/// if the others stopped. (On one host every event passes through here.)
+pub async fn follow_connections(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let mut since = SystemTime::now();
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            _ = stop.changed() => continue,
+        }
+        let now = SystemTime::now();
+        match state.store.connections_since(since - FOLLOW_OVERLAP).await {
+            Ok(changed) => {
+                let config = state.config();
+                for known in &changed {
+                    state.absence.seen(&config, known);
+                }
+                since = now;
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot read the connections other instances saw"),
+        }
+    }
+}
+
 /// How often the silences' version is read.
 const SILENCES_EVERY: Duration = Duration::from_millis(500);
 

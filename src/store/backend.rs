@@ -160,6 +160,20 @@ impl Store {
         }
     }
 
+    /// Connections with an event at or after `since`, when other instances
+    /// may have taken them (a shared database); none otherwise.
+    pub async fn connections_since(&self, since: SystemTime) -> Result<Vec<KnownConnection>, StoreError> {
+        match self {
+            Store::Memory(_) | Store::Sqlite(_) => Ok(Vec::new()),
+            Store::Postgres(store) => store.connections_since(Some(since)).await,
+        }
+    }
+
+    /// Whether other instances share this store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
     /// Runs due absence checks.
     pub async fn check_absence(
         &self,

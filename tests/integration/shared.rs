@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Backend, SlackStandIn, TestApp, eventually, fast_settings, set_reachable, spawn_app_on};
+use crate::helpers::{
+    Backend, Daemon, RulesFile, SlackReply, SlackStandIn, TestApp, eventually, fast_settings, free_port, set_reachable,
+    spawn_app_on, stderr, stdout, syncwatch_async,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -131,4 +134,157 @@ async fn an_unreachable_database_answers_503_and_recovers_by_itself() {
     // Railz's retry of the refused webhook is taken, and alerts.
     app.post_ok(sync("CON-1", "while-down", "failed")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+}
+
+#[tokio::test]
+async fn an_absence_planned_on_both_instances_sends_one_message() {
+    let slack = SlackStandIn::start().await;
+    let rules_yaml = rules(&slack, "  - name: stopped-syncing\n    when: { no_sync_for: 2s }\n");
+    let (a, b) = two_instances(&slack, &rules_yaml).await;
+    // Each instance takes one sync of CON-Q, so each plans its deadline.
+    a.post_ok(sync("CON-Q", "q-1", "success")).await;
+    b.post_ok(sync("CON-Q", "q-2", "success")).await;
+    assert!(eventually(WAIT, || !slack.delivered().is_empty()).await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delivered = slack.delivered();
+    assert_eq!(delivered.len(), 1, "{:?}", slack.texts());
+    assert!(delivered[0].to_string().contains("stopped-syncing"), "{}", delivered[0]);
+}
+
+#[tokio::test]
+async fn an_instance_learns_connections_the_other_took_and_watches_them() {
+    let slack = SlackStandIn::start().await;
+    let rules_yaml = rules(&slack, "  - name: stopped-syncing\n    when: { no_sync_for: 8s }\n");
+    let (a, b) = two_instances(&slack, &rules_yaml).await;
+    a.post_ok(sync("CON-L", "l-1", "success")).await;
+    // The instance that took the sync goes away; the other still alerts.
+    a.stop().await;
+    assert!(eventually(Duration::from_secs(20), || slack.delivered().len() == 1).await);
+    assert!(slack.delivered()[0].to_string().contains("CON-L"));
+    drop(b);
+}
+
+#[tokio::test]
+async fn a_silence_added_through_one_instance_holds_on_the_other() {
+    let slack = SlackStandIn::start().await;
+    let backend = Backend::postgres();
+    let Backend::Postgres(url) = &backend else {
+        unreachable!()
+    };
+    let rules_yaml = rules(&slack, BILLS);
+    let (_a, b) = tokio::join!(
+        spawn_app_on(&backend, &rules_yaml, fast_settings()),
+        spawn_app_on(&backend, &rules_yaml, fast_settings())
+    );
+    // The CLI reads the database from the rules file, as on a host of
+    // the first instance.
+    let file = RulesFile::new(&format!("{rules_yaml}storage:\n  postgres: {url}\n"));
+    let config = file.path.display().to_string();
+    let cli = |args: &[&str]| {
+        let mut all: Vec<String> = vec![args[0].to_owned(), "--config".to_owned(), config.clone()];
+        all.extend(args[1..].iter().map(|a| a.to_string()));
+        syncwatch_async(all)
+    };
+    let added = cli(&[
+        "silence",
+        "add",
+        "--connection",
+        "CON-S",
+        "--for",
+        "1h",
+        "--comment",
+        "migration",
+    ])
+    .await;
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    let id = stdout(&added).trim().to_owned();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    b.post_ok(sync("CON-S", "muted", "failed")).await;
+    b.post_ok(sync("CON-T", "heard", "failed")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack.delivered().len(), 1);
+    assert!(slack.delivered()[0].to_string().contains("CON-T"));
+
+    let alerts = stdout(&cli(&["alerts"]).await);
+    assert!(alerts.contains(&format!("muted by silence {id}")), "{alerts}");
+    let explained = stdout(&cli(&["explain", "muted"]).await);
+    assert!(
+        explained.contains(&format!(
+            "bills-failing/CON-S: new → firing, FIRING muted by silence {id}"
+        )),
+        "{explained}"
+    );
+    let listed = stdout(&cli(&["silence", "list"]).await);
+    assert!(listed.contains(&id) && listed.contains("\"migration\""), "{listed}");
+    let history = stdout(&cli(&["history", "--connection", "CON-T"]).await);
+    assert!(history.contains("heard"), "{history}");
+    let connections = stdout(&cli(&["connections"]).await);
+    assert!(
+        connections.contains("CON-S") && connections.contains("CON-T"),
+        "{connections}"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_instance_s_deliveries_go_out_from_the_other_after_the_lease() {
+    let slack = SlackStandIn::start().await;
+    // A Slack outage: the first post hangs, the others fail.
+    slack.script(&[SlackReply::slow(Duration::from_secs(30))]);
+    slack.answer_all(SlackReply::status(503, "service unavailable"));
+    let backend = Backend::postgres();
+    let Backend::Postgres(url) = &backend else {
+        unreachable!()
+    };
+    let port = free_port();
+    let rules_yaml = rules(&slack, BILLS);
+    let file = RulesFile::new(&format!(
+        "server:\n  listen: 127.0.0.1:{port}\n{rules_yaml}storage:\n  postgres: {url}\n  claim_lease: 2s\n"
+    ));
+    let first = Daemon::start(&file.path, port).await;
+    let client = crate::helpers::client();
+    for n in 0..5 {
+        let answer = client
+            .post(first.url("/webhooks/railz"))
+            .header("content-type", "application/json")
+            .body(sync(&format!("CON-{n}"), &format!("k-{n}"), "failed"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    // It holds one message mid-send and has the others waiting to retry.
+    assert!(eventually(WAIT, || slack.received().len() >= 3).await);
+    let killed_at = std::time::Instant::now();
+    first.kill_9();
+
+    slack.answer_all(SlackReply::ok());
+    let _second = spawn_app_on(&backend, &rules_yaml, fast_settings()).await;
+    let all_five = || {
+        let mut named: Vec<String> = slack.delivered().iter().map(connection_named).collect();
+        named.sort();
+        named.dedup();
+        named.len() == 5
+    };
+    assert!(
+        eventually(Duration::from_secs(20), all_five).await,
+        "{:?}",
+        slack.texts()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = slack.delivered();
+    // The message that hung reached Slack once before the kill and once
+    // after: the one duplicate the lease allows.
+    assert!(delivered.len() <= 6, "{} messages for 5 alerts", delivered.len());
+    let hung = connection_named(&slack.received()[0].body);
+    let resent = slack
+        .received()
+        .iter()
+        .skip(1)
+        .filter(|r| r.status == 200 && connection_named(&r.body) == hung)
+        .map(|r| r.at)
+        .next()
+        .expect("the message the dead instance held was sent again");
+    assert!(resent >= killed_at, "taken over only after the kill");
 }

@@ -4,6 +4,7 @@
 //! key, a lock per connection around alert state, leases on claims, a
 //! lock per channel around digests, and one around migrations.
 
+mod audit;
 mod open;
 mod queue;
 mod rows;

@@ -17,7 +17,8 @@ use crate::store::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 
 use super::super::time::{from_millis, millis};
 use super::rows::{self, ALERT_COLUMNS, CONNECTION_COLUMNS, SILENCE_COLUMNS};
-use super::{db_error, open, queue, status, write};
+use super::{audit, db_error, open, queue, status, write};
+use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, StoredEvent};
 
 /// `meta` keys, as in the SQLite store.
 const HEARTBEAT: &str = "heartbeat";
@@ -312,6 +313,21 @@ impl PgStore {
             )
             .await;
         probe.is_ok()
+    }
+
+    /// Recent events and notifications (`syncwatch history`).
+    pub async fn history(&self, filter: &HistoryFilter) -> Result<(Vec<EventRow>, Vec<NotificationRow>), StoreError> {
+        let client = self.client().await?;
+        let events = audit::recent_events(&client, filter).await.map_err(db_error)?;
+        let notifications = audit::recent_notifications(&client, filter).await.map_err(db_error)?;
+        Ok((events, notifications))
+    }
+
+    /// The event with this requestId or dedup key (`syncwatch explain`).
+    pub async fn find_event(&self, request_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        audit::find_event(&self.client().await?, request_id)
+            .await
+            .map_err(db_error)
     }
 
     /// The sessions the pool holds and how many are idle, for `/metrics`.
