@@ -6,6 +6,8 @@
 #   - syncwatch with durable storage, signature verification on and off,
 #     with 1, 100 and 1,000 rules;
 #   - syncwatch with the in-memory store (what durability costs);
+#   - syncwatch on PostgreSQL (storage.postgres, a throwaway local server
+#     started by bench/postgres.sh), signature on, 100 rules;
 #   - a bare warp server that only reads and parses the JSON (examples/bare_warp.rs);
 #   - adnanh/webhook (Debian package `webhook`) with a two-clause trigger rule;
 # then measures latency at a fixed 1,000 events/s, notification latency at
@@ -18,7 +20,8 @@ secs=${SECONDS_PER_RUN:-10}
 conns=${CONNECTIONS:-32}
 work=$(mktemp -d)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+source bench/postgres.sh
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; stop_postgres; rm -rf "$work"; }
 trap cleanup EXIT
 
 command -v webhook >/dev/null || { apt-get update -qq && apt-get install -y -qq webhook >/dev/null; }
@@ -85,6 +88,19 @@ start_syncwatch "$work/rules-100-signed.yaml" --in-memory
 run "syncwatch, in-memory, signature, 100 rules" "$url"
 stop_last
 
+start_postgres
+sed "s|^  path: .*|  postgres: $pg_url|" "$work/rules-100-signed.yaml" > "$work/rules-100-signed-pg.yaml"
+fresh_database
+start_syncwatch "$work/rules-100-signed-pg.yaml"
+run "syncwatch, PostgreSQL, signature, 100 rules" "$url"
+stop_last
+fresh_database
+start_syncwatch "$work/rules-100-signed-pg.yaml"
+fixed_pg=$("$loadgen" --url "$url" --rate 1000 --seconds "$secs" --secret bench-secret)
+echo "fixed rate, PostgreSQL: $fixed_pg" >&2
+stop_last
+stop_postgres
+
 start_syncwatch "$work/rules-100-signed.yaml"
 fixed=$("$loadgen" --url "$url" --rate 1000 --seconds "$secs" --secret bench-secret)
 echo "fixed rate: $fixed" >&2
@@ -105,16 +121,17 @@ for name in "bare warp (read + parse JSON)" "adnanh/webhook (2-clause rule)" \
   "syncwatch, durable, no signature, 1 rules" "syncwatch, durable, signature, 1 rules" \
   "syncwatch, durable, no signature, 100 rules" "syncwatch, durable, signature, 100 rules" \
   "syncwatch, durable, no signature, 1000 rules" "syncwatch, durable, signature, 1000 rules" \
-  "syncwatch, in-memory, signature, 100 rules"; do
+  "syncwatch, in-memory, signature, 100 rules" "syncwatch, PostgreSQL, signature, 100 rules"; do
   awk -v n="$name" -v r="${rps[$name]}" -v a="${p50[$name]}" -v b="${p99[$name]}" -v bare="$bare" -v peer="$peer" \
     'BEGIN { printf "| %s | %d | %.2f | %.2f | %.0f%% | %.0f%% |\n", n, r, a, b, 100*r/bare, 100*r/peer }'
 done
 echo
 echo "## Latency at a fixed 1,000 events/s (durable, signature, 100 rules)"
 echo
-echo "| requests | p50 ms | p99 ms | errors |"
-echo "|---:|---:|---:|---:|"
-echo "| $(field "$fixed" requests) | $(field "$fixed" p50_ms) | $(field "$fixed" p99_ms) | $(field "$fixed" errors) |"
+echo "| store | requests | p50 ms | p99 ms | errors |"
+echo "|---|---:|---:|---:|---:|"
+echo "| SQLite | $(field "$fixed" requests) | $(field "$fixed" p50_ms) | $(field "$fixed" p99_ms) | $(field "$fixed" errors) |"
+echo "| PostgreSQL | $(field "$fixed_pg" requests) | $(field "$fixed_pg" p50_ms) | $(field "$fixed_pg" p99_ms) | $(field "$fixed_pg" errors) |"
 echo
 echo "## Notification latency at 100 events/s (webhook sent → message at a local Slack stand-in)"
 echo

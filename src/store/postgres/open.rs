@@ -14,7 +14,7 @@ use super::schema;
 /// Sessions per instance: enough for the HTTP workers' concurrent ingests
 /// and the lanes, few enough that several instances fit in the server's
 /// default `max_connections` (100).
-const POOL_SIZE: usize = 16;
+const POOL_SIZE: usize = 32;
 
 /// How long a request waits for a session, or for the server to answer
 /// the connect, before it is told the database is unavailable (503).

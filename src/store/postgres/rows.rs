@@ -107,13 +107,6 @@ impl AlertParams {
 pub const CONNECTION_COLUMNS: &str =
     "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment";
 
-pub const SAVE_CONNECTION: &str = "INSERT INTO connections (id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-     ON CONFLICT (id) DO UPDATE SET first_seen = excluded.first_seen, last_event = excluded.last_event,
-     last_event_name = excluded.last_event_name, last_sync = excluded.last_sync, status = excluded.status,
-     expected_since = excluded.expected_since, service = excluded.service, business = excluded.business,
-     environment = excluded.environment";
-
 pub fn connection(row: &Row) -> KnownConnection {
     let environment: &str = row.get(9);
     KnownConnection {
@@ -131,52 +124,6 @@ pub fn connection(row: &Row) -> KnownConnection {
         } else {
             Environment::Production
         },
-    }
-}
-
-/// The parameters of [`SAVE_CONNECTION`].
-pub struct ConnectionParams {
-    id: String,
-    first_seen: i64,
-    last_event: i64,
-    last_event_name: Option<String>,
-    last_sync: Option<i64>,
-    status: Option<String>,
-    expected_since: Option<i64>,
-    service: Option<String>,
-    business: Option<String>,
-    environment: &'static str,
-}
-
-impl ConnectionParams {
-    pub fn new(known: &KnownConnection) -> ConnectionParams {
-        ConnectionParams {
-            id: known.id.clone(),
-            first_seen: millis(known.first_seen),
-            last_event: millis(known.last_event),
-            last_event_name: known.last_event_name.clone(),
-            last_sync: known.last_sync.map(millis),
-            status: known.status.clone(),
-            expected_since: known.expected_since.map(millis),
-            service: known.service.clone(),
-            business: known.business.clone(),
-            environment: known.environment.as_str(),
-        }
-    }
-
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 10] {
-        [
-            &self.id,
-            &self.first_seen,
-            &self.last_event,
-            &self.last_event_name,
-            &self.last_sync,
-            &self.status,
-            &self.expected_since,
-            &self.service,
-            &self.business,
-            &self.environment,
-        ]
     }
 }
 

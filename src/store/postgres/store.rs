@@ -174,13 +174,26 @@ impl PgStore {
         self.connections_since(None).await
     }
 
-    /// Connections with an event at or after `since` (all without one):
+    /// Connections with an event received at or after `since` (all without one):
     /// how an instance learns of connections another instance took.
     pub async fn connections_since(&self, since: Option<SystemTime>) -> Result<Vec<KnownConnection>, StoreError> {
         let client = self.client().await?;
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE last_event >= $1 ORDER BY id");
-        let since = since.map_or(i64::MIN, millis);
-        let found = client.query(&sql, &[&since]).await.map_err(db_error)?;
+        // Found through the events' time index: the connections table has
+        // none on last_event, which every webhook would rewrite.
+        let found = match since {
+            None => {
+                let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY id");
+                client.query(&sql, &[]).await
+            }
+            Some(since) => {
+                let sql = format!(
+                    "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id IN
+                     (SELECT DISTINCT connection FROM events WHERE received_at >= $1) ORDER BY id"
+                );
+                client.query(&sql, &[&millis(since)]).await
+            }
+        }
+        .map_err(db_error)?;
         Ok(found.iter().map(rows::connection).collect())
     }
 

@@ -23,7 +23,7 @@ use crate::store::sqlite::{AbsenceOutcome, Checked};
 
 use super::super::model::{Ingest, IngestOutcome};
 use super::super::time::millis;
-use super::rows::{self, AlertParams, ConnectionParams};
+use super::rows::{self, AlertParams};
 use super::staged::Staged;
 
 /// Serialises everything that moves one connection's alerts, across
@@ -35,38 +35,73 @@ pub fn connection_lock(connection: &str) -> String {
     format!("connection:{connection}")
 }
 
+// One connection's rows by equality, not `= ANY`: a plan the server can
+// reuse for every webhook that still uses the primary key.
+const ALERTS_OF_ONE: &str = "SELECT rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by
+     FROM alerts WHERE connection = $1";
+const KNOWN_ONE: &str = "SELECT id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment
+     FROM connections WHERE id = $1";
 const SEEN: &str = "SELECT 1 FROM events WHERE dedup_key = $1";
 const KNOWN: &str = "SELECT id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment
      FROM connections WHERE id = ANY($1)";
-const INSERT_EVENT: &str = "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedup_key) DO NOTHING RETURNING id";
+/// Everything an accepted event writes, in one statement: the server
+/// parses and plans one statement per webhook instead of one per row, and
+/// the rows travel as JSON arrays (alerts, deliveries, connection, day).
+const RECORD: &str = "WITH event AS (
+    INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+), alert_rows AS (
+    INSERT INTO alerts (rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by)
+    SELECT * FROM jsonb_to_recordset($11::jsonb) AS x (rule text, connection text, data_type text, state text,
+        since bigint, firing_since bigint, resolved_at bigint, matches bigint, streak integer, clean integer,
+        last_notified bigint, notified text, muted_by text)
+    ON CONFLICT (connection, rule, data_type) DO UPDATE SET state = excluded.state, since = excluded.since,
+    firing_since = excluded.firing_since, resolved_at = excluded.resolved_at, matches = excluded.matches,
+    streak = excluded.streak, clean = excluded.clean, last_notified = excluded.last_notified,
+    notified = excluded.notified, muted_by = excluded.muted_by
+), queued AS (
+    INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item)
+    SELECT event.id, $2, x.rule, x.channel, x.message, 'pending', $3, $3, x.item
+    FROM event, jsonb_to_recordset($12::jsonb) AS x (rule text, channel text, message text, item text)
+), known AS (
+    INSERT INTO connections (id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment)
+    SELECT * FROM jsonb_to_recordset($13::jsonb) AS x (id text, first_seen bigint, last_event bigint,
+        last_event_name text, last_sync bigint, status text, expected_since bigint, service text, business text,
+        environment text)
+    ON CONFLICT (id) DO UPDATE SET first_seen = excluded.first_seen, last_event = excluded.last_event,
+    last_event_name = excluded.last_event_name, last_sync = excluded.last_sync, status = excluded.status,
+    expected_since = excluded.expected_since, service = excluded.service, business = excluded.business,
+    environment = excluded.environment
+), day AS (
+    INSERT INTO connection_days (connection, day, clean, failed, empty)
+    SELECT * FROM jsonb_to_recordset($14::jsonb) AS x (connection text, day bigint, clean bigint, failed bigint, empty bigint)
+    ON CONFLICT (connection, day) DO UPDATE SET clean = connection_days.clean + excluded.clean,
+    failed = connection_days.failed + excluded.failed, empty = connection_days.empty + excluded.empty
+)
+SELECT id FROM event";
 const INSERT_DELIVERY: &str =
     "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item)
      VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $7)";
-const DAY: &str = "INSERT INTO connection_days (connection, day, clean, failed, empty) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (connection, day) DO UPDATE SET clean = connection_days.clean + excluded.clean,
-     failed = connection_days.failed + excluded.failed, empty = connection_days.empty + excluded.empty";
 
 /// Records the event, moves its alerts and queues what they send; `None`
 /// when the event is a redelivery (the caller rolls back).
 pub async fn ingest(tx: &Transaction<'_>, ingest: &Ingest) -> Result<IngestOutcome, Error> {
     let event = &ingest.alerts.event;
     let connection = event.connection_id.clone().unwrap_or_else(|| "-".into());
-    let ids = vec![connection.clone()];
     let lock_key = connection_lock(&connection);
     let (lock, seen, alerts, known) = (
         tx.prepare_cached(LOCK).await?,
         tx.prepare_cached(SEEN).await?,
-        tx.prepare_cached(rows::ALERTS_OF).await?,
-        tx.prepare_cached(KNOWN).await?,
+        tx.prepare_cached(ALERTS_OF_ONE).await?,
+        tx.prepare_cached(KNOWN_ONE).await?,
     );
     // Sent together: the server runs them in order, the lock first, so
     // the reads see whatever the previous holder committed.
     let (_, seen, alerts, known) = try_join4(
         tx.execute(&lock, &[&lock_key]),
         tx.query_opt(&seen, &[&ingest.dedup_key]),
-        tx.query(&alerts, &[&ids]),
-        tx.query_opt(&known, &[&ids]),
+        tx.query(&alerts, &[&connection]),
+        tx.query_opt(&known, &[&connection]),
     )
     .await?;
     if seen.is_some() {
@@ -76,10 +111,39 @@ pub async fn ingest(tx: &Transaction<'_>, ingest: &Ingest) -> Result<IngestOutco
     let Ok(applied) = apply(&mut states, &ingest.alerts);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
-    let insert = tx.prepare_cached(INSERT_EVENT).await?;
-    let inserted = tx
-        .query_opt(
-            &insert,
+    let before = known.as_ref().map(rows::connection);
+    let after = event
+        .connection_id
+        .as_ref()
+        .and_then(|_| KnownConnection::observe(before.as_ref(), event, ingest.environment(), ingest.received_at()));
+    let mut channels = Vec::new();
+    let alerts: Vec<serde_json::Value> = states.changed().map(|(key, state)| alert_json(key, state)).collect();
+    let mut deliveries = Vec::new();
+    for notification in &applied.notifications {
+        for delivery in &notification.deliveries {
+            deliveries.push(serde_json::json!({
+                "rule": notification.key.rule,
+                "channel": delivery.channel,
+                "message": serde_json::to_string(&delivery.message).unwrap_or_default(),
+                "item": delivery.item.as_ref().and_then(|item| serde_json::to_string(item).ok()),
+            }));
+            if !channels.contains(&delivery.channel) {
+                channels.push(delivery.channel.clone());
+            }
+        }
+    }
+    let changed = after.as_ref().filter(|after| before.as_ref() != Some(*after));
+    let connections: Vec<serde_json::Value> = changed.into_iter().map(connection_json).collect();
+    let days: Vec<serde_json::Value> = day_of(&ingest.alerts)
+        .into_iter()
+        .map(|(connection, day, [clean, failed, empty])| {
+            serde_json::json!({ "connection": connection, "day": day, "clean": clean, "failed": failed, "empty": empty })
+        })
+        .collect();
+    let record = tx.prepare_cached(RECORD).await?;
+    let recorded = tx
+        .execute(
+            &record,
             &[
                 &ingest.dedup_key,
                 &ingest.request_id(),
@@ -91,38 +155,21 @@ pub async fn ingest(tx: &Transaction<'_>, ingest: &Ingest) -> Result<IngestOutco
                 &rule_list(&notified),
                 &rule_list(&applied.quiet),
                 &json_list(&transitions),
+                &serde_json::Value::Array(alerts),
+                &serde_json::Value::Array(deliveries),
+                &serde_json::Value::Array(connections),
+                &serde_json::Value::Array(days),
             ],
         )
-        .await?;
-    // A copy that raced past the lock (same key, another connection).
-    let Some(inserted) = inserted else {
-        return Ok(IngestOutcome::Duplicate);
-    };
-    let event_id: i64 = inserted.get(0);
-    let before = known.as_ref().map(rows::connection);
-    let after = event
-        .connection_id
-        .as_ref()
-        .and_then(|_| KnownConnection::observe(before.as_ref(), event, ingest.environment(), ingest.received_at()));
-    let mut writes = Writes::default();
-    let mut channels = Vec::new();
-    for (key, state) in states.changed() {
-        writes.alerts.push(AlertParams::new(key, state));
+        .await;
+    match recorded {
+        Ok(_) => {}
+        // A copy that raced past the lock (same key, another connection).
+        Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            return Ok(IngestOutcome::Duplicate);
+        }
+        Err(err) => return Err(err),
     }
-    for notification in &applied.notifications {
-        writes.queue(
-            event_id,
-            ingest.request_id(),
-            ingest.received_at(),
-            notification,
-            &mut channels,
-        );
-    }
-    if let Some(after) = after.as_ref().filter(|after| before.as_ref() != Some(*after)) {
-        writes.connections.push(ConnectionParams::new(after));
-    }
-    writes.day = day_of(&ingest.alerts);
-    writes.run(tx).await?;
     Ok(IngestOutcome::Accepted {
         notified,
         suppressed: applied.quiet,
@@ -137,8 +184,6 @@ pub async fn ingest(tx: &Transaction<'_>, ingest: &Ingest) -> Result<IngestOutco
 struct Writes {
     alerts: Vec<AlertParams>,
     deliveries: Vec<DeliveryParams>,
-    connections: Vec<ConnectionParams>,
-    day: Option<(String, i64, [i64; 3])>,
 }
 
 impl Writes {
@@ -170,19 +215,11 @@ impl Writes {
     async fn run(&self, tx: &Transaction<'_>) -> Result<(), Error> {
         let put_alert = tx.prepare_cached(rows::PUT_ALERT).await?;
         let insert_delivery = tx.prepare_cached(INSERT_DELIVERY).await?;
-        let save_connection = tx.prepare_cached(rows::SAVE_CONNECTION).await?;
-        let day = tx.prepare_cached(DAY).await?;
         let alerts: Vec<_> = self.alerts.iter().map(AlertParams::params).collect();
         let deliveries: Vec<_> = self.deliveries.iter().map(DeliveryParams::params).collect();
-        let connections: Vec<_> = self.connections.iter().map(ConnectionParams::params).collect();
-        let day_params = self.day.as_ref().map(|(connection, day, [clean, failed, empty])| {
-            [connection as &(dyn ToSql + Sync), day, clean, failed, empty]
-        });
         let mut statements = Vec::new();
         statements.extend(alerts.iter().map(|p| tx.execute(&put_alert, &p[..])));
         statements.extend(deliveries.iter().map(|p| tx.execute(&insert_delivery, &p[..])));
-        statements.extend(connections.iter().map(|p| tx.execute(&save_connection, &p[..])));
-        statements.extend(day_params.iter().map(|p| tx.execute(&day, &p[..])));
         try_join_all(statements).await?;
         Ok(())
     }
@@ -366,4 +403,37 @@ async fn record_check(
         )
         .await?;
     Ok(row.get(0))
+}
+
+fn alert_json(key: &AlertKey, state: &crate::lifecycle::AlertState) -> serde_json::Value {
+    serde_json::json!({
+        "rule": key.rule,
+        "connection": key.connection,
+        "data_type": key.data_type.as_deref().unwrap_or(""),
+        "state": state.phase.as_str(),
+        "since": millis(state.since),
+        "firing_since": state.firing_since.map(millis),
+        "resolved_at": state.resolved_at.map(millis),
+        "matches": state.matches.min(i64::MAX as u64),
+        "streak": state.streak.min(i32::MAX as u32),
+        "clean": state.clean.min(i32::MAX as u32),
+        "last_notified": state.last_notified.map(millis),
+        "notified": serde_json::to_string(&state.notified).unwrap_or_else(|_| "[]".into()),
+        "muted_by": state.muted_by,
+    })
+}
+
+fn connection_json(known: &KnownConnection) -> serde_json::Value {
+    serde_json::json!({
+        "id": known.id,
+        "first_seen": millis(known.first_seen),
+        "last_event": millis(known.last_event),
+        "last_event_name": known.last_event_name,
+        "last_sync": known.last_sync.map(millis),
+        "status": known.status,
+        "expected_since": known.expected_since.map(millis),
+        "service": known.service,
+        "business": known.business,
+        "environment": known.environment.as_str(),
+    })
 }
