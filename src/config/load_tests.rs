@@ -462,3 +462,34 @@ fn a_digest_is_checked_and_may_be_off() {
         "{found:?}"
     );
 }
+
+#[test]
+fn storage_postgres_replaces_the_path_and_its_errors_hide_the_url() {
+    let config = load("storage:\n  postgres: postgres://sw:pw@db.example.com/syncwatch\n  claim_lease: 30s\n").unwrap();
+    let url = config.storage.postgres.as_ref().map(|url| url.expose().to_owned());
+    assert_eq!(url.as_deref(), Some("postgres://sw:pw@db.example.com/syncwatch"));
+    assert_eq!(config.storage.claim_lease, Duration::from_secs(30));
+    assert_eq!(load("").unwrap().storage.claim_lease, Duration::from_secs(60));
+    assert!(load("").unwrap().storage.postgres.is_none());
+
+    let both = errors("storage:\n  path: /tmp/x.db\n  postgres: postgres://db/x\n").join("\n");
+    assert!(
+        both.contains("give either `path` (SQLite) or `postgres`, not both"),
+        "{both}"
+    );
+    let wrong = errors("storage:\n  postgres: mysql://root:hunter2@db/x\n").join("\n");
+    assert!(wrong.contains("must be a URL starting with postgres://"), "{wrong}");
+    assert!(!wrong.contains("hunter2"), "{wrong}");
+}
+
+#[test]
+fn storage_postgres_file_is_read_even_by_commands_that_skip_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("url");
+    std::fs::write(&file, "postgres://sw:pw@db/syncwatch\n").unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, format!("storage:\n  postgres_file: {}\n", file.display())).unwrap();
+    let config = crate::config::load_file_read_only(&rules).unwrap();
+    let url = config.storage.postgres.as_ref().map(|url| url.expose().to_owned());
+    assert_eq!(url.as_deref(), Some("postgres://sw:pw@db/syncwatch"));
+}

@@ -217,6 +217,10 @@ fn warn_about_restart_only_changes(old: &Config, new: &Config) {
     if old.storage.path != new.storage.path || old.storage.retention != new.storage.retention {
         tracing::warn!("storage.path and storage.retention take effect at the next restart");
     }
+    let database = |storage: &crate::config::Storage| storage.postgres.as_ref().map(|url| url.expose().to_owned());
+    if database(&old.storage) != database(&new.storage) || old.storage.claim_lease != new.storage.claim_lease {
+        tracing::warn!("storage.postgres and storage.claim_lease take effect at the next restart");
+    }
     if old.delivery.max_age != new.delivery.max_age {
         tracing::warn!("delivery.max_age takes effect at the next restart");
     }

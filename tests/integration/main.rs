@@ -3,6 +3,7 @@
 
 mod absence;
 mod audit;
+mod backends;
 mod cli;
 mod crash;
 mod delivery;
