@@ -5,8 +5,11 @@
 //! lock per channel around digests, and one around migrations.
 
 mod audit;
+mod batcher;
+mod locked;
 mod open;
 mod queue;
+mod record;
 mod rows;
 mod schema;
 mod staged;

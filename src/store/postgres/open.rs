@@ -11,10 +11,10 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::super::model::StoreError;
 use super::schema;
 
-/// Sessions per instance: enough for the HTTP workers' concurrent ingests
-/// and the lanes, few enough that several instances fit in the server's
-/// default `max_connections` (100).
-const POOL_SIZE: usize = 32;
+/// Sessions per instance: the ingest writers (which batch webhooks), the
+/// lanes, the status page and the timers; few enough that several
+/// instances fit in the server's default `max_connections` (100).
+const POOL_SIZE: usize = 16;
 
 /// How long a request waits for a session, or for the server to answer
 /// the connect, before it is told the database is unavailable (503).

@@ -14,8 +14,8 @@ use crate::store::sqlite::Built;
 
 use super::super::model::{Pruned, Settle};
 use super::super::time::{from_millis, millis};
+use super::locked::{LOCK, lock_key};
 use super::rows::{self, DELIVERY_COLUMNS};
-use super::write::LOCK;
 
 /// Takes the first due delivery of `channel` that nobody holds.
 pub async fn claim(
@@ -125,7 +125,7 @@ pub async fn build_digest(
     now: SystemTime,
     holder: &str,
 ) -> Result<Option<Built>, Error> {
-    tx.execute(LOCK, &[&format!("digest:{channel}")]).await?;
+    tx.execute(LOCK, &[&lock_key(&format!("digest:{channel}"))]).await?;
     let found = tx
         .query(
             "SELECT id, created_at, item FROM deliveries

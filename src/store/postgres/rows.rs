@@ -3,7 +3,6 @@
 //! commands.
 
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
@@ -12,19 +11,26 @@ use crate::quiet::{Matchers, Silence};
 use crate::rules::Environment;
 use crate::store::{Delivery, Message};
 
-use super::super::time::{from_millis, millis};
+use super::super::time::from_millis;
 
-pub const ALERT_COLUMNS: &str = "rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by";
+macro_rules! alert_columns {
+    () => {
+        "rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by"
+    };
+}
+macro_rules! connection_columns {
+    () => {
+        "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment"
+    };
+}
 
-pub const ALERTS_OF: &str = "SELECT rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by
-     FROM alerts WHERE connection = ANY($1)";
+pub const ALERT_COLUMNS: &str = alert_columns!();
+pub const CONNECTION_COLUMNS: &str = connection_columns!();
 
-pub const PUT_ALERT: &str = "INSERT INTO alerts (rule, connection, data_type, state, since, firing_since, resolved_at, matches, streak, clean, last_notified, notified, muted_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (connection, rule, data_type) DO UPDATE SET state = excluded.state, since = excluded.since,
-     firing_since = excluded.firing_since, resolved_at = excluded.resolved_at, matches = excluded.matches,
-     streak = excluded.streak, clean = excluded.clean, last_notified = excluded.last_notified,
-     notified = excluded.notified, muted_by = excluded.muted_by";
+/// The alerts of the connections in the array `$1`.
+pub const ALERTS_OF: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE connection = ANY($1)");
+/// The rows of the connections in the array `$1`.
+pub const CONNECTIONS_OF: &str = concat!("SELECT ", connection_columns!(), " FROM connections WHERE id = ANY($1)");
 
 pub fn alert(row: &Row) -> (AlertKey, AlertState) {
     let data_type: String = row.get(2);
@@ -48,64 +54,6 @@ pub fn alert(row: &Row) -> (AlertKey, AlertState) {
     };
     (key, state)
 }
-
-/// The parameters of [`PUT_ALERT`], owned so they outlive the call.
-pub struct AlertParams {
-    rule: String,
-    connection: String,
-    data_type: String,
-    state: &'static str,
-    since: i64,
-    firing_since: Option<i64>,
-    resolved_at: Option<i64>,
-    matches: i64,
-    streak: i32,
-    clean: i32,
-    last_notified: Option<i64>,
-    notified: String,
-    muted_by: Option<String>,
-}
-
-impl AlertParams {
-    pub fn new(key: &AlertKey, state: &AlertState) -> AlertParams {
-        AlertParams {
-            rule: key.rule.clone(),
-            connection: key.connection.clone(),
-            data_type: key.data_type.clone().unwrap_or_default(),
-            state: state.phase.as_str(),
-            since: millis(state.since),
-            firing_since: state.firing_since.map(millis),
-            resolved_at: state.resolved_at.map(millis),
-            matches: state.matches.min(i64::MAX as u64) as i64,
-            streak: state.streak.min(i32::MAX as u32) as i32,
-            clean: state.clean.min(i32::MAX as u32) as i32,
-            last_notified: state.last_notified.map(millis),
-            notified: serde_json::to_string(&state.notified).unwrap_or_else(|_| "[]".into()),
-            muted_by: state.muted_by.clone(),
-        }
-    }
-
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 13] {
-        [
-            &self.rule,
-            &self.connection,
-            &self.data_type,
-            &self.state,
-            &self.since,
-            &self.firing_since,
-            &self.resolved_at,
-            &self.matches,
-            &self.streak,
-            &self.clean,
-            &self.last_notified,
-            &self.notified,
-            &self.muted_by,
-        ]
-    }
-}
-
-pub const CONNECTION_COLUMNS: &str =
-    "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment";
 
 pub fn connection(row: &Row) -> KnownConnection {
     let environment: &str = row.get(9);

@@ -24,11 +24,12 @@ impl Staged {
         }
     }
 
-    /// The keys put since reading, with their new state.
-    pub fn changed(&self) -> impl Iterator<Item = (&AlertKey, &AlertState)> {
+    /// The keys put since reading, each once, with its last state.
+    pub fn changed(&self) -> Vec<(AlertKey, AlertState)> {
         self.changed
             .iter()
-            .filter_map(|key| self.states.get(key).map(|state| (key, state)))
+            .filter_map(|key| self.states.get(key).map(|state| (key.clone(), state.clone())))
+            .collect()
     }
 }
 

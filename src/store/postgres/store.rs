@@ -16,6 +16,8 @@ use crate::store::sqlite::{AbsenceOutcome, Built};
 use crate::store::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 
 use super::super::time::{from_millis, millis};
+use super::batcher::Batcher;
+use super::locked::{LOCK, Locked, connection_lock, lock_key};
 use super::rows::{self, ALERT_COLUMNS, CONNECTION_COLUMNS, SILENCE_COLUMNS};
 use super::{audit, db_error, open, queue, status, write};
 use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, StoredEvent};
@@ -31,6 +33,8 @@ const CHECK_CHUNK: usize = 64;
 
 pub struct PgStore {
     pool: Pool,
+    /// Where webhooks wait to be written together.
+    batcher: Batcher,
     /// Names this instance in the leases it writes.
     holder: String,
     /// How long a claim stays with its instance: after that, another
@@ -44,7 +48,12 @@ impl PgStore {
         let pool = open::open_pool(url).await?;
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         let holder = format!("{}:{}:{:08x}", host.trim(), std::process::id(), fastrand::u32(..));
-        Ok(PgStore { pool, holder, lease })
+        Ok(PgStore {
+            batcher: Batcher::start(pool.clone()),
+            pool,
+            holder,
+            lease,
+        })
     }
 
     async fn client(&self) -> Result<Client, StoreError> {
@@ -52,15 +61,7 @@ impl PgStore {
     }
 
     pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let outcome = write::ingest(&tx, &ingest).await.map_err(db_error)?;
-        match outcome {
-            // Nothing to keep: the first copy's transaction has it all.
-            IngestOutcome::Duplicate => tx.rollback().await.map_err(db_error)?,
-            IngestOutcome::Accepted { .. } => tx.commit().await.map_err(db_error)?,
-        }
-        Ok(outcome)
+        self.batcher.ingest(ingest).await
     }
 
     pub async fn claim_next(&self, channel: &str, now: SystemTime) -> Result<Option<Delivery>, StoreError> {
@@ -143,7 +144,7 @@ impl PgStore {
     ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        tx.execute(write::LOCK, &[&"heartbeat"]).await.map_err(db_error)?;
+        tx.execute(LOCK, &[&lock_key("heartbeat")]).await.map_err(db_error)?;
         let heartbeat = meta(&tx, HEARTBEAT).await.map_err(db_error)?.map(from_millis);
         let down = heartbeat
             .and_then(|at| now.duration_since(at).ok())
@@ -207,10 +208,9 @@ impl PgStore {
     ) -> Result<AbsenceOutcome, StoreError> {
         checks.sort_by(|a, b| a.1.cmp(&b.1));
         let mut outcome = AbsenceOutcome::default();
-        let mut client = self.client().await?;
         for chunk in chunk_by_connection(&checks, CHECK_CHUNK) {
-            let tx = client.transaction().await.map_err(db_error)?;
-            let done = write::check_absence(&tx, &config, chunk, (now, floor), &silences)
+            let tx = Locked::begin(&self.pool, write::locks(chunk.iter().map(|(_, id)| &**id))).await?;
+            let done = write::check_absence(tx.client(), &config, chunk, (now, floor), &silences)
                 .await
                 .map_err(db_error)?;
             tx.commit().await.map_err(db_error)?;
@@ -292,9 +292,7 @@ impl PgStore {
     pub async fn forget_connection(&self, id: &str) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        tx.execute(write::LOCK, &[&write::connection_lock(id)])
-            .await
-            .map_err(db_error)?;
+        tx.execute(LOCK, &[&connection_lock(id)]).await.map_err(db_error)?;
         tx.execute("DELETE FROM alerts WHERE connection = $1", &[&id])
             .await
             .map_err(db_error)?;

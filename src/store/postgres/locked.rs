@@ -1,0 +1,87 @@
+//! Transactions that move alert state: begun together with their locks in
+//! one round trip, the locks taken in one order by every instance, so two
+//! transactions wanting the same connections wait for each other and
+//! never deadlock.
+
+use deadpool_postgres::{Client, Object, Pool};
+use sha2::{Digest, Sha256};
+use tokio_postgres::Error;
+
+use super::super::model::StoreError;
+use super::{db_error, pool_error};
+
+/// Serialises what `key` names (a connection's alerts, a channel's
+/// digests, the heartbeat) across instances until the transaction ends.
+pub const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+
+/// The advisory lock number of `name`: the same on every instance.
+pub fn lock_key(name: &str) -> i64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut first = [0; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// The lock of a connection's alerts ("-" holds events that name none).
+pub fn connection_lock(connection: &str) -> i64 {
+    lock_key(&format!("connection:{connection}"))
+}
+
+/// An open transaction holding its locks. Dropped without `commit`, its
+/// session leaves the pool and closes, so the server rolls it back and no
+/// other user finds itself inside it.
+pub struct Locked {
+    client: Option<Client>,
+}
+
+impl Locked {
+    /// Begins a transaction on a pooled session and takes `keys` (sorted
+    /// here), all in one round trip.
+    pub async fn begin(pool: &Pool, mut keys: Vec<i64>) -> Result<Locked, StoreError> {
+        keys.sort_unstable();
+        keys.dedup();
+        let client = pool.get().await.map_err(pool_error)?;
+        let mut sql = String::from("BEGIN;");
+        for key in keys {
+            // Numbers only: nothing from a payload is spliced into SQL.
+            sql.push_str(&format!(" SELECT pg_advisory_xact_lock({key});"));
+        }
+        let locked = Locked { client: Some(client) };
+        locked.client().batch_execute(&sql).await.map_err(db_error)?;
+        Ok(locked)
+    }
+
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().expect("a Locked holds its session until it ends")
+    }
+
+    pub async fn commit(mut self) -> Result<(), Error> {
+        let client = self.client.take().expect("a Locked holds its session until it ends");
+        let committed = client.batch_execute("COMMIT").await;
+        if committed.is_err() {
+            // The session's state is unknown: it does not go back.
+            let _ = Object::take(client);
+        }
+        committed
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_key;
+
+    #[test]
+    fn lock_keys_are_stable_and_distinct() {
+        assert_eq!(lock_key("connection:CON-1"), lock_key("connection:CON-1"));
+        assert_ne!(lock_key("connection:CON-1"), lock_key("connection:CON-2"));
+        assert_ne!(lock_key("connection:CON-1"), lock_key("digest:CON-1"));
+    }
+}
