@@ -8,6 +8,8 @@
 #   - syncwatch with the in-memory store (what durability costs);
 #   - syncwatch on PostgreSQL (storage.postgres, a throwaway local server
 #     started by bench/postgres.sh), signature on, 100 rules;
+#   - SQLite and PostgreSQL again with a new connection id per event (many
+#     customers, as Railz sends them, instead of one connection's burst);
 #   - a bare warp server that only reads and parses the JSON (examples/bare_warp.rs);
 #   - adnanh/webhook (Debian package `webhook`) with a two-clause trigger rule;
 # then measures latency at a fixed 1,000 events/s, notification latency at
@@ -87,12 +89,19 @@ done
 start_syncwatch "$work/rules-100-signed.yaml" --in-memory
 run "syncwatch, in-memory, signature, 100 rules" "$url"
 stop_last
+start_syncwatch "$work/rules-100-signed.yaml"
+run "syncwatch, durable, signature, 100 rules, a connection per event" "$url" --distinct-connections 1
+stop_last
 
 start_postgres
 sed "s|^  path: .*|  postgres: $pg_url|" "$work/rules-100-signed.yaml" > "$work/rules-100-signed-pg.yaml"
 fresh_database
 start_syncwatch "$work/rules-100-signed-pg.yaml"
 run "syncwatch, PostgreSQL, signature, 100 rules" "$url"
+stop_last
+fresh_database
+start_syncwatch "$work/rules-100-signed-pg.yaml"
+run "syncwatch, PostgreSQL, signature, 100 rules, a connection per event" "$url" --distinct-connections 1
 stop_last
 fresh_database
 start_syncwatch "$work/rules-100-signed-pg.yaml"
@@ -121,7 +130,9 @@ for name in "bare warp (read + parse JSON)" "adnanh/webhook (2-clause rule)" \
   "syncwatch, durable, no signature, 1 rules" "syncwatch, durable, signature, 1 rules" \
   "syncwatch, durable, no signature, 100 rules" "syncwatch, durable, signature, 100 rules" \
   "syncwatch, durable, no signature, 1000 rules" "syncwatch, durable, signature, 1000 rules" \
-  "syncwatch, in-memory, signature, 100 rules" "syncwatch, PostgreSQL, signature, 100 rules"; do
+  "syncwatch, in-memory, signature, 100 rules" "syncwatch, PostgreSQL, signature, 100 rules" \
+  "syncwatch, durable, signature, 100 rules, a connection per event" \
+  "syncwatch, PostgreSQL, signature, 100 rules, a connection per event"; do
   awk -v n="$name" -v r="${rps[$name]}" -v a="${p50[$name]}" -v b="${p99[$name]}" -v bare="$bare" -v peer="$peer" \
     'BEGIN { printf "| %s | %d | %.2f | %.2f | %.0f%% | %.0f%% |\n", n, r, a, b, 100*r/bare, 100*r/peer }'
 done

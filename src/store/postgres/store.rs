@@ -340,12 +340,6 @@ impl PgStore {
             .await
             .map_err(db_error)
     }
-
-    /// The sessions the pool holds and how many are idle, for `/metrics`.
-    pub fn pool_status(&self) -> (usize, usize) {
-        let status = self.pool.status();
-        (status.size, status.available)
-    }
 }
 
 /// Consecutive runs of checks, none split across two runs by connection.
