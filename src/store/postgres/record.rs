@@ -155,6 +155,10 @@ impl Batch {
 
     /// Writes it all, with `alerts` (each changed key once, as it ended).
     pub async fn write(self, client: &Client, alerts: &[(AlertKey, AlertState)]) -> Result<(), Error> {
+        // A batch of redeliveries only, or checks that moved nothing.
+        if self.dedup_keys.is_empty() && alerts.is_empty() && self.known.is_empty() && self.days.is_empty() {
+            return Ok(());
+        }
         let bodies: Vec<&[u8]> = self.bodies.iter().map(|body| &body[..]).collect();
         let known: Vec<Value> = self.known.into_values().collect();
         let days: Vec<Value> = self

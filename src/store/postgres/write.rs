@@ -1,6 +1,6 @@
 //! The writes that move alert state, on PostgreSQL: with the locks of the
-//! connections involved held (see `locked`), read their alerts and rows, run the lifecycle,
-//! write back what changed. The locks are what make instances agree: two
+//! connections involved held (see `locked`), read their alerts and rows,
+//! run the lifecycle, write back what changed. The locks are what make instances agree: two
 //! events of one connection taken by two instances move its alerts one
 //! after the other, so `after: 2` counts both, and a redelivery waits for
 //! the first copy's commit and then finds its key.
