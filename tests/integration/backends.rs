@@ -1,9 +1,15 @@
 //! One suite, both durable stores: each scenario runs on a SQLite file and
-//! on a PostgreSQL database, and must read the same to the user.
+//! on a PostgreSQL database, and must read the same to the user: ingest
+//! and dedup, alert state across a restart, claims and retries, digests,
+//! silences, absence, the status page and the commands that read the
+//! store.
 
 use std::time::Duration;
 
-use crate::helpers::{Backend, SlackReply, SlackStandIn, TestApp, eventually, fast_settings, spawn_app_on};
+use crate::helpers::{
+    Backend, RulesFile, SlackReply, SlackStandIn, TestApp, database, eventually, fast_settings, spawn_app_in,
+    spawn_app_on, stderr, stdout, syncwatch_async,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -125,4 +131,150 @@ async fn the_status_page_lists_the_firing_alert(backend: Backend) {
         status["connections"]["total"], 1,
         "the filter keeps CON-9 only: {status}"
     );
+}
+
+/// The CLI's way to the app's store: `--db FILE` for SQLite, `--config`
+/// with a rules file naming the database for PostgreSQL (the file is kept
+/// alive with the arguments).
+struct Cli {
+    args: Vec<String>,
+    _file: Option<RulesFile>,
+}
+
+impl Cli {
+    fn new(app: &TestApp, backend: &Backend, yaml: &str) -> Cli {
+        match backend {
+            Backend::Sqlite => Cli {
+                args: vec!["--db".into(), database(&app.dir).display().to_string()],
+                _file: None,
+            },
+            Backend::Postgres(url) => {
+                let file = RulesFile::new(&format!("{yaml}storage:\n  postgres: {url}\n"));
+                Cli {
+                    args: vec!["--config".into(), file.path.display().to_string()],
+                    _file: Some(file),
+                }
+            }
+        }
+    }
+
+    /// `syncwatch <command> <store> <rest...>`; its stdout, and exit 0 asserted.
+    async fn run(&self, command: &[&str], rest: &[&str]) -> String {
+        let mut all: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+        all.extend(self.args.iter().cloned());
+        all.extend(rest.iter().map(|a| a.to_string()));
+        let output = syncwatch_async(all.clone()).await;
+        assert_eq!(output.status.code(), Some(0), "{all:?}: {}", stderr(&output));
+        stdout(&output)
+    }
+}
+
+on_both_stores!(the_commands_read_what_the_daemon_stored);
+async fn the_commands_read_what_the_daemon_stored(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, "", BILLS);
+    let app = start(&backend, &yaml).await;
+    app.post_ok(sync("CON-C", "cmd-1", "failed")).await;
+    app.post_ok(sync("CON-D", "cmd-2", "success")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    let cli = Cli::new(&app, &backend, &yaml);
+
+    let alerts = cli.run(&["alerts"], &[]).await;
+    assert!(alerts.contains("ALERTS (1 firing, 0 pending)"), "{alerts}");
+    assert!(alerts.contains("firing   bills-failing  CON-C  since"), "{alerts}");
+    let connections = cli.run(&["connections"], &[]).await;
+    assert!(
+        connections.contains("CON-C") && connections.contains("CON-D"),
+        "{connections}"
+    );
+    let history = cli.run(&["history"], &["--connection", "CON-C"]).await;
+    assert!(history.contains("cmd-1") && !history.contains("cmd-2"), "{history}");
+    assert!(history.contains("delivered"), "{history}");
+    let explained = cli.run(&["explain"], &["cmd-1"]).await;
+    assert!(
+        explained.contains("bills-failing/CON-C: new → firing, FIRING to ops"),
+        "{explained}"
+    );
+    let forgot = cli.run(&["connections"], &["forget", "CON-D"]).await;
+    assert!(forgot.contains("forgot CON-D"), "{forgot}");
+    let connections = cli.run(&["connections"], &[]).await;
+    assert!(!connections.contains("CON-D"), "{connections}");
+}
+
+on_both_stores!(a_silence_mutes_until_it_is_expired);
+async fn a_silence_mutes_until_it_is_expired(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, "", BILLS);
+    let app = start(&backend, &yaml).await;
+    let cli = Cli::new(&app, &backend, &yaml);
+    let id = cli
+        .run(
+            &["silence"],
+            &["add", "--connection", "CON-S", "--for", "1h", "--comment", "moving"],
+        )
+        .await
+        .trim()
+        .to_owned();
+    assert_eq!(id.len(), 8, "{id}");
+    // The daemon looks for new silences twice a second.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.post_ok(sync("CON-S", "muted-1", "failed")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(slack.delivered().is_empty(), "muted");
+    let alerts = cli.run(&["alerts"], &[]).await;
+    assert!(alerts.contains(&format!("muted by silence {id}")), "{alerts}");
+
+    let expired = cli.run(&["silence"], &["expire", &id]).await;
+    assert!(expired.contains(&format!("expired {id}")), "{expired}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.post_ok(sync("CON-S", "muted-2", "failed")).await;
+    assert!(
+        eventually(WAIT, || slack.delivered().len() == 1).await,
+        "heard after the silence"
+    );
+}
+
+on_both_stores!(a_silent_connection_fires_and_its_next_sync_resolves);
+async fn a_silent_connection_fires_and_its_next_sync_resolves(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, "", "  - name: stopped-syncing\n    when: { no_sync_for: 2s }\n");
+    let app = start(&backend, &yaml).await;
+    app.post_ok(sync("CON-Q", "q-1", "success")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    assert!(slack.delivered()[0].to_string().contains("stopped-syncing"));
+    app.post_ok(sync("CON-Q", "q-2", "success")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    let header = slack.delivered()[1]["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(header, "✅ RESOLVED stopped-syncing");
+    let explained = Cli::new(&app, &backend, &yaml)
+        .run(&["history"], &["--rule", "stopped-syncing"])
+        .await;
+    assert!(
+        explained.contains("absence"),
+        "the check is recorded as an event: {explained}"
+    );
+}
+
+on_both_stores!(state_survives_a_restart);
+async fn state_survives_a_restart(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, "", &format!("{BILLS}    after: 2\n"));
+    let app = start(&backend, &yaml).await;
+    app.post_ok(sync("CON-R", "before", "failed")).await;
+    let dir = app.stop().await;
+    let app = match &backend {
+        Backend::Sqlite => spawn_app_in(dir, &yaml, fast_settings()).await,
+        Backend::Postgres(_) => start(&backend, &yaml).await,
+    };
+    // A redelivery of the event before the restart is still a duplicate,
+    // and the pending alert counts the second failure.
+    assert_eq!(
+        app.post_json(sync("CON-R", "before", "failed")).await.1["status"],
+        "duplicate"
+    );
+    app.post_ok(sync("CON-R", "after", "failed")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
 }
