@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use deadpool_postgres::Client;
 use tokio_postgres::Error;
 
-use crate::status::{AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow, Status};
-use crate::store::sqlite::status::{date_of, like, outcome_of, state_of, time};
+use crate::status::{AlertRow, ConnectionPage, ConnectionRow, Filter, NotificationRow, Status};
+use crate::store::sqlite::status::{complete, like, outcome_of, time};
 
 use super::super::time::millis;
 
@@ -173,16 +173,7 @@ async fn fill(
         .iter()
         .map(|row| ((row.get(0), row.get(1)), outcome_of(row.get(2), row.get(3), row.get(4))))
         .collect();
-    for row in rows.iter_mut() {
-        row.firing = firing.remove(&row.id).unwrap_or_default();
-        row.state = state_of(row, absence_rules).to_owned();
-        row.days = (today - 13..=today)
-            .map(|day| Day {
-                date: date_of(day),
-                outcome: days.get(&(row.id.clone(), day)).copied().unwrap_or("none"),
-            })
-            .collect();
-    }
+    complete(rows, firing, &days, absence_rules, today);
     Ok(())
 }
 

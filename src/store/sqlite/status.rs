@@ -158,6 +158,19 @@ fn fill(
         let (key, outcome) = entry?;
         days.insert(key, outcome);
     }
+    complete(rows, firing, &days, absence_rules, today);
+    Ok(())
+}
+
+/// Fills each row's firing rules, state and 14-day strip from what the
+/// store read (both stores).
+pub(crate) fn complete(
+    rows: &mut [ConnectionRow],
+    mut firing: HashMap<String, Vec<String>>,
+    days: &HashMap<(String, i64), &'static str>,
+    absence_rules: &[String],
+    today: i64,
+) {
     for row in rows.iter_mut() {
         row.firing = firing.remove(&row.id).unwrap_or_default();
         row.state = state_of(row, absence_rules).to_owned();
@@ -168,7 +181,6 @@ fn fill(
             })
             .collect();
     }
-    Ok(())
 }
 
 /// A day's strip cell: failed if any sync failed, else empty if any came
@@ -181,7 +193,7 @@ pub(crate) fn outcome_of(clean: i64, failed: i64, empty: i64) -> &'static str {
     }
 }
 
-pub(crate) fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'static str {
+fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'static str {
     if row.status.as_deref().is_some_and(|s| s != "active") {
         return "disconnected";
     }
@@ -192,7 +204,7 @@ pub(crate) fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'stati
 }
 
 /// `YYYY-MM-DD` of a day number (days since the Unix epoch, UTC).
-pub(crate) fn date_of(day: i64) -> String {
+fn date_of(day: i64) -> String {
     let text = humantime::format_rfc3339_seconds(from_millis(day * 86_400_000)).to_string();
     text[..10].to_owned()
 }
