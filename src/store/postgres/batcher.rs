@@ -1,40 +1,44 @@
 //! Group commit on PostgreSQL: webhooks waiting at the same moment share
 //! one transaction (one round of locks and reads, one commit and its WAL
 //! flush), as they share one with the SQLite writer. A few batches run at
-//! once, each on its own session, so one waiting on a lock or a flush does
-//! not hold back the others.
+//! once, each on its own session, so one waiting on a flush does not hold
+//! back the others.
+//!
+//! A batch never takes a webhook whose connection another batch of this
+//! instance holds: that webhook would only wait on the lock, in a batch
+//! formed too early to include what arrives meanwhile. It waits here
+//! instead, and goes with everything of its connection that arrived by the
+//! time the lock is free: one connection's burst commits in a few large
+//! transactions, not many small ones in a queue on its lock.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use deadpool_postgres::Pool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{Id, JoinSet};
 
 use super::super::model::{Ingest, IngestOutcome, StoreError};
 use super::locked::Locked;
 use super::{db_error, write};
 
-/// Batches in flight at once, per instance. Measured with 32 clients: one
-/// connection id does best with 2 (one batch commits while the next waits
-/// on its lock), a new connection per event with 4 (batches do not wait
-/// for each other); 3 is within the noise of both.
+/// Batches in flight at once, per instance, each on its own session.
 const WRITERS: usize = 3;
 /// Webhooks in one transaction at most.
 const MAX_BATCH: usize = 64;
 
 type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+type Waiting = (Ingest, Reply);
 
-/// Where ingests wait for a writer. Dropping it ends the writers.
+/// Where ingests wait for a writer. Dropping it ends the dispatcher once
+/// the batches in flight have answered.
 pub struct Batcher {
-    queue: mpsc::UnboundedSender<(Ingest, Reply)>,
+    queue: mpsc::UnboundedSender<Waiting>,
 }
 
 impl Batcher {
     pub fn start(pool: Pool) -> Batcher {
-        let (queue, waiting) = mpsc::unbounded_channel();
-        let waiting = Arc::new(Mutex::new(waiting));
-        for _ in 0..WRITERS {
-            tokio::spawn(run(pool.clone(), waiting.clone()));
-        }
+        let (queue, arrivals) = mpsc::unbounded_channel();
+        tokio::spawn(dispatch(pool, arrivals));
         Batcher { queue }
     }
 
@@ -51,23 +55,88 @@ impl Batcher {
     }
 }
 
-async fn run(pool: Pool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<(Ingest, Reply)>>>) {
-    while let Some(batch) = next_batch(&waiting).await {
-        let (ingests, replies): (Vec<Ingest>, Vec<Reply>) = batch.into_iter().unzip();
-        let all: Vec<&Ingest> = ingests.iter().collect();
-        match commit(&pool, &all).await {
-            Ok(outcomes) => answer(replies, outcomes.into_iter().map(Ok)),
-            // One event may have spoiled the batch (a redelivery racing on
-            // another instance, say): each is tried on its own, with its
-            // own answer.
-            Err(_) if all.len() > 1 => {
-                for (ingest, reply) in all.into_iter().zip(replies) {
-                    let outcome = commit(&pool, &[ingest]).await.map(|mut one| one.remove(0));
-                    let _ = reply.send(outcome);
+/// Forms batches from what is waiting whenever a writer is free, and
+/// starts each on a task of its own.
+async fn dispatch(pool: Pool, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
+    let mut waiting = VecDeque::new();
+    let mut held: HashSet<i64> = HashSet::new();
+    // The locks of each running batch, by task: released however the
+    // task ends, a panic included, or its connections would wait forever.
+    let mut holding: HashMap<Id, Vec<i64>> = HashMap::new();
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut open = true;
+    while open || !running.is_empty() {
+        tokio::select! {
+            arrived = arrivals.recv(), if open => match arrived {
+                Some(first) => {
+                    waiting.push_back(first);
+                    while let Ok(next) = arrivals.try_recv() {
+                        waiting.push_back(next);
+                    }
+                }
+                None => open = false,
+            },
+            Some(done) = running.join_next_with_id() => {
+                let id = done.map_or_else(|err| err.id(), |(id, ())| id);
+                for lock in holding.remove(&id).unwrap_or_default() {
+                    held.remove(&lock);
                 }
             }
-            Err(err) => answer(replies, std::iter::repeat_with(|| Err(err.clone()))),
         }
+        while running.len() < WRITERS {
+            let batch = take_batch(&mut waiting, &held, |(ingest, _)| {
+                write::locks([write::connection_of(ingest)])[0]
+            });
+            if batch.is_empty() {
+                break;
+            }
+            let (batch, locks): (Vec<Waiting>, Vec<i64>) = batch.into_iter().unzip();
+            held.extend(locks.iter().copied());
+            let pool = pool.clone();
+            let task = running.spawn(async move { run(&pool, batch).await });
+            holding.insert(task.id(), locks);
+        }
+    }
+}
+
+/// Takes, in arrival order, up to [`MAX_BATCH`] waiting webhooks whose
+/// connections no running batch holds, each with its connection's lock.
+/// Those left behind keep their order.
+fn take_batch<T>(waiting: &mut VecDeque<T>, held: &HashSet<i64>, lock_of: impl Fn(&T) -> i64) -> Vec<(T, i64)> {
+    let mut batch = Vec::new();
+    let mut left = VecDeque::new();
+    while let Some(next) = waiting.pop_front() {
+        if batch.len() == MAX_BATCH {
+            waiting.push_front(next);
+            break;
+        }
+        let lock = lock_of(&next);
+        if held.contains(&lock) {
+            left.push_back(next);
+        } else {
+            batch.push((next, lock));
+        }
+    }
+    left.append(waiting);
+    *waiting = left;
+    batch
+}
+
+async fn run(pool: &Pool, batch: Vec<Waiting>) {
+    let (ingests, replies): (Vec<Ingest>, Vec<Reply>) = batch.into_iter().unzip();
+    let all: Vec<&Ingest> = ingests.iter().collect();
+    match commit(pool, &all).await {
+        Ok(outcomes) => answer(replies, outcomes.into_iter().map(Ok)),
+        // One event may have spoiled the batch (a redelivery racing on
+        // another instance, say): each is tried on its own, with its
+        // own answer.
+        Err(_) if all.len() > 1 => {
+            for (ingest, reply) in all.into_iter().zip(replies) {
+                let outcome = commit(pool, &[ingest]).await.map(|mut one| one.remove(0));
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(err) => answer(replies, std::iter::repeat_with(|| Err(err.clone()))),
     }
 }
 
@@ -76,20 +145,6 @@ fn answer(replies: Vec<Reply>, outcomes: impl Iterator<Item = Result<IngestOutco
         // A dropped receiver (the request went away) needs no answer.
         let _ = reply.send(outcome);
     }
-}
-
-/// Waits for one ingest, then takes whatever else is already waiting.
-async fn next_batch(waiting: &Mutex<mpsc::UnboundedReceiver<(Ingest, Reply)>>) -> Option<Vec<(Ingest, Reply)>> {
-    let mut waiting = waiting.lock().await;
-    let first = waiting.recv().await?;
-    let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
-        match waiting.try_recv() {
-            Ok(next) => batch.push(next),
-            Err(_) => break,
-        }
-    }
-    Some(batch)
 }
 
 async fn commit(pool: &Pool, batch: &[&Ingest]) -> Result<Vec<IngestOutcome>, StoreError> {
@@ -106,5 +161,56 @@ async fn commit(pool: &Pool, batch: &[&Ingest]) -> Result<Vec<IngestOutcome>, St
             Ok(vec![IngestOutcome::Duplicate])
         }
         Err(err) => Err(db_error(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashSet, VecDeque};
+
+    use super::{MAX_BATCH, take_batch};
+
+    /// Webhooks as (connection lock, arrival number).
+    fn queue(locks: &[i64]) -> VecDeque<(i64, usize)> {
+        locks.iter().copied().zip(0..).collect()
+    }
+
+    fn arrivals(batch: &[((i64, usize), i64)]) -> Vec<usize> {
+        batch.iter().map(|((_, n), _)| *n).collect()
+    }
+
+    #[test]
+    fn a_batch_leaves_the_connections_held_by_others_waiting_in_order() {
+        let mut waiting = queue(&[1, 2, 1, 3, 2]);
+        let held = HashSet::from([2]);
+        let batch = take_batch(&mut waiting, &held, |(lock, _)| *lock);
+        assert_eq!(arrivals(&batch), [0, 2, 3]);
+        assert_eq!(batch.iter().map(|(_, lock)| *lock).collect::<Vec<_>>(), [1, 1, 3]);
+        assert_eq!(
+            waiting,
+            queue(&[1, 2, 1, 3, 2])
+                .into_iter()
+                .filter(|(lock, _)| *lock == 2)
+                .collect::<VecDeque<_>>()
+        );
+    }
+
+    #[test]
+    fn a_batch_stops_at_its_size_and_keeps_the_rest_in_arrival_order() {
+        let mut waiting = queue(&vec![7; MAX_BATCH + 3]);
+        waiting.push_front((9, 1000));
+        let held = HashSet::from([9]);
+        let batch = take_batch(&mut waiting, &held, |(lock, _)| *lock);
+        assert_eq!(batch.len(), MAX_BATCH);
+        let left: Vec<usize> = waiting.iter().map(|(_, n)| *n).collect();
+        assert_eq!(left, [1000, MAX_BATCH, MAX_BATCH + 1, MAX_BATCH + 2]);
+    }
+
+    #[test]
+    fn nothing_is_taken_while_every_waiting_connection_is_held() {
+        let mut waiting = queue(&[4, 4]);
+        let batch = take_batch(&mut waiting, &HashSet::from([4]), |(lock, _)| *lock);
+        assert!(batch.is_empty());
+        assert_eq!(waiting.len(), 2);
     }
 }

@@ -41,11 +41,13 @@ impl Locked {
         keys.sort_unstable();
         keys.dedup();
         let client = pool.get().await.map_err(pool_error)?;
-        let mut sql = String::from("BEGIN;");
-        for key in keys {
-            // Numbers only: nothing from a payload is spliced into SQL.
-            sql.push_str(&format!(" SELECT pg_advisory_xact_lock({key});"));
-        }
+        // Numbers only: nothing from a payload is spliced into SQL. One
+        // statement takes them all, in the array's order.
+        let list: Vec<String> = keys.iter().map(i64::to_string).collect();
+        let sql = format!(
+            "BEGIN; SELECT count(pg_advisory_xact_lock(key)) FROM unnest('{{{}}}'::bigint[]) AS key;",
+            list.join(",")
+        );
         let locked = Locked { client: Some(client) };
         locked.client().batch_execute(&sql).await.map_err(db_error)?;
         Ok(locked)

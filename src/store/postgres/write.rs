@@ -32,8 +32,6 @@ use super::record::{Batch, NewEvent};
 use super::rows;
 use super::staged::Staged;
 
-const SEEN: &str = "SELECT dedup_key FROM events WHERE dedup_key = ANY($1)";
-
 /// The locks a transaction over `connections` takes (see [`Locked`]).
 ///
 /// [`Locked`]: super::locked::Locked
@@ -44,11 +42,9 @@ pub fn locks<'a>(connections: impl IntoIterator<Item = &'a str>) -> Vec<i64> {
 /// Reads the alerts and rows of `connections`, whose locks the
 /// transaction holds: they see whatever the previous holders committed.
 async fn read(client: &Client, connections: &[String]) -> Result<(Staged, HashMap<String, KnownConnection>), Error> {
-    // Planned for their arrays each time (unprepared): a prepared
-    // statement gets a generic plan, which for `= ANY($1)` scans the table.
     let (alerts, known) = try_join(
-        client.query(rows::ALERTS_OF, &[&connections]),
-        client.query(rows::CONNECTIONS_OF, &[&connections]),
+        query_cached(client, rows::ALERTS_OF, connections),
+        query_cached(client, rows::CONNECTIONS_OF, connections),
     )
     .await?;
     let known = known
@@ -57,6 +53,14 @@ async fn read(client: &Client, connections: &[String]) -> Result<(Staged, HashMa
         .map(|known| (known.id.clone(), known))
         .collect();
     Ok((Staged::new(alerts.iter().map(rows::alert)), known))
+}
+
+async fn query_cached<T>(client: &Client, sql: &str, keys: &[T]) -> Result<Vec<tokio_postgres::Row>, Error>
+where
+    T: tokio_postgres::types::ToSql + Sync,
+{
+    let statement = client.prepare_cached(sql).await?;
+    client.query(&statement, &[&keys]).await
 }
 
 /// The connection an event's alerts belong to, for its lock.
@@ -72,7 +76,8 @@ pub async fn ingest(client: &Client, ingests: &[&Ingest]) -> Result<Vec<IngestOu
     connections.sort();
     connections.dedup();
     let keys: Vec<&str> = ingests.iter().map(|i| i.dedup_key.as_str()).collect();
-    let ((mut states, mut known), seen) = try_join(read(client, &connections), client.query(SEEN, &[&keys])).await?;
+    let ((mut states, mut known), seen) =
+        try_join(read(client, &connections), query_cached(client, rows::SEEN, &keys)).await?;
     let mut seen: HashSet<String> = seen.iter().map(|row| row.get(0)).collect();
     let mut batch = Batch::default();
     let mut outcomes = Vec::with_capacity(ingests.len());
