@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::from_millis;
+use super::{body, from_millis};
 
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
@@ -126,10 +126,13 @@ pub fn recent_notifications(conn: &Connection, filter: &HistoryFilter) -> rusqli
 pub fn find_event(conn: &Connection, request_id: &str) -> rusqlite::Result<Option<StoredEvent>> {
     let found = conn
         .query_row(
-            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions, body, id
+            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions, body, id, body_lz4
              FROM events WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id LIMIT 1",
             [request_id],
-            |row| Ok((event_row(row)?, row.get::<_, Vec<u8>>(8)?, row.get::<_, i64>(9)?)),
+            |row| {
+                let body = body::unpack(row.get(8)?, row.get(10)?)?;
+                Ok((event_row(row)?, body, row.get::<_, i64>(9)?))
+            },
         )
         .optional()?;
     let Some((row, body, id)) = found else {

@@ -6,6 +6,7 @@
 mod absence;
 pub mod alerts;
 pub mod audit;
+mod body;
 pub mod connections;
 mod digest;
 mod open;

@@ -155,6 +155,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connection, day)
     ) WITHOUT ROWID;
     ",
+    // 8: bodies stored compressed from now on (see `body`); older rows
+    // keep theirs as received.
+    "
+    ALTER TABLE events ADD COLUMN body_lz4 INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

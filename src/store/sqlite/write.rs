@@ -12,8 +12,8 @@ use crate::lifecycle::{AlertInput, Notification, apply};
 
 use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
-use super::connections;
 use super::millis;
+use super::{body, connections};
 
 pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOutcome> {
     let seen = tx
@@ -27,8 +27,8 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     // The event row is written once, with its verdicts.
     tx.prepare_cached(
-        "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions, body_lz4)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
     )?
     .execute(params![
         ingest.dedup_key,
@@ -37,7 +37,7 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
         ingest.alerts.event.event,
         ingest.alerts.event.connection_id,
         ingest.environment().as_str(),
-        &ingest.body[..],
+        body::pack(&ingest.body),
         rule_list(&notified),
         rule_list(&applied.quiet),
         json_list(&transitions),
