@@ -6,10 +6,10 @@
 #   - syncwatch with durable storage, signature verification on and off,
 #     with 1, 100 and 1,000 rules;
 #   - syncwatch with the in-memory store (what durability costs);
-#   - syncwatch on PostgreSQL (storage.postgres, a throwaway local server
-#     started by bench/postgres.sh), signature on, 100 rules;
-#   - SQLite and PostgreSQL again with a new connection id per event (many
-#     customers, as Railz sends them, instead of one connection's burst);
+#   - SQLite and PostgreSQL (storage.postgres, a throwaway local server
+#     started by bench/postgres.sh) in pairs run back to back, with the
+#     benchmark's one connection id and with a new connection id per event
+#     (many customers, as Railz sends them);
 #   - a bare warp server that only reads and parses the JSON (examples/bare_warp.rs);
 #   - adnanh/webhook (Debian package `webhook`) with a two-clause trigger rule;
 # then measures latency at a fixed 1,000 events/s, notification latency at
@@ -89,20 +89,21 @@ done
 start_syncwatch "$work/rules-100-signed.yaml" --in-memory
 run "syncwatch, in-memory, signature, 100 rules" "$url"
 stop_last
-start_syncwatch "$work/rules-100-signed.yaml"
-run "syncwatch, durable, signature, 100 rules, a connection per event" "$url" --distinct-connections 1
-stop_last
 
+# PostgreSQL against SQLite: each PostgreSQL run right after its SQLite
+# twin, so that both see the same moment of a shared machine.
 start_postgres
 sed "s|^  path: .*|  postgres: $pg_url|" "$work/rules-100-signed.yaml" > "$work/rules-100-signed-pg.yaml"
-fresh_database
-start_syncwatch "$work/rules-100-signed-pg.yaml"
-run "syncwatch, PostgreSQL, signature, 100 rules" "$url"
-stop_last
-fresh_database
-start_syncwatch "$work/rules-100-signed-pg.yaml"
-run "syncwatch, PostgreSQL, signature, 100 rules, a connection per event" "$url" --distinct-connections 1
-stop_last
+for load in "one connection id" "a connection per event"; do
+  args=(); [ "$load" = "a connection per event" ] && args=(--distinct-connections 1)
+  start_syncwatch "$work/rules-100-signed.yaml"
+  run "SQLite, $load" "$url" "${args[@]}"
+  stop_last
+  fresh_database
+  start_syncwatch "$work/rules-100-signed-pg.yaml"
+  run "PostgreSQL, $load" "$url" "${args[@]}"
+  stop_last
+done
 fresh_database
 start_syncwatch "$work/rules-100-signed-pg.yaml"
 fixed_pg=$("$loadgen" --url "$url" --rate 1000 --seconds "$secs" --secret bench-secret)
@@ -130,11 +131,19 @@ for name in "bare warp (read + parse JSON)" "adnanh/webhook (2-clause rule)" \
   "syncwatch, durable, no signature, 1 rules" "syncwatch, durable, signature, 1 rules" \
   "syncwatch, durable, no signature, 100 rules" "syncwatch, durable, signature, 100 rules" \
   "syncwatch, durable, no signature, 1000 rules" "syncwatch, durable, signature, 1000 rules" \
-  "syncwatch, in-memory, signature, 100 rules" "syncwatch, PostgreSQL, signature, 100 rules" \
-  "syncwatch, durable, signature, 100 rules, a connection per event" \
-  "syncwatch, PostgreSQL, signature, 100 rules, a connection per event"; do
+  "syncwatch, in-memory, signature, 100 rules"; do
   awk -v n="$name" -v r="${rps[$name]}" -v a="${p50[$name]}" -v b="${p99[$name]}" -v bare="$bare" -v peer="$peer" \
     'BEGIN { printf "| %s | %d | %.2f | %.2f | %.0f%% | %.0f%% |\n", n, r, a, b, 100*r/bare, 100*r/peer }'
+done
+echo
+echo "## PostgreSQL against SQLite (signature, 100 rules; each pair run back to back)"
+echo
+echo "| load | SQLite req/s | PostgreSQL req/s | PostgreSQL p50 / p99 ms | share |"
+echo "|---|---:|---:|---:|---:|"
+for load in "one connection id" "a connection per event"; do
+  awk -v n="$load" -v s="${rps["SQLite, $load"]}" -v p="${rps["PostgreSQL, $load"]}" \
+    -v a="${p50["PostgreSQL, $load"]}" -v b="${p99["PostgreSQL, $load"]}" \
+    'BEGIN { printf "| %s | %d | %d | %.2f / %.2f | %.0f%% |\n", n, s, p, a, b, 100*p/s }'
 done
 echo
 echo "## Latency at a fixed 1,000 events/s (durable, signature, 100 rules)"

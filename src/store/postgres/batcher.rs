@@ -14,6 +14,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use deadpool_postgres::Pool;
+use futures_util::future::join;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{Id, JoinSet};
 
@@ -152,14 +153,17 @@ fn answer(replies: Vec<Reply>, outcomes: impl Iterator<Item = Result<IngestOutco
     }
 }
 
+/// One batch in two round trips: the locks with the reads behind them,
+/// then the write with the commit behind it.
 async fn commit(pool: &Pool, batch: &[&Ingest]) -> Result<Vec<IngestOutcome>, StoreError> {
     let locks = write::locks(batch.iter().map(|ingest| write::connection_of(ingest)));
-    let tx = Locked::begin(pool, locks).await?;
-    match write::ingest(tx.client(), batch).await {
-        Ok(outcomes) => {
-            tx.commit().await.map_err(db_error)?;
-            Ok(outcomes)
-        }
+    let tx = Locked::session(pool).await?;
+    // The locks are polled first, so the reads run after them, under them.
+    let (locked, found) = join(tx.lock(locks), write::read_batch(tx.client(), batch)).await;
+    let found = locked.and(found).map_err(db_error)?;
+    let (outcomes, writes, alerts) = write::apply_batch(batch, found);
+    match writes.commit(tx, &alerts).await {
+        Ok(()) => Ok(outcomes),
         // A copy that raced past the locks (same key, another connection)
         // is a duplicate, as the unique key says.
         Err(err) if batch.len() == 1 && err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {

@@ -3,7 +3,10 @@
 //! transactions wanting the same connections wait for each other and
 //! never deadlock.
 
+use std::future::Future;
+
 use deadpool_postgres::{Client, Object, Pool};
+use futures_util::future::join;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Error;
 
@@ -35,12 +38,28 @@ pub struct Locked {
 }
 
 impl Locked {
-    /// Begins a transaction on a pooled session and takes `keys` (sorted
-    /// here), all in one round trip.
-    pub async fn begin(pool: &Pool, mut keys: Vec<i64>) -> Result<Locked, StoreError> {
+    /// Begins a transaction on a pooled session and takes `keys`, all in
+    /// one round trip.
+    pub async fn begin(pool: &Pool, keys: Vec<i64>) -> Result<Locked, StoreError> {
+        let locked = Locked::session(pool).await?;
+        locked.lock(keys).await.map_err(db_error)?;
+        Ok(locked)
+    }
+
+    /// A pooled session for a transaction that [`lock`](Self::lock) begins.
+    pub async fn session(pool: &Pool) -> Result<Locked, StoreError> {
+        let client = pool.get().await.map_err(pool_error)?;
+        Ok(Locked { client: Some(client) })
+    }
+
+    /// Begins the transaction and takes `keys` (sorted here). The request
+    /// goes out when this is first polled: whatever is polled after it on
+    /// this session (tokio-postgres sends in that order) runs inside the
+    /// transaction, once the locks are held, without waiting for a round
+    /// trip of its own.
+    pub fn lock(&self, mut keys: Vec<i64>) -> impl Future<Output = Result<(), Error>> + '_ {
         keys.sort_unstable();
         keys.dedup();
-        let client = pool.get().await.map_err(pool_error)?;
         // Numbers only: nothing from a payload is spliced into SQL. One
         // statement takes them all, in the array's order.
         let list: Vec<String> = keys.iter().map(i64::to_string).collect();
@@ -48,23 +67,30 @@ impl Locked {
             "BEGIN; SELECT count(pg_advisory_xact_lock(key)) FROM unnest('{{{}}}'::bigint[]) AS key;",
             list.join(",")
         );
-        let locked = Locked { client: Some(client) };
-        locked.client().batch_execute(&sql).await.map_err(db_error)?;
-        Ok(locked)
+        async move { self.client().batch_execute(&sql).await }
     }
 
     pub fn client(&self) -> &Client {
         self.client.as_ref().expect("a Locked holds its session until it ends")
     }
 
-    pub async fn commit(mut self) -> Result<(), Error> {
+    pub async fn commit(self) -> Result<(), Error> {
+        self.commit_after(async |_: &Client| Ok(())).await
+    }
+
+    /// Runs `last` and commits, in one round trip: `last` must send its
+    /// request when first polled (an execute of a prepared statement), as
+    /// the COMMIT is sent right after that. A failed `last` fails the
+    /// whole: the server ends the failed transaction without committing.
+    pub async fn commit_after(mut self, last: impl AsyncFnOnce(&Client) -> Result<(), Error>) -> Result<(), Error> {
         let client = self.client.take().expect("a Locked holds its session until it ends");
-        let committed = client.batch_execute("COMMIT").await;
-        if committed.is_err() {
+        let (done, committed) = join(last(&client), client.batch_execute("COMMIT")).await;
+        let result = done.and(committed);
+        if result.is_err() {
             // The session's state is unknown: it does not go back.
             let _ = Object::take(client);
         }
-        committed
+        result
     }
 }
 

@@ -11,13 +11,14 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use deadpool_postgres::Client;
 use serde_json::{Value, json};
-use tokio_postgres::Error;
+use tokio_postgres::{Error, Statement};
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::{AlertState, Notification};
 
 use super::super::time::millis;
+use super::locked::Locked;
 
 const WRITE: &str = "WITH new_events AS (
     INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
@@ -155,10 +156,36 @@ impl Batch {
 
     /// Writes it all, with `alerts` (each changed key once, as it ended).
     pub async fn write(self, client: &Client, alerts: &[(AlertKey, AlertState)]) -> Result<(), Error> {
-        // A batch of redeliveries only, or checks that moved nothing.
-        if self.dedup_keys.is_empty() && alerts.is_empty() && self.known.is_empty() && self.days.is_empty() {
+        if self.is_empty(alerts) {
             return Ok(());
         }
+        let statement = client.prepare_cached(WRITE).await?;
+        self.execute(client, &statement, alerts).await
+    }
+
+    /// Writes it all and commits `tx`, in one round trip.
+    pub async fn commit(self, tx: Locked, alerts: &[(AlertKey, AlertState)]) -> Result<(), Error> {
+        if self.is_empty(alerts) {
+            return tx.commit().await;
+        }
+        // Prepared first: the write must go out as soon as it is polled,
+        // before the COMMIT behind it.
+        let statement = tx.client().prepare_cached(WRITE).await?;
+        tx.commit_after(async |client: &Client| self.execute(client, &statement, alerts).await)
+            .await
+    }
+
+    /// A batch of redeliveries only, or checks that moved nothing.
+    fn is_empty(&self, alerts: &[(AlertKey, AlertState)]) -> bool {
+        self.dedup_keys.is_empty() && alerts.is_empty() && self.known.is_empty() && self.days.is_empty()
+    }
+
+    async fn execute(
+        self,
+        client: &Client,
+        statement: &Statement,
+        alerts: &[(AlertKey, AlertState)],
+    ) -> Result<(), Error> {
         let bodies: Vec<&[u8]> = self.bodies.iter().map(|body| &body[..]).collect();
         let known: Vec<Value> = self.known.into_values().collect();
         let days: Vec<Value> = self
@@ -168,10 +195,9 @@ impl Batch {
                 json!({ "connection": connection, "day": day, "clean": clean, "failed": failed, "empty": empty })
             })
             .collect();
-        let statement = client.prepare_cached(WRITE).await?;
         client
             .execute(
-                &statement,
+                statement,
                 &[
                     &self.dedup_keys,
                     &self.request_ids,

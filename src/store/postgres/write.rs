@@ -21,7 +21,7 @@ use crate::absence::{Check, KnownConnection, watches};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Status;
-use crate::lifecycle::{AlertInput, Phase, apply, apply_absence};
+use crate::lifecycle::{AlertInput, AlertState, Phase, apply, apply_absence};
 use crate::quiet::Silence;
 use crate::store::sqlite::{AbsenceOutcome, Checked};
 
@@ -68,17 +68,34 @@ pub fn connection_of(ingest: &Ingest) -> &str {
     ingest.alerts.event.connection_id.as_deref().unwrap_or("-")
 }
 
-/// Records a batch of events in one transaction that holds the locks of
-/// their connections, in order: each event's outcome (accepted, or a
-/// duplicate of a stored event or of an earlier one in the batch).
-pub async fn ingest(client: &Client, ingests: &[&Ingest]) -> Result<Vec<IngestOutcome>, Error> {
+/// What a batch of events finds under the locks of their connections:
+/// their alerts and rows, and which of their keys are already stored.
+pub struct Found {
+    states: Staged,
+    known: HashMap<String, KnownConnection>,
+    seen: HashSet<String>,
+}
+
+/// Reads what the batch `ingests` needs (see [`Found`]).
+pub async fn read_batch(client: &Client, ingests: &[&Ingest]) -> Result<Found, Error> {
     let mut connections: Vec<String> = ingests.iter().map(|i| connection_of(i).to_owned()).collect();
     connections.sort();
     connections.dedup();
     let keys: Vec<&str> = ingests.iter().map(|i| i.dedup_key.as_str()).collect();
-    let ((mut states, mut known), seen) =
-        try_join(read(client, &connections), query_cached(client, rows::SEEN, &keys)).await?;
-    let mut seen: HashSet<String> = seen.iter().map(|row| row.get(0)).collect();
+    let ((states, known), seen) = try_join(read(client, &connections), query_cached(client, rows::SEEN, &keys)).await?;
+    let seen = seen.iter().map(|row| row.get(0)).collect();
+    Ok(Found { states, known, seen })
+}
+
+/// Runs a batch of events through the lifecycle, in order: each event's
+/// outcome (accepted, or a duplicate of a stored event or of an earlier
+/// one in the batch), what to write, and the alerts that moved.
+pub fn apply_batch(ingests: &[&Ingest], found: Found) -> (Vec<IngestOutcome>, Batch, Vec<(AlertKey, AlertState)>) {
+    let Found {
+        mut states,
+        mut known,
+        mut seen,
+    } = found;
     let mut batch = Batch::default();
     let mut outcomes = Vec::with_capacity(ingests.len());
     for ingest in ingests {
@@ -89,8 +106,7 @@ pub async fn ingest(client: &Client, ingests: &[&Ingest]) -> Result<Vec<IngestOu
         };
         outcomes.push(outcome);
     }
-    batch.write(client, &states.changed()).await?;
-    Ok(outcomes)
+    (outcomes, batch, states.changed())
 }
 
 /// Runs one new event through the lifecycle, adds what it writes to
