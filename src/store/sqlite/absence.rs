@@ -83,7 +83,7 @@ fn check_one(
     // The message says how long it has really been silent, even when its
     // clock started later (it came back, or syncwatch was down).
     let silent_since = known.last_sync.unwrap_or(known.first_seen);
-    let states = &mut SqlStates { conn: tx };
+    let states = &mut SqlStates::new(tx);
     let (applied, state) = apply_absence(states, config, rule, &known, silent_since, now, silences.clone())?;
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     if !applied.notifications.is_empty() {

@@ -1,6 +1,8 @@
 //! Alert states in the `alerts` table: the lifecycle reads and writes them
 //! inside the ingest transaction, and `syncwatch alerts` lists them.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::alerts::AlertKey;
@@ -20,11 +22,24 @@ const GET: &str = concat!(
     columns!(),
     " FROM alerts WHERE rule = ?1 AND connection = ?2 AND data_type = ?3"
 );
+// An alert's row is updated in place, its key and (when the phase stays)
+// its state left as they are: SQLite then rewrites only the row's page.
+// `INSERT OR REPLACE` deleted and reinserted it, rewriting a page of each
+// of the table's three indexes on every event.
 const PUT: &str = concat!(
-    "INSERT OR REPLACE INTO alerts (",
+    "INSERT INTO alerts (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+     ON CONFLICT (rule, connection, data_type) DO UPDATE SET state = excluded.state, since = excluded.since,
+     firing_since = excluded.firing_since, resolved_at = excluded.resolved_at, matches = excluded.matches,
+     streak = excluded.streak, clean = excluded.clean, last_notified = excluded.last_notified,
+     notified = excluded.notified, muted_by = excluded.muted_by"
 );
+// The same phase as read: `state` (in the `alerts_active` index's
+// condition) is not in the SET list, so the index is not touched.
+const KEEP_PHASE: &str = "UPDATE alerts SET since = ?4, firing_since = ?5, resolved_at = ?6, matches = ?7, streak = ?8,
+     clean = ?9, last_notified = ?10, notified = ?11, muted_by = ?12
+     WHERE rule = ?1 AND connection = ?2 AND data_type = ?3";
 const ACTIVE: &str = concat!(
     "SELECT ",
     columns!(),
@@ -41,27 +56,71 @@ const ACTIVE_OF: &str = concat!(
 
 /// The alert states of one transaction.
 pub struct SqlStates<'t> {
-    pub conn: &'t Connection,
+    conn: &'t Connection,
+    /// The phase each alert read had in its row.
+    read: HashMap<AlertKey, Phase>,
+}
+
+impl<'t> SqlStates<'t> {
+    pub fn new(conn: &'t Connection) -> SqlStates<'t> {
+        SqlStates {
+            conn,
+            read: HashMap::new(),
+        }
+    }
+
+    fn remember(&mut self, key: &AlertKey, state: &AlertState) {
+        self.read.insert(key.clone(), state.phase);
+    }
 }
 
 impl AlertStates for SqlStates<'_> {
     type Error = rusqlite::Error;
 
     fn get(&mut self, key: &AlertKey) -> rusqlite::Result<Option<AlertState>> {
-        self.conn
+        let state = self
+            .conn
             .prepare_cached(GET)?
             .query_row(params![key.rule, key.connection, stored(&key.data_type)], |row| {
                 Ok(read_row(row)?.1)
             })
-            .optional()
+            .optional()?;
+        if let Some(state) = &state {
+            self.remember(key, state);
+        }
+        Ok(state)
     }
 
     fn active(&mut self, connection: &str) -> rusqlite::Result<Vec<(AlertKey, AlertState)>> {
-        active_of(self.conn, Some(connection))
+        let active = active_of(self.conn, Some(connection))?;
+        for (key, state) in &active {
+            self.remember(key, state);
+        }
+        Ok(active)
     }
 
     fn put(&mut self, key: &AlertKey, state: &AlertState) -> rusqlite::Result<()> {
         let notified = serde_json::to_string(&state.notified).unwrap_or_else(|_| "[]".into());
+        if self.read.get(key) == Some(&state.phase) {
+            let updated = self.conn.prepare_cached(KEEP_PHASE)?.execute(params![
+                key.rule,
+                key.connection,
+                stored(&key.data_type),
+                millis(state.since),
+                state.firing_since.map(millis),
+                state.resolved_at.map(millis),
+                state.matches as i64,
+                state.streak,
+                state.clean,
+                state.last_notified.map(millis),
+                notified,
+                state.muted_by,
+            ])?;
+            if updated == 1 {
+                return Ok(());
+            }
+        }
+        self.read.insert(key.clone(), state.phase);
         self.conn.prepare_cached(PUT)?.execute(params![
             key.rule,
             key.connection,

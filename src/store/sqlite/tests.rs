@@ -241,3 +241,31 @@ async fn a_database_of_the_first_release_keeps_its_events_and_its_active_alerts_
     assert_eq!(notified.len(), 1);
     assert_eq!(transitions, ["failed/CON-1: firing → resolved, RESOLVED to ops"]);
 }
+
+#[tokio::test]
+async fn an_alert_updated_in_place_keeps_its_counts_and_leaves_the_active_list_when_it_resolves() {
+    let (dir, store) = store();
+    let now = SystemTime::now();
+    for (n, request) in ["r-1", "r-2", "r-3"].into_iter().enumerate() {
+        store
+            .ingest(ingest(request, "CON-1", now + Duration::from_secs(n as u64)))
+            .await
+            .unwrap();
+    }
+    let conn = open_read_only(&dir.path().join("db")).unwrap();
+    let active = alerts::active_of(&conn, Some("CON-1")).unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].1.phase, crate::lifecycle::Phase::Firing);
+    assert_eq!(active[0].1.matches, 3, "each same-phase update counted");
+
+    let mut clean = ingest("r-4", "CON-1", now + Duration::from_secs(10));
+    clean.alerts.matches.clear();
+    let body = r#"{"data":{"event":"data","connectionId":"CON-1","requests":[{"request":"bills","status":"success"}]},"requestId":"r-4"}"#;
+    clean.alerts.event = Arc::new(parse_event(body.as_bytes()).unwrap());
+    store.ingest(clean).await.unwrap();
+    assert!(alerts::active_of(&conn, Some("CON-1")).unwrap().is_empty());
+    assert!(
+        alerts::active_of(&conn, None).unwrap().is_empty(),
+        "the active index follows the new phase"
+    );
+}

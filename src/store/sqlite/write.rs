@@ -22,7 +22,7 @@ pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOut
     if seen {
         return Ok(IngestOutcome::Duplicate);
     }
-    let applied = apply(&mut SqlStates { conn: tx }, &ingest.alerts)?;
+    let applied = apply(&mut SqlStates::new(tx), &ingest.alerts)?;
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     // The event row is written once, with its verdicts.
