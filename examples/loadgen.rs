@@ -92,6 +92,10 @@ fn request_id(run: u128, n: u64) -> String {
     )
 }
 
+fn is_uuid(word: &str) -> bool {
+    word.len() == 36 && word.char_indices().all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23))
+}
+
 fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -148,17 +152,21 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[index] as f64 / 1000.0
 }
 
-/// A Slack stand-in that notes when each requestId's message arrives.
+/// A Slack stand-in that notes when each message arrives, under every
+/// UUID-shaped word in it: the one that is a requestId sent is matched at
+/// the end.
 fn start_sink(addr: &str, arrivals: Arc<Mutex<Vec<(String, Instant)>>>) {
     let route = warp::post().and(warp::body::bytes()).map(move |body: Bytes| {
+        let at = Instant::now();
         let text = String::from_utf8_lossy(&body);
-        if let Some(start) = text.find("bench-") {
-            let id: String = text[start..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect();
-            arrivals.lock().unwrap().push((id, Instant::now()));
-        }
+        let mut words: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+            .filter(|word| is_uuid(word))
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        let mut arrivals = arrivals.lock().unwrap();
+        arrivals.extend(words.into_iter().map(|word| (word.to_owned(), at)));
         "ok"
     });
     let addr: std::net::SocketAddr = addr.parse().expect("sink address");
