@@ -93,7 +93,10 @@ fn request_id(run: u128, n: u64) -> String {
 }
 
 fn is_uuid(word: &str) -> bool {
-    word.len() == 36 && word.char_indices().all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23))
+    word.len() == 36
+        && word
+            .char_indices()
+            .all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23))
 }
 
 fn splitmix64(x: u64) -> u64 {
