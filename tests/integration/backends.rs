@@ -278,3 +278,59 @@ async fn state_survives_a_restart(backend: Backend) {
     app.post_ok(sync("CON-R", "after", "failed")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
 }
+
+/// Runs `sql` on the app's stopped store, as an operator's tool would.
+async fn execute(backend: &Backend, dir: &tempfile::TempDir, sql: &str) {
+    match backend {
+        Backend::Sqlite => {
+            rusqlite::Connection::open(database(dir))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap();
+        }
+        Backend::Postgres(url) => {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+            let session = tokio::spawn(connection);
+            client.batch_execute(sql).await.unwrap();
+            drop(client);
+            let _ = session.await;
+        }
+    }
+}
+
+fn ms_ago(ago: Duration) -> i64 {
+    let at = std::time::SystemTime::now() - ago;
+    at.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+on_both_stores!(after_a_downtime_the_absence_clocks_start_again);
+async fn after_a_downtime_the_absence_clocks_start_again(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, "", "  - name: stopped-syncing\n    when: { no_sync_for: 3s }\n");
+    let app = start(&backend, &yaml).await;
+    app.post_ok(sync("CON-D", "d-1", "success")).await;
+    let dir = app.stop().await;
+    // Its last sync an hour ago, and syncwatch down for the last 30
+    // minutes: the webhooks of that half hour may be lost, so no alert at
+    // start, but one once the clock has run again from the start.
+    let (hour, half) = (ms_ago(Duration::from_secs(3600)), ms_ago(Duration::from_secs(1800)));
+    let sql = format!(
+        "UPDATE connections SET last_sync = {hour}, first_seen = {hour};
+         UPDATE meta SET value = {half} WHERE key = 'heartbeat';"
+    );
+    execute(&backend, &dir, &sql).await;
+    let app = match &backend {
+        Backend::Sqlite => spawn_app_in(dir, &yaml, fast_settings()).await,
+        Backend::Postgres(_) => start(&backend, &yaml).await,
+    };
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("syncwatch_downtimes_total 1"), "{metrics}");
+    assert!(metrics.contains("syncwatch_last_downtime_seconds 1800"), "{metrics}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(slack.delivered().is_empty(), "no burst of absence alerts at start");
+    assert!(
+        eventually(WAIT, || slack.delivered().len() == 1).await,
+        "the clock restarted at start"
+    );
+    assert!(slack.delivered()[0].to_string().contains("CON-D"));
+}
