@@ -66,6 +66,10 @@ pub struct Metrics {
     /// Store transactions, and the writes they carried (group commit).
     pub store_commits: Counter,
     pub store_writes: Counter,
+    /// The PostgreSQL pool's sessions, set at each scrape (0 on SQLite).
+    pub database_sessions: Gauge<i64, AtomicI64>,
+    pub database_sessions_idle: Gauge<i64, AtomicI64>,
+    pub database_session_waiters: Gauge<i64, AtomicI64>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -145,6 +149,26 @@ impl Metrics {
             "Writes (webhooks, settles, checks) committed; divided by store_commits, the group commit's size",
             store_writes.clone(),
         );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let gauge = Gauge::<i64, AtomicI64>::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let database_sessions = gauge(
+            &mut registry,
+            "database_sessions",
+            "PostgreSQL sessions open in this instance's pool (0 on SQLite)",
+        );
+        let database_sessions_idle = gauge(
+            &mut registry,
+            "database_sessions_idle",
+            "PostgreSQL sessions open and idle in the pool (0 on SQLite)",
+        );
+        let database_session_waiters = gauge(
+            &mut registry,
+            "database_session_waiters",
+            "Tasks waiting for a PostgreSQL session: above 0 for long, the pool is too small or the database slow",
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -167,6 +191,9 @@ impl Metrics {
             template_failures,
             store_commits,
             store_writes,
+            database_sessions,
+            database_sessions_idle,
+            database_session_waiters,
         }
     }
 

@@ -199,7 +199,12 @@ async fn render_metrics(state: Arc<AppState>) -> impl Reply {
     }
     state.metrics.absence_planned.set(state.absence.planned() as i64);
     Metrics::catch_up(&state.metrics.template_failures, crate::render::template_failures());
-    let (commits, writes) = crate::store::sqlite::commit_counts();
+    if let Some(sessions) = state.store.sessions() {
+        state.metrics.database_sessions.set(sessions.open as i64);
+        state.metrics.database_sessions_idle.set(sessions.idle as i64);
+        state.metrics.database_session_waiters.set(sessions.waiting as i64);
+    }
+    let (commits, writes) = crate::store::commit_counts();
     Metrics::catch_up(&state.metrics.store_commits, commits);
     Metrics::catch_up(&state.metrics.store_writes, writes);
     warp::reply::with_header(

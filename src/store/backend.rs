@@ -217,6 +217,15 @@ impl Store {
         }
     }
 
+    /// The database sessions of a PostgreSQL store's pool; None for the
+    /// others, which have no pool.
+    pub fn sessions(&self) -> Option<Sessions> {
+        match self {
+            Store::Memory(_) | Store::Sqlite(_) => None,
+            Store::Postgres(store) => Some(store.sessions()),
+        }
+    }
+
     /// Whether storage accepts writes, for `/readyz`.
     pub async fn is_ready(&self) -> bool {
         match self {
@@ -225,4 +234,12 @@ impl Store {
             Store::Postgres(store) => store.is_ready().await,
         }
     }
+}
+
+/// A pool's sessions: open (idle or in use), idle, and callers waiting for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sessions {
+    pub open: usize,
+    pub idle: usize,
+    pub waiting: usize,
 }

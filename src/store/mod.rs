@@ -3,13 +3,15 @@
 //! workers claim, send and settle them.
 
 mod backend;
+mod counts;
 mod memory;
 mod model;
 pub mod postgres;
 pub mod sqlite;
 mod time;
 
-pub use backend::Store;
+pub use backend::{Sessions, Store};
+pub use counts::commit_counts;
 pub use memory::MemoryStore;
 pub use model::{Delivery, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Settle, StoreError};
 pub use postgres::PgStore;

@@ -334,3 +334,31 @@ async fn after_a_downtime_the_absence_clocks_start_again(backend: Backend) {
     );
     assert!(slack.delivered()[0].to_string().contains("CON-D"));
 }
+
+/// The value of the metric line that starts with `name ` in `metrics`.
+fn metric(metrics: &str, name: &str) -> f64 {
+    let line = metrics
+        .lines()
+        .find(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+on_both_stores!(metrics_show_the_commits_and_the_database_sessions);
+async fn metrics_show_the_commits_and_the_database_sessions(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let app = start(&backend, &rules(&slack, "", BILLS)).await;
+    let before = metric(&app.metrics().await, "syncwatch_store_commits_total");
+    app.post_ok(sync("CON-M", "m-1", "success")).await;
+    let metrics = app.metrics().await;
+    assert!(metric(&metrics, "syncwatch_store_commits_total") > before, "{metrics}");
+    let sessions = metric(&metrics, "syncwatch_database_sessions");
+    match backend {
+        Backend::Sqlite => assert_eq!(sessions, 0.0, "no pool on SQLite"),
+        Backend::Postgres(_) => {
+            assert!(sessions >= 1.0, "{metrics}");
+            assert!(metric(&metrics, "syncwatch_database_sessions_idle") <= sessions);
+            assert_eq!(metric(&metrics, "syncwatch_database_session_waiters"), 0.0);
+        }
+    }
+}

@@ -18,6 +18,7 @@ use futures_util::future::join;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{Id, JoinSet};
 
+use super::super::counts;
 use super::super::model::{Ingest, IngestOutcome, StoreError};
 use super::locked::Locked;
 use super::{db_error, write};
@@ -163,7 +164,10 @@ async fn commit(pool: &Pool, batch: &[&Ingest]) -> Result<Vec<IngestOutcome>, St
     let found = locked.and(found).map_err(db_error)?;
     let (outcomes, writes, alerts) = write::apply_batch(batch, found);
     match writes.commit(tx, &alerts).await {
-        Ok(()) => Ok(outcomes),
+        Ok(()) => {
+            counts::committed(batch.len());
+            Ok(outcomes)
+        }
         // A copy that raced past the locks (same key, another connection)
         // is a duplicate, as the unique key says.
         Err(err) if batch.len() == 1 && err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {

@@ -13,7 +13,7 @@ use crate::config::{ChannelKind, Config};
 use crate::lifecycle::AlertState;
 use crate::quiet::Silence;
 use crate::store::sqlite::{AbsenceOutcome, Built};
-use crate::store::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
+use crate::store::{Delivery, Ingest, IngestOutcome, Pruned, Sessions, Settle, StoreError};
 
 use super::super::time::{from_millis, millis};
 use super::batcher::Batcher;
@@ -127,6 +127,15 @@ impl PgStore {
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(built)
+    }
+
+    pub fn sessions(&self) -> Sessions {
+        let status = self.pool.status();
+        Sessions {
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
     }
 
     pub async fn heartbeat(&self, at: SystemTime) -> Result<(), StoreError> {

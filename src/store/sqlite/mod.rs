@@ -23,7 +23,6 @@ pub use absence::{AbsenceOutcome, Checked};
 pub use digest::{Built, unknown_item};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::SqliteStore;
-pub use writer::commit_counts;
 
 #[cfg(test)]
 mod tests;

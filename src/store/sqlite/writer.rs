@@ -4,28 +4,18 @@
 //! savepoint: one failing command does not undo the others.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, Savepoint, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::super::counts;
 use super::super::model::StoreError;
 use super::open::open_writer;
 
 /// Commands waiting beyond this many go into the next transaction.
 const MAX_BATCH: usize = 512;
-
-/// Transactions committed and commands they carried, for `/metrics`: their
-/// ratio is the group commit's batch size.
-static COMMITS: AtomicU64 = AtomicU64::new(0);
-static COMMANDS: AtomicU64 = AtomicU64::new(0);
-
-/// (transactions committed, commands committed) since start.
-pub fn commit_counts() -> (u64, u64) {
-    (COMMITS.load(Ordering::Relaxed), COMMANDS.load(Ordering::Relaxed))
-}
 
 pub type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -144,8 +134,7 @@ fn commit_batch(conn: &mut Connection, mut batch: Vec<Command>) -> Result<(), Ba
     if let Err(err) = tx.commit() {
         return Err((err, batch));
     }
-    COMMITS.fetch_add(1, Ordering::Relaxed);
-    COMMANDS.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    counts::committed(batch.len());
     for (command, result) in batch.into_iter().zip(results) {
         command.finish(result);
     }
