@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Savepoint, params};
+use rusqlite::{Connection, params};
 
 use crate::absence::{Check, watches};
 use crate::config::Config;
@@ -38,7 +38,7 @@ pub struct AbsenceOutcome {
 }
 
 pub fn check(
-    tx: &Savepoint<'_>,
+    tx: &Connection,
     config: &Config,
     checks: &[Check],
     now: SystemTime,
@@ -57,7 +57,7 @@ pub fn check(
 }
 
 fn check_one(
-    tx: &Savepoint<'_>,
+    tx: &Connection,
     config: &Config,
     (rule, id): &Check,
     (now, floor): (SystemTime, Option<SystemTime>),
@@ -104,7 +104,7 @@ fn check_one(
 /// (`absence`), so `history` and `explain absence:...` show it like any
 /// other.
 fn record_check(
-    tx: &Savepoint<'_>,
+    tx: &Connection,
     rule: &str,
     connection: &str,
     environment: &str,

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Savepoint, params};
+use rusqlite::{Connection, params};
 
 use crate::config::ChannelKind;
 use crate::render::{Item, digest_for};
@@ -25,7 +25,7 @@ pub struct Built {
 /// Gathers `channel`'s pending notifications into one digest, queued now.
 /// Ones older than `max_age` are expired instead (never sent late).
 pub fn build(
-    tx: &Savepoint<'_>,
+    tx: &Connection,
     channel: &str,
     kind: &ChannelKind,
     max_items: usize,

@@ -11,8 +11,6 @@ use tokio::sync::oneshot;
 
 use std::sync::Arc;
 
-use rusqlite::Savepoint;
-
 use super::super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::absence::{self, AbsenceOutcome};
 use super::digest::{self, Built};
@@ -65,7 +63,7 @@ impl SqliteStore {
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Savepoint<'_>) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let sent = lock(&self.commands).send(job(work, reply));

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{Savepoint, params};
+use rusqlite::{Connection, params};
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
@@ -15,7 +15,7 @@ use super::alerts::SqlStates;
 use super::millis;
 use super::{body, connections};
 
-pub fn ingest(tx: &Savepoint<'_>, ingest: &Ingest) -> rusqlite::Result<IngestOutcome> {
+pub fn ingest(tx: &Connection, ingest: &Ingest) -> rusqlite::Result<IngestOutcome> {
     let seen = tx
         .prepare_cached("SELECT 1 FROM events WHERE dedup_key = ?1")?
         .exists([&ingest.dedup_key])?;
@@ -75,7 +75,7 @@ const DAY_EMPTY: &str = "INSERT INTO connection_days (connection, day, empty) VA
 
 /// Counts the sync in its connection's day: failed if any data type
 /// failed, else empty if any came back empty, else clean.
-fn record_day(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Result<()> {
+fn record_day(tx: &Connection, alerts: &AlertInput) -> rusqlite::Result<()> {
     let event = &alerts.event;
     let Some(connection) = event.connection_id.as_deref().filter(|_| event.is_sync()) else {
         return Ok(());
@@ -98,7 +98,7 @@ fn record_day(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Result<()> {
 }
 
 /// Remembers the connection the event names, in the same transaction.
-fn record_connection(tx: &Savepoint<'_>, alerts: &AlertInput) -> rusqlite::Result<Option<KnownConnection>> {
+fn record_connection(tx: &Connection, alerts: &AlertInput) -> rusqlite::Result<Option<KnownConnection>> {
     let Some(id) = alerts.event.connection_id.as_deref() else {
         return Ok(None);
     };
@@ -122,7 +122,7 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
 /// Queues one delivery per channel of `notification`, for the event row
 /// `event_id`, and notes the channels to wake.
 pub fn queue_notification(
-    tx: &Savepoint<'_>,
+    tx: &Connection,
     event_id: i64,
     request_id: Option<&str>,
     at: SystemTime,
@@ -153,7 +153,7 @@ pub fn queue_notification(
     Ok(())
 }
 
-pub fn settle(tx: &Savepoint<'_>, id: u64, settle: &Settle, at: SystemTime) -> rusqlite::Result<()> {
+pub fn settle(tx: &Connection, id: u64, settle: &Settle, at: SystemTime) -> rusqlite::Result<()> {
     let at = millis(at);
     let (outcome, answer) = match settle {
         Settle::Delivered { answer } => ("delivered", answer),
@@ -189,7 +189,7 @@ pub fn settle(tx: &Savepoint<'_>, id: u64, settle: &Settle, at: SystemTime) -> r
 /// Removes settled deliveries, their attempts, and events older than
 /// `cutoff` that have no delivery left; pending deliveries are never
 /// pruned, so neither are their events.
-pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime, forget_before: SystemTime) -> rusqlite::Result<Pruned> {
+pub fn prune(tx: &Connection, cutoff: SystemTime, forget_before: SystemTime) -> rusqlite::Result<Pruned> {
     let forgotten = connections::forget_older(tx, forget_before)?;
     let cutoff = millis(cutoff);
     tx.execute("DELETE FROM connection_days WHERE day < ?1", [cutoff / 86_400_000])?;
@@ -222,7 +222,7 @@ pub fn prune(tx: &Savepoint<'_>, cutoff: SystemTime, forget_before: SystemTime) 
 
 /// Settles the pending deliveries of channels not in `known` as failed,
 /// with an attempt row saying why, so `history` and `explain` show it.
-pub fn abandon(tx: &Savepoint<'_>, known: &[String], at: SystemTime) -> rusqlite::Result<Vec<(String, u64)>> {
+pub fn abandon(tx: &Connection, known: &[String], at: SystemTime) -> rusqlite::Result<Vec<(String, u64)>> {
     let known = serde_json::to_string(known).unwrap_or_else(|_| "[]".into());
     let reason = "channel no longer configured";
     let dropped = tx
@@ -252,7 +252,7 @@ pub fn abandon(tx: &Savepoint<'_>, known: &[String], at: SystemTime) -> rusqlite
 }
 
 /// A real write, for `/readyz`: proves the file and the disk take writes.
-pub fn probe(tx: &Savepoint<'_>) -> rusqlite::Result<()> {
+pub fn probe(tx: &Connection) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
         [millis(SystemTime::now())],
