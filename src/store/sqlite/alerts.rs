@@ -36,10 +36,11 @@ const PUT: &str = concat!(
      notified = excluded.notified, muted_by = excluded.muted_by"
 );
 // The same phase as read: `state` (in the `alerts_active` index's
-// condition) is not in the SET list, so the index is not touched.
-const KEEP_PHASE: &str = "UPDATE alerts SET since = ?4, firing_since = ?5, resolved_at = ?6, matches = ?7, streak = ?8,
-     clean = ?9, last_notified = ?10, notified = ?11, muted_by = ?12
-     WHERE rule = ?1 AND connection = ?2 AND data_type = ?3";
+// condition) is not in the SET list, so the index is not touched. It
+// takes PUT's parameters; the phase only checks the row still has it.
+const KEEP_PHASE: &str = "UPDATE alerts SET since = ?5, firing_since = ?6, resolved_at = ?7, matches = ?8, streak = ?9,
+     clean = ?10, last_notified = ?11, notified = ?12, muted_by = ?13
+     WHERE rule = ?1 AND connection = ?2 AND data_type = ?3 AND state = ?4";
 const ACTIVE: &str = concat!(
     "SELECT ",
     columns!(),
@@ -101,27 +102,7 @@ impl AlertStates for SqlStates<'_> {
 
     fn put(&mut self, key: &AlertKey, state: &AlertState) -> rusqlite::Result<()> {
         let notified = serde_json::to_string(&state.notified).unwrap_or_else(|_| "[]".into());
-        if self.read.get(key) == Some(&state.phase) {
-            let updated = self.conn.prepare_cached(KEEP_PHASE)?.execute(params![
-                key.rule,
-                key.connection,
-                stored(&key.data_type),
-                millis(state.since),
-                state.firing_since.map(millis),
-                state.resolved_at.map(millis),
-                state.matches as i64,
-                state.streak,
-                state.clean,
-                state.last_notified.map(millis),
-                notified,
-                state.muted_by,
-            ])?;
-            if updated == 1 {
-                return Ok(());
-            }
-        }
-        self.read.insert(key.clone(), state.phase);
-        self.conn.prepare_cached(PUT)?.execute(params![
+        let row = params![
             key.rule,
             key.connection,
             stored(&key.data_type),
@@ -135,7 +116,12 @@ impl AlertStates for SqlStates<'_> {
             state.last_notified.map(millis),
             notified,
             state.muted_by,
-        ])?;
+        ];
+        if self.read.get(key) == Some(&state.phase) && self.conn.prepare_cached(KEEP_PHASE)?.execute(row)? == 1 {
+            return Ok(());
+        }
+        self.read.insert(key.clone(), state.phase);
+        self.conn.prepare_cached(PUT)?.execute(row)?;
         Ok(())
     }
 }
