@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::helpers::{
-    Backend, Daemon, RulesFile, SlackReply, SlackStandIn, TestApp, eventually, fast_settings, free_port, set_reachable,
-    spawn_app_on, stderr, stdout, syncwatch_async,
+    BILLS, Backend, Daemon, RulesFile, SlackReply, SlackStandIn, TestApp, eventually, fast_settings, free_port,
+    set_reachable, spawn_app_on, stderr, stdout, sync, syncwatch_async,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -15,14 +15,6 @@ fn rules(slack: &SlackStandIn, rules: &str) -> String {
     format!(
         "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: off\ndefaults:\n  notify: [ops]\nrules:\n{rules}",
         slack.url()
-    )
-}
-
-const BILLS: &str = "  - name: bills-failing\n    when: { failed: { above: 0, data_types: [bills] } }\n";
-
-fn sync(connection: &str, request_id: &str, status: &str) -> String {
-    format!(
-        r#"{{"data":{{"event":"data","connectionId":"{connection}","businessName":"Acme","serviceName":"xero","sandbox":false,"requests":[{{"request":"bills","status":"{status}"}}]}},"requestId":"{request_id}"}}"#
     )
 }
 

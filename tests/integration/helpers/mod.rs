@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod client;
 mod daemon;
+mod payloads;
 mod postgres;
 mod slack;
 mod smtp;
@@ -15,6 +16,7 @@ pub use app::{
 pub use cli::*;
 pub use client::client;
 pub use daemon::{Daemon, free_port};
+pub use payloads::{BILLS, sync};
 pub use postgres::set_reachable;
 pub use slack::{SlackReply, SlackStandIn};
 pub use smtp::{SmtpServer, eventually};
