@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use deadpool_postgres::{Client, Pool};
+use deadpool_postgres::{Client, Pool, Transaction};
 
 use crate::absence::{Check, KnownConnection};
 use crate::alerts::AlertKey;
@@ -56,6 +56,19 @@ impl PgStore {
         })
     }
 
+    /// Runs `work` in a transaction on a pooled session and commits it.
+    /// Dropped on an error, the transaction rolls back.
+    async fn in_transaction<T>(
+        &self,
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let done = work(&tx).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(done)
+    }
+
     async fn client(&self) -> Result<Client, StoreError> {
         self.pool.get().await.map_err(super::pool_error)
     }
@@ -77,12 +90,8 @@ impl PgStore {
     }
 
     pub async fn settle(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        queue::settle(&tx, id, &settle, SystemTime::now())
+        self.in_transaction(async |tx| queue::settle(tx, id, &settle, SystemTime::now()).await)
             .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
     }
 
     pub async fn release(&self, id: u64) {
@@ -97,19 +106,13 @@ impl PgStore {
     }
 
     pub async fn abandon(&self, known: Vec<String>) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let dropped = queue::abandon(&tx, &known, SystemTime::now()).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(dropped)
+        self.in_transaction(async |tx| queue::abandon(tx, &known, SystemTime::now()).await)
+            .await
     }
 
     pub async fn prune(&self, cutoff: SystemTime, forget_before: SystemTime) -> Result<Pruned, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let pruned = queue::prune(&tx, cutoff, forget_before).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(pruned)
+        self.in_transaction(async |tx| queue::prune(tx, cutoff, forget_before).await)
+            .await
     }
 
     pub async fn build_digest(
@@ -120,13 +123,10 @@ impl PgStore {
         max_age: Duration,
         now: SystemTime,
     ) -> Result<Option<Built>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let built = queue::build_digest(&tx, (channel, &kind), (max_items, max_age), now, &self.holder)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(built)
+        self.in_transaction(async |tx| {
+            queue::build_digest(tx, (channel, &kind), (max_items, max_age), now, &self.holder).await
+        })
+        .await
     }
 
     pub fn sessions(&self) -> Sessions {
@@ -151,20 +151,20 @@ impl PgStore {
         now: SystemTime,
         gap: Duration,
     ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        tx.execute(LOCK, &[&lock_key("heartbeat")]).await.map_err(db_error)?;
-        let heartbeat = meta(&tx, HEARTBEAT).await.map_err(db_error)?.map(from_millis);
-        let down = heartbeat
-            .and_then(|at| now.duration_since(at).ok())
-            .filter(|down| *down > gap);
-        if down.is_some() {
-            set_meta(&tx, CLOCK_FLOOR, millis(now)).await.map_err(db_error)?;
-        }
-        set_meta(&tx, HEARTBEAT, millis(now)).await.map_err(db_error)?;
-        let floor = meta(&tx, CLOCK_FLOOR).await.map_err(db_error)?.map(from_millis);
-        tx.commit().await.map_err(db_error)?;
-        Ok((floor, down))
+        self.in_transaction(async |tx| {
+            tx.execute(LOCK, &[&lock_key("heartbeat")]).await?;
+            let heartbeat = meta(tx, HEARTBEAT).await?.map(from_millis);
+            let down = heartbeat
+                .and_then(|at| now.duration_since(at).ok())
+                .filter(|down| *down > gap);
+            if down.is_some() {
+                set_meta(tx, CLOCK_FLOOR, millis(now)).await?;
+            }
+            set_meta(tx, HEARTBEAT, millis(now)).await?;
+            let floor = meta(tx, CLOCK_FLOOR).await?.map(from_millis);
+            Ok((floor, down))
+        })
+        .await
     }
 
     pub async fn status(
@@ -250,40 +250,38 @@ impl PgStore {
     }
 
     pub async fn add_silence(&self, silence: &Silence) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
         let matchers = serde_json::to_string(&silence.matchers).unwrap_or_else(|_| "{}".into());
-        tx.execute(
-            "INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &silence.id,
-                &matchers,
-                &millis(silence.starts_at),
-                &millis(silence.ends_at),
-                &silence.comment,
-                &millis(silence.created_at),
-            ],
-        )
+        self.in_transaction(async |tx| {
+            tx.execute(
+                "INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &silence.id,
+                    &matchers,
+                    &millis(silence.starts_at),
+                    &millis(silence.ends_at),
+                    &silence.comment,
+                    &millis(silence.created_at),
+                ],
+            )
+            .await?;
+            bump_silences(tx).await
+        })
         .await
-        .map_err(db_error)?;
-        bump_silences(&tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
     }
 
     /// Ends a silence now; false when no such silence is in force.
     pub async fn expire_silence(&self, id: &str, now: SystemTime) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let changed = tx
-            .execute(
-                "UPDATE silences SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL AND ends_at > $2",
-                &[&id, &millis(now)],
-            )
-            .await
-            .map_err(db_error)?;
-        bump_silences(&tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(changed > 0)
+        self.in_transaction(async |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE silences SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL AND ends_at > $2",
+                    &[&id, &millis(now)],
+                )
+                .await?;
+            bump_silences(tx).await?;
+            Ok(changed > 0)
+        })
+        .await
     }
 
     /// Pending and firing alerts, oldest first (`syncwatch alerts`).
@@ -299,21 +297,15 @@ impl PgStore {
 
     /// Forgets a connection and its alerts; false when it was not known.
     pub async fn forget_connection(&self, id: &str) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        tx.execute(LOCK, &[&connection_lock(id)]).await.map_err(db_error)?;
-        tx.execute("DELETE FROM alerts WHERE connection = $1", &[&id])
-            .await
-            .map_err(db_error)?;
-        tx.execute("DELETE FROM connection_days WHERE connection = $1", &[&id])
-            .await
-            .map_err(db_error)?;
-        let forgotten = tx
-            .execute("DELETE FROM connections WHERE id = $1", &[&id])
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(forgotten > 0)
+        self.in_transaction(async |tx| {
+            tx.execute(LOCK, &[&connection_lock(id)]).await?;
+            tx.execute("DELETE FROM alerts WHERE connection = $1", &[&id]).await?;
+            tx.execute("DELETE FROM connection_days WHERE connection = $1", &[&id])
+                .await?;
+            let forgotten = tx.execute("DELETE FROM connections WHERE id = $1", &[&id]).await?;
+            Ok(forgotten > 0)
+        })
+        .await
     }
 
     pub async fn pending_count(&self) -> Result<u64, StoreError> {
