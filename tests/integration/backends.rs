@@ -58,11 +58,7 @@ async fn fires_once_ignores_the_redelivery_and_resolves(backend: Backend) {
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
     app.post_ok(sync("CON-1", "r2", "success")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
-    let header = slack.delivered()[1]["blocks"][0]["text"]["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(header, "✅ RESOLVED bills-failing");
+    assert_eq!(slack.headers()[1], "✅ RESOLVED bills-failing");
     app.post_ok(sync("CON-1", "r3", "failed")).await;
     assert!(
         eventually(WAIT, || slack.delivered().len() == 3).await,
@@ -236,11 +232,7 @@ async fn a_silent_connection_fires_and_its_next_sync_resolves(backend: Backend) 
     assert!(slack.delivered()[0].to_string().contains("stopped-syncing"));
     app.post_ok(sync("CON-Q", "q-2", "success")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
-    let header = slack.delivered()[1]["blocks"][0]["text"]["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(header, "✅ RESOLVED stopped-syncing");
+    assert_eq!(slack.headers()[1], "✅ RESOLVED stopped-syncing");
     let explained = Cli::new(&app, &backend, &yaml)
         .run(&["history"], &["--rule", "stopped-syncing"])
         .await;
@@ -325,6 +317,26 @@ async fn after_a_downtime_the_absence_clocks_start_again(backend: Backend) {
         "the clock restarted at start"
     );
     assert!(slack.delivered()[0].to_string().contains("CON-D"));
+
+    // A restart of a moment later is no downtime: another connection,
+    // overdue, fires at once.
+    let dir = app.stop().await;
+    let minute = ms_ago(Duration::from_secs(60));
+    let sql = format!(
+        "INSERT INTO connections (id, first_seen, last_event, last_sync, environment)
+         VALUES ('CON-E', {minute}, {minute}, {minute}, 'production');"
+    );
+    execute(&backend, &dir, &sql).await;
+    let _app = match &backend {
+        Backend::Sqlite => spawn_app_in(dir, &yaml, fast_settings()).await,
+        Backend::Postgres(_) => start(&backend, &yaml).await,
+    };
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    let second = slack.delivered()[1].to_string();
+    assert!(
+        second.contains("CON-E") && second.contains("no sync for 1m"),
+        "{second}"
+    );
 }
 
 /// The value of the metric line that starts with `name ` in `metrics`.

@@ -121,6 +121,14 @@ impl SlackStandIn {
             .collect()
     }
 
+    /// The header line of each delivered message ("✅ RESOLVED rule", ...).
+    pub fn headers(&self) -> Vec<String> {
+        self.delivered()
+            .iter()
+            .map(|m| m["blocks"][0]["text"]["text"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
     pub fn delivered(&self) -> Vec<serde_json::Value> {
         self.received()
             .into_iter()
