@@ -20,7 +20,7 @@ use tokio::task::{Id, JoinSet};
 
 use super::super::counts;
 use super::super::model::{Ingest, IngestOutcome, StoreError};
-use super::locked::Locked;
+use super::locked::{Locked, connection_lock};
 use super::{db_error, write};
 
 /// Batches in flight at once, per instance, each on its own session. With
@@ -34,7 +34,9 @@ const WRITERS: usize = 2;
 const MAX_BATCH: usize = 64;
 
 type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
-type Waiting = (Ingest, Reply);
+/// A webhook waiting for its batch, with the lock of its connection
+/// (computed once, on its way in).
+type Waiting = ((Ingest, Reply), i64);
 
 /// Where ingests wait for a writer. Dropping it ends the dispatcher once
 /// the batches in flight have answered.
@@ -53,7 +55,8 @@ impl Batcher {
     /// committed (or failed).
     pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        if self.queue.send((ingest, reply)).is_err() {
+        let lock = connection_lock(write::connection_of(&ingest));
+        if self.queue.send(((ingest, reply), lock)).is_err() {
             return Err(StoreError::Unavailable("the database writers have stopped".into()));
         }
         answer
@@ -91,13 +94,11 @@ async fn dispatch(pool: Pool, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
             }
         }
         while running.len() < WRITERS {
-            let batch = take_batch(&mut waiting, &held, |(ingest, _)| {
-                write::locks([write::connection_of(ingest)])[0]
-            });
+            let batch = take_batch(&mut waiting, &held);
             if batch.is_empty() {
                 break;
             }
-            let (batch, locks): (Vec<Waiting>, Vec<i64>) = batch.into_iter().unzip();
+            let locks: Vec<i64> = batch.iter().map(|(_, lock)| *lock).collect();
             held.extend(locks.iter().copied());
             let pool = pool.clone();
             let task = running.spawn(async move { run(&pool, batch).await });
@@ -109,7 +110,7 @@ async fn dispatch(pool: Pool, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
 /// Takes, in arrival order, up to [`MAX_BATCH`] waiting webhooks whose
 /// connections no running batch holds, each with its connection's lock.
 /// Those left behind keep their order.
-fn take_batch<T>(waiting: &mut VecDeque<T>, held: &HashSet<i64>, lock_of: impl Fn(&T) -> i64) -> Vec<(T, i64)> {
+fn take_batch<T>(waiting: &mut VecDeque<(T, i64)>, held: &HashSet<i64>) -> Vec<(T, i64)> {
     let mut batch = Vec::new();
     let mut left = VecDeque::new();
     while let Some(next) = waiting.pop_front() {
@@ -117,11 +118,10 @@ fn take_batch<T>(waiting: &mut VecDeque<T>, held: &HashSet<i64>, lock_of: impl F
             waiting.push_front(next);
             break;
         }
-        let lock = lock_of(&next);
-        if held.contains(&lock) {
+        if held.contains(&next.1) {
             left.push_back(next);
         } else {
-            batch.push((next, lock));
+            batch.push(next);
         }
     }
     left.append(waiting);
@@ -130,16 +130,17 @@ fn take_batch<T>(waiting: &mut VecDeque<T>, held: &HashSet<i64>, lock_of: impl F
 }
 
 async fn run(pool: &Pool, batch: Vec<Waiting>) {
-    let (ingests, replies): (Vec<Ingest>, Vec<Reply>) = batch.into_iter().unzip();
+    let (waiting, locks): (Vec<(Ingest, Reply)>, Vec<i64>) = batch.into_iter().unzip();
+    let (ingests, replies): (Vec<Ingest>, Vec<Reply>) = waiting.into_iter().unzip();
     let all: Vec<&Ingest> = ingests.iter().collect();
-    match commit(pool, &all).await {
+    match commit(pool, &all, locks.clone()).await {
         Ok(outcomes) => answer(replies, outcomes.into_iter().map(Ok)),
         // One event may have spoiled the batch (a redelivery racing on
         // another instance, say): each is tried on its own, with its
         // own answer.
         Err(_) if all.len() > 1 => {
-            for (ingest, reply) in all.into_iter().zip(replies) {
-                let outcome = commit(pool, &[ingest]).await.map(|mut one| one.remove(0));
+            for ((ingest, reply), lock) in all.into_iter().zip(replies).zip(locks) {
+                let outcome = commit(pool, &[ingest], vec![lock]).await.map(|mut one| one.remove(0));
                 let _ = reply.send(outcome);
             }
         }
@@ -154,10 +155,10 @@ fn answer(replies: Vec<Reply>, outcomes: impl Iterator<Item = Result<IngestOutco
     }
 }
 
-/// One batch in two round trips: the locks with the reads behind them,
-/// then the write with the commit behind it.
-async fn commit(pool: &Pool, batch: &[&Ingest]) -> Result<Vec<IngestOutcome>, StoreError> {
-    let locks = write::locks(batch.iter().map(|ingest| write::connection_of(ingest)));
+/// One batch, holding `locks` (its connections'), in two round trips: the
+/// locks with the reads behind them, then the write with the commit
+/// behind it.
+async fn commit(pool: &Pool, batch: &[&Ingest], locks: Vec<i64>) -> Result<Vec<IngestOutcome>, StoreError> {
     let tx = Locked::session(pool).await?;
     // The locks are polled first, so the reads run after them, under them.
     let (locked, found) = join(tx.lock(locks), write::read_batch(tx.client(), batch)).await;
@@ -183,27 +184,27 @@ mod tests {
 
     use super::{MAX_BATCH, take_batch};
 
-    /// Webhooks as (connection lock, arrival number).
-    fn queue(locks: &[i64]) -> VecDeque<(i64, usize)> {
-        locks.iter().copied().zip(0..).collect()
+    /// Webhooks as (arrival number, connection lock).
+    fn queue(locks: &[i64]) -> VecDeque<(usize, i64)> {
+        (0..).zip(locks.iter().copied()).collect()
     }
 
-    fn arrivals(batch: &[((i64, usize), i64)]) -> Vec<usize> {
-        batch.iter().map(|((_, n), _)| *n).collect()
+    fn arrivals(batch: &[(usize, i64)]) -> Vec<usize> {
+        batch.iter().map(|(n, _)| *n).collect()
     }
 
     #[test]
     fn a_batch_leaves_the_connections_held_by_others_waiting_in_order() {
         let mut waiting = queue(&[1, 2, 1, 3, 2]);
         let held = HashSet::from([2]);
-        let batch = take_batch(&mut waiting, &held, |(lock, _)| *lock);
+        let batch = take_batch(&mut waiting, &held);
         assert_eq!(arrivals(&batch), [0, 2, 3]);
         assert_eq!(batch.iter().map(|(_, lock)| *lock).collect::<Vec<_>>(), [1, 1, 3]);
         assert_eq!(
             waiting,
             queue(&[1, 2, 1, 3, 2])
                 .into_iter()
-                .filter(|(lock, _)| *lock == 2)
+                .filter(|(_, lock)| *lock == 2)
                 .collect::<VecDeque<_>>()
         );
     }
@@ -211,18 +212,18 @@ mod tests {
     #[test]
     fn a_batch_stops_at_its_size_and_keeps_the_rest_in_arrival_order() {
         let mut waiting = queue(&vec![7; MAX_BATCH + 3]);
-        waiting.push_front((9, 1000));
+        waiting.push_front((1000, 9));
         let held = HashSet::from([9]);
-        let batch = take_batch(&mut waiting, &held, |(lock, _)| *lock);
+        let batch = take_batch(&mut waiting, &held);
         assert_eq!(batch.len(), MAX_BATCH);
-        let left: Vec<usize> = waiting.iter().map(|(_, n)| *n).collect();
+        let left: Vec<usize> = waiting.iter().map(|(n, _)| *n).collect();
         assert_eq!(left, [1000, MAX_BATCH, MAX_BATCH + 1, MAX_BATCH + 2]);
     }
 
     #[test]
     fn nothing_is_taken_while_every_waiting_connection_is_held() {
         let mut waiting = queue(&[4, 4]);
-        let batch = take_batch(&mut waiting, &HashSet::from([4]), |(lock, _)| *lock);
+        let batch = take_batch(&mut waiting, &HashSet::from([4]));
         assert!(batch.is_empty());
         assert_eq!(waiting.len(), 2);
     }
