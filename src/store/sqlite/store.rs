@@ -16,7 +16,7 @@ use super::absence::{self, AbsenceOutcome};
 use super::digest::{self, Built};
 use super::open::{self, open_and_migrate};
 use super::writer::{Command, Writer, job};
-use super::{connections, silences, status};
+use super::{body, connections, silences, status};
 use super::{read, write};
 use crate::absence::{Check, KnownConnection};
 use crate::config::{ChannelKind, Config};
@@ -89,7 +89,10 @@ impl SqliteStore {
     }
 
     pub async fn ingest(&self, ingest: Ingest) -> Result<IngestOutcome, StoreError> {
-        self.write(move |tx| write::ingest(tx, &ingest)).await
+        // Compressed here, on the caller's task: the one writer thread is
+        // what every webhook waits for.
+        let body = body::pack(&ingest.body);
+        self.write(move |tx| write::ingest(tx, &ingest, &body)).await
     }
 
     /// Gives back a claim without settling it: the row is due again.

@@ -12,10 +12,11 @@ use crate::lifecycle::{AlertInput, Notification, apply};
 
 use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
+use super::connections;
 use super::millis;
-use super::{body, connections};
 
-pub fn ingest(tx: &Connection, ingest: &Ingest) -> rusqlite::Result<IngestOutcome> {
+/// Records `ingest`, its body as `body::pack` stored it (`packed_body`).
+pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite::Result<IngestOutcome> {
     let seen = tx
         .prepare_cached("SELECT 1 FROM events WHERE dedup_key = ?1")?
         .exists([&ingest.dedup_key])?;
@@ -37,7 +38,7 @@ pub fn ingest(tx: &Connection, ingest: &Ingest) -> rusqlite::Result<IngestOutcom
         ingest.alerts.event.event,
         ingest.alerts.event.connection_id,
         ingest.environment().as_str(),
-        body::pack(&ingest.body),
+        packed_body,
         rule_list(&notified),
         rule_list(&applied.quiet),
         json_list(&transitions),
