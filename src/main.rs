@@ -8,13 +8,16 @@ use clap::{Parser, Subcommand};
 
 use syncwatch::commands::{self, Database};
 use syncwatch::config::{Config, load_file, load_file_read_only};
-use syncwatch::logging::LineWriter;
+use syncwatch::logging::{LineWriter, Paced};
 use syncwatch::store::sqlite::audit::HistoryFilter;
 
 /// glibc's malloc was a sixth of the CPU time of a webhook (parsing
 /// allocates many small values); mimalloc halves that.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How long a log line may wait to be written with the ones after it.
+const LOG_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 const DEFAULT_CONFIG: &str = "/etc/syncwatch/rules.yaml";
 
@@ -353,7 +356,8 @@ fn with_database(
 /// Lines on stderr; `RUST_LOG` (e.g. `syncwatch=debug`) changes the level.
 /// Under journald (JOURNAL_STREAM set) the journal adds its own timestamps,
 /// and reads each line's level from its `<N>` prefix.
-/// Lines are written by a background thread, so a webhook never waits on a
+/// Lines are written by a background thread, gathered for up to
+/// `LOG_PAUSE` (see `Paced`), so a webhook never waits on a
 /// write to the journal; when that thread falls behind, loggers wait rather
 /// than drop lines.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
@@ -362,7 +366,7 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stderr());
+        .finish(Paced::new(std::io::stderr(), LOG_PAUSE));
     let escape = matches!(format, LogFormat::Text);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
