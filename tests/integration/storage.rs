@@ -168,8 +168,9 @@ async fn a_database_of_the_first_schema_is_migrated_and_its_queue_delivered() {
     let mut conn = Connection::open(database(&dir)).unwrap();
     syncwatch::store::sqlite::schema::migrate_to(&mut conn, 1).unwrap();
     let message = json!({ "kind": "slack", "payload": { "text": "queued by an older syncwatch" } }).to_string();
+    // Received a minute before the upgrade: Railz may still redeliver it.
     conn.execute_batch(&format!(
-        "INSERT INTO events (id, dedup_key, request_id, received_at, environment, body) VALUES (1, 'old-1', 'old-1', 0, 'production', x'7b7d');
+        "INSERT INTO events (id, dedup_key, request_id, received_at, environment, body) VALUES (1, 'old-1', 'old-1', {now} - 60000, 'production', x'7b7d');
          INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at)
          VALUES (1, 'old-1', 'failed', 'ops', '{message}', 'pending', {now}, 0);",
         now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()

@@ -122,12 +122,15 @@ pub fn recent_notifications(conn: &Connection, filter: &HistoryFilter) -> rusqli
     rows.collect()
 }
 
-/// The event with this requestId (or dedup key), if still stored.
+/// The event with this requestId (or dedup key), if still stored; the
+/// latest, should Railz have sent the id again after the dedup window. No
+/// index leads to it (see `seen`): the scan starts at the newest event,
+/// where `explain` is mostly asked about.
 pub fn find_event(conn: &Connection, request_id: &str) -> rusqlite::Result<Option<StoredEvent>> {
     let found = conn
         .query_row(
             "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions, body, id, body_lz4
-             FROM events WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id LIMIT 1",
+             FROM events WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id DESC LIMIT 1",
             [request_id],
             |row| {
                 let body = body::unpack(row.get(8)?, row.get(10)?)?;

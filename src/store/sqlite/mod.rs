@@ -12,6 +12,7 @@ mod digest;
 mod open;
 mod read;
 pub mod schema;
+mod seen;
 pub mod silences;
 pub mod status;
 mod store;

@@ -160,6 +160,34 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE events ADD COLUMN body_lz4 INTEGER NOT NULL DEFAULT 0;
     ",
+    // 9: redeliveries are recognised in memory (see `seen`), so the events
+    // table loses the unique index on `dedup_key`, which cost every event a
+    // random page write. SQLite cannot drop a column's UNIQUE: the table is
+    // rebuilt, rows and ids as they were.
+    "
+    CREATE TABLE events_v9 (
+        id          INTEGER PRIMARY KEY,
+        dedup_key   TEXT NOT NULL,
+        request_id  TEXT,
+        received_at INTEGER NOT NULL,
+        event       TEXT,
+        connection  TEXT,
+        environment TEXT NOT NULL,
+        body        BLOB NOT NULL,
+        fired       TEXT NOT NULL DEFAULT '[]',
+        suppressed  TEXT NOT NULL DEFAULT '[]',
+        transitions TEXT NOT NULL DEFAULT '[]',
+        body_lz4    INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO events_v9 (id, dedup_key, request_id, received_at, event, connection, environment, body,
+                           fired, suppressed, transitions, body_lz4)
+    SELECT id, dedup_key, request_id, received_at, event, connection, environment, body,
+           fired, suppressed, transitions, body_lz4 FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v9 RENAME TO events;
+    CREATE INDEX events_received ON events (received_at);
+    CREATE INDEX events_connection ON events (connection, received_at);
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -180,15 +208,38 @@ pub fn migrate_to(conn: &mut Connection, target: usize) -> rusqlite::Result<usiz
             )),
         ));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().take(target).skip(found) {
-        let tx = conn.transaction()?;
-        apply(&tx, sql, index + 1)?;
-        tx.commit()?;
+    if found >= target {
+        return Ok(found);
     }
-    Ok(found)
+    // Rebuilding a table that others reference (migration 9) needs foreign
+    // key enforcement off, and that only changes outside a transaction;
+    // each migration checks the references itself before it commits.
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |row| row.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target)
+        .skip(found)
+        .try_for_each(|(index, sql)| {
+            let tx = conn.transaction()?;
+            apply(&tx, sql, index + 1)?;
+            tx.commit()
+        });
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    migrated.map(|()| found)
 }
 
 fn apply(tx: &Transaction<'_>, sql: &str, version: usize) -> rusqlite::Result<()> {
     tx.execute_batch(sql)?;
+    let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| row.get(0))?;
+    if broken > 0 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            Some(format!(
+                "migration {version} would leave {broken} rows referring to rows that are gone"
+            )),
+        ));
+    }
     tx.pragma_update(None, "user_version", version)
 }

@@ -3,19 +3,18 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use std::sync::Arc;
-
 use super::super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::absence::{self, AbsenceOutcome};
 use super::digest::{self, Built};
 use super::open::{self, open_and_migrate};
-use super::writer::{Command, Writer, job};
+use super::seen::{self, Seen};
+use super::writer::{Command, Writer, job, lock};
 use super::{body, connections, silences, status};
 use super::{read, write};
 use crate::absence::{Check, KnownConnection};
@@ -35,6 +34,8 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     /// Deliveries handed to a worker and not settled yet.
     claimed: Mutex<HashSet<u64>>,
+    /// The request ids of the last day, shared with the writer thread.
+    seen: Arc<Mutex<Seen>>,
 }
 
 impl SqliteStore {
@@ -42,10 +43,14 @@ impl SqliteStore {
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<SqliteStore, StoreError> {
         let conn = open_and_migrate(path, busy_timeout)
             .map_err(|err| StoreError::Unavailable(format!("cannot open the database {}: {err}", path.display())))?;
+        let seen = Seen::load(&conn, SystemTime::now())
+            .map_err(|err| StoreError::Unavailable(format!("cannot read the recent request ids: {err}")))?;
+        let seen = Arc::new(Mutex::new(seen));
         let (commands, receiver) = mpsc::channel();
         let writer = Writer {
             path: path.to_owned(),
             busy_timeout,
+            seen: seen.clone(),
         };
         std::thread::Builder::new()
             .name("syncwatch-db-writer".into())
@@ -56,6 +61,7 @@ impl SqliteStore {
             commands: Mutex::new(commands),
             readers: Mutex::new(Vec::new()),
             claimed: Mutex::new(HashSet::new()),
+            seen,
         })
     }
 
@@ -92,7 +98,21 @@ impl SqliteStore {
         // Compressed here, on the caller's task: the one writer thread is
         // what every webhook waits for.
         let body = body::pack(&ingest.body);
-        self.write(move |tx| write::ingest(tx, &ingest, &body)).await
+        let key = seen::key(&ingest.dedup_key);
+        let seen = self.seen.clone();
+        // On the writer thread, so admitting a key and committing its event
+        // are one serial step.
+        self.write(move |tx| {
+            if !lock(&seen).admit(key, ingest.received_at()) {
+                return Ok(IngestOutcome::Duplicate);
+            }
+            let written = write::ingest(tx, &ingest, &body);
+            if written.is_err() {
+                lock(&seen).forget(&key);
+            }
+            written
+        })
+        .await
     }
 
     /// Gives back a claim without settling it: the row is due again.
@@ -230,8 +250,4 @@ impl SqliteStore {
         })
         .await
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

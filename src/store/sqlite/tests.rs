@@ -243,6 +243,52 @@ async fn a_database_of_the_first_release_keeps_its_events_and_its_active_alerts_
 }
 
 #[tokio::test]
+async fn a_redelivery_is_recognised_across_the_upgrade_that_drops_the_unique_index_and_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    schema::migrate_to(&mut conn, 8).unwrap();
+    let recent = millis(SystemTime::now() - Duration::from_secs(600));
+    conn.execute(
+        "INSERT INTO events (id, dedup_key, request_id, received_at, event, connection, environment, body)
+         VALUES (41, 'before', 'before', ?1, 'data', 'CON-1', 'production', x'7b7d')",
+        [recent],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path, Duration::from_secs(1)).unwrap();
+    let now = SystemTime::now();
+    assert_eq!(
+        store.ingest(ingest("before", "CON-1", now)).await.unwrap(),
+        IngestOutcome::Duplicate,
+        "an event stored before the upgrade"
+    );
+    assert_eq!(accepted(store.ingest(ingest("after", "CON-1", now)).await.unwrap()), 1);
+    drop(store);
+
+    let store = SqliteStore::open(&path, Duration::from_secs(1)).unwrap();
+    for request_id in ["before", "after"] {
+        assert_eq!(
+            store.ingest(ingest(request_id, "CON-1", now)).await.unwrap(),
+            IngestOutcome::Duplicate,
+            "{request_id}, after a restart"
+        );
+    }
+    let conn = open_read_only(&path).unwrap();
+    let kept = find_event(&conn, "before").unwrap().expect("the event is kept");
+    assert_eq!(kept.body, b"{}");
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM events ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ids, [41, 42], "ids carry on from the rebuilt table");
+}
+
+#[tokio::test]
 async fn an_alert_updated_in_place_keeps_its_counts_and_leaves_the_active_list_when_it_resolves() {
     let (dir, store) = store();
     let now = SystemTime::now();

@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -13,6 +14,7 @@ use tokio::sync::oneshot;
 use super::super::counts;
 use super::super::model::StoreError;
 use super::open::open_writer;
+use super::seen::Seen;
 
 /// Commands waiting beyond this many go into the next transaction.
 const MAX_BATCH: usize = 512;
@@ -74,6 +76,8 @@ where
 pub struct Writer {
     pub path: PathBuf,
     pub busy_timeout: Duration,
+    /// The dedup window, told how each transaction ended.
+    pub seen: Arc<Mutex<Seen>>,
 }
 
 impl Writer {
@@ -90,8 +94,9 @@ impl Writer {
                 },
             };
             match result {
-                Ok(()) => {}
+                Ok(()) => lock(&self.seen).committed(SystemTime::now()),
                 Err((err, batch)) => {
+                    lock(&self.seen).rolled_back();
                     tracing::error!(error = %err, "storage write failed");
                     if needs_reopen(&err) {
                         conn = None;
@@ -150,6 +155,10 @@ fn in_savepoint(tx: &Connection, work: impl FnOnce(&Connection) -> rusqlite::Res
     }
     tx.prepare_cached("RELEASE command")?.execute([])?;
     done
+}
+
+pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn fail_all(batch: Vec<Command>, err: &rusqlite::Error) {

@@ -1,0 +1,167 @@
+//! The dedup window: the request ids of the last [`WINDOW`] of events,
+//! kept in memory by the writer thread.
+//!
+//! They used to be a unique index on disk. Railz's request ids are random
+//! UUIDs, so every event's entry landed on an index page of its own, and
+//! every commit wrote one more 4 KiB page per event to the WAL and again at
+//! the checkpoint: two fifths of the writer's CPU per webhook. Railz retries
+//! within minutes, so a day covers every redelivery; the set is rebuilt
+//! from the events table at start, so a restart forgets nothing.
+//!
+//! A key is admitted while its transaction is still open: a redelivery in
+//! the same batch is already a duplicate. If the event's own writes fail,
+//! or the whole transaction does, its key is let go again.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+
+use super::millis;
+
+/// How long a request id is recognised as a redelivery.
+pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// How often keys older than the window are let go.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+
+/// 128 bits of the key's SHA-256: a sixth of a UUID's text in memory, and
+/// no two of a lifetime's request ids share one (2^-128 per pair).
+pub type Key = [u8; 16];
+
+pub fn key(dedup_key: &str) -> Key {
+    let digest = Sha256::digest(dedup_key.as_bytes());
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+#[derive(Default)]
+pub struct Seen {
+    /// Each key with when its event was received (Unix ms).
+    keys: HashMap<Key, i64>,
+    /// Admitted in the transaction still open.
+    open: Vec<Key>,
+    /// When keys were last expired (Unix ms).
+    expired_at: i64,
+}
+
+impl Seen {
+    /// The keys of the events received within the window before `now`.
+    pub fn load(conn: &Connection, now: SystemTime) -> rusqlite::Result<Seen> {
+        let since = millis(now) - WINDOW.as_millis() as i64;
+        let mut statement = conn.prepare("SELECT dedup_key, received_at FROM events WHERE received_at >= ?1")?;
+        let keys = statement
+            .query_map([since], |row| Ok((key(&row.get::<_, String>(0)?), row.get(1)?)))?
+            .collect::<rusqlite::Result<HashMap<Key, i64>>>()?;
+        Ok(Seen {
+            keys,
+            open: Vec::new(),
+            expired_at: millis(now),
+        })
+    }
+
+    /// False when `key` is a redelivery; else remembers it, received at
+    /// `received_at`, as part of the open transaction.
+    pub fn admit(&mut self, key: Key, received_at: SystemTime) -> bool {
+        if self.keys.contains_key(&key) {
+            return false;
+        }
+        self.keys.insert(key, millis(received_at));
+        self.open.push(key);
+        true
+    }
+
+    /// The event admitted with `key` was not written after all.
+    pub fn forget(&mut self, key: &Key) {
+        self.keys.remove(key);
+        self.open.retain(|k| k != key);
+    }
+
+    /// The open transaction committed; now and then, keys older than the
+    /// window are let go.
+    pub fn committed(&mut self, now: SystemTime) {
+        self.open.clear();
+        let now = millis(now);
+        if now - self.expired_at >= EXPIRE_EVERY.as_millis() as i64 {
+            let since = now - WINDOW.as_millis() as i64;
+            self.keys.retain(|_, at| *at >= since);
+            if self.keys.capacity() > 4 * self.keys.len().max(1024) {
+                self.keys.shrink_to_fit();
+            }
+            self.expired_at = now;
+        }
+    }
+
+    /// The open transaction failed: none of its events were written.
+    pub fn rolled_back(&mut self) {
+        for key in self.open.drain(..) {
+            self.keys.remove(&key);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+    }
+
+    #[test]
+    fn a_key_is_a_redelivery_from_its_own_batch_on_until_the_window_ends() {
+        let mut seen = Seen::default();
+        assert!(seen.admit(key("a"), at(0)));
+        assert!(!seen.admit(key("a"), at(0)), "the same batch");
+        seen.committed(at(0));
+        assert!(!seen.admit(key("a"), at(3600)), "an hour later");
+        seen.committed(at(WINDOW.as_secs() - 1));
+        assert!(!seen.admit(key("a"), at(WINDOW.as_secs() - 1)), "inside the window");
+        seen.committed(at(WINDOW.as_secs() + 60));
+        assert!(seen.admit(key("a"), at(WINDOW.as_secs() + 60)), "after the window");
+    }
+
+    #[test]
+    fn keys_of_a_failed_transaction_or_command_are_let_go() {
+        let mut seen = Seen::default();
+        assert!(seen.admit(key("kept"), at(0)));
+        seen.committed(at(0));
+        assert!(seen.admit(key("lost"), at(1)));
+        assert!(seen.admit(key("failed"), at(1)));
+        seen.forget(&key("failed"));
+        assert!(
+            seen.admit(key("failed"), at(1)),
+            "its command failed, so it was not written"
+        );
+        seen.rolled_back();
+        assert!(seen.admit(key("lost"), at(2)), "its transaction failed");
+        assert!(seen.admit(key("failed"), at(2)));
+        assert!(!seen.admit(key("kept"), at(2)));
+        assert_eq!(seen.len(), 3);
+    }
+
+    #[test]
+    fn loads_the_keys_of_the_events_received_within_the_window() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE events (dedup_key TEXT NOT NULL, received_at INTEGER NOT NULL)")
+            .unwrap();
+        let now = at(WINDOW.as_secs() + 100);
+        for (dedup_key, received) in [("old", at(0)), ("recent", at(WINDOW.as_secs() + 50))] {
+            conn.execute(
+                "INSERT INTO events (dedup_key, received_at) VALUES (?1, ?2)",
+                rusqlite::params![dedup_key, millis(received)],
+            )
+            .unwrap();
+        }
+        let mut seen = Seen::load(&conn, now).unwrap();
+        assert!(!seen.admit(key("recent"), now));
+        assert!(seen.admit(key("old"), now));
+    }
+}
