@@ -96,13 +96,20 @@ fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow
 /// Recent events, newest first. With a rule filter, only events on which
 /// that rule fired (notified or kept quiet).
 pub fn recent_events(conn: &Connection, filter: &HistoryFilter) -> rusqlite::Result<Vec<EventRow>> {
-    let mut statement = conn.prepare(
+    // Spelled out per case: behind `?1 IS NULL OR connection = ?1` the
+    // planner cannot use `events_connection`, and walked every event, newest
+    // first, to find a quiet connection's few.
+    let by_connection = match filter.connection {
+        Some(_) => "connection = ?1",
+        None => "?1 IS NULL",
+    };
+    let mut statement = conn.prepare(&format!(
         "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions FROM events e
-         WHERE (?1 IS NULL OR connection = ?1)
+         WHERE {by_connection}
            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.fired) WHERE value = ?2)
                           OR EXISTS (SELECT 1 FROM json_each(e.suppressed) WHERE value = ?2))
-         ORDER BY received_at DESC, id DESC LIMIT ?3",
-    )?;
+         ORDER BY received_at DESC, id DESC LIMIT ?3"
+    ))?;
     let rows = statement.query_map(params![filter.connection, filter.rule, filter.limit as i64], event_row)?;
     rows.collect()
 }
