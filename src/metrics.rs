@@ -70,6 +70,8 @@ pub struct Metrics {
     pub database_sessions: Gauge<i64, AtomicI64>,
     pub database_sessions_idle: Gauge<i64, AtomicI64>,
     pub database_session_waiters: Gauge<i64, AtomicI64>,
+    /// Request ids held in memory to recognise redeliveries (SQLite).
+    pub dedup_window: Gauge<i64, AtomicI64>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -169,6 +171,11 @@ impl Metrics {
             "database_session_waiters",
             "Tasks waiting for a PostgreSQL session: above 0 for long, the pool is too small or the database slow",
         );
+        let dedup_window = gauge(
+            &mut registry,
+            "dedup_window_requests",
+            "Request ids of the last 24 hours held in memory to recognise redeliveries (SQLite; about 40 bytes each)",
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -194,6 +201,7 @@ impl Metrics {
             database_sessions,
             database_sessions_idle,
             database_session_waiters,
+            dedup_window,
         }
     }
 

@@ -204,6 +204,9 @@ async fn render_metrics(state: Arc<AppState>) -> impl Reply {
         state.metrics.database_sessions_idle.set(sessions.idle as i64);
         state.metrics.database_session_waiters.set(sessions.waiting as i64);
     }
+    if let Some(keys) = state.store.dedup_window() {
+        state.metrics.dedup_window.set(keys as i64);
+    }
     let (commits, writes) = crate::store::commit_counts();
     Metrics::catch_up(&state.metrics.store_commits, commits);
     Metrics::catch_up(&state.metrics.store_writes, writes);

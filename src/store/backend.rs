@@ -226,6 +226,15 @@ impl Store {
         }
     }
 
+    /// How many request ids the SQLite store holds in memory to recognise
+    /// redeliveries; None for the others, which ask their tables.
+    pub fn dedup_window(&self) -> Option<usize> {
+        match self {
+            Store::Memory(_) | Store::Postgres(_) => None,
+            Store::Sqlite(store) => Some(store.dedup_window()),
+        }
+    }
+
     /// Whether storage accepts writes, for `/readyz`.
     pub async fn is_ready(&self) -> bool {
         match self {

@@ -357,8 +357,12 @@ async fn metrics_show_the_commits_and_the_database_sessions(backend: Backend) {
     let metrics = app.metrics().await;
     assert!(metric(&metrics, "syncwatch_store_commits_total") > before, "{metrics}");
     let sessions = metric(&metrics, "syncwatch_database_sessions");
+    let window = metric(&metrics, "syncwatch_dedup_window_requests");
     match backend {
-        Backend::Sqlite => assert_eq!(sessions, 0.0, "no pool on SQLite"),
+        Backend::Sqlite => {
+            assert_eq!(sessions, 0.0, "no pool on SQLite");
+            assert_eq!(window, 1.0, "the one request id posted: {metrics}");
+        }
         Backend::Postgres(_) => {
             assert!(sessions >= 1.0, "{metrics}");
             assert!(metric(&metrics, "syncwatch_database_sessions_idle") <= sessions);

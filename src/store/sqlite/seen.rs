@@ -26,6 +26,11 @@ pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// How often keys older than the window are let go.
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
+/// At most this many keys (about 50 MB); past it, the oldest quarter is let
+/// go and the window is shorter than a day until the rate falls. That takes
+/// 21 events a second for a whole day; memory stays bounded whatever comes.
+const MAX_KEYS: usize = 1_800_000;
+
 /// 128 bits of the key's SHA-256: a sixth of a UUID's text in memory, and
 /// no two of a lifetime's request ids share one (2^-128 per pair).
 pub type Key = [u8; 16];
@@ -37,7 +42,6 @@ pub fn key(dedup_key: &str) -> Key {
     key
 }
 
-#[derive(Default)]
 pub struct Seen {
     /// Each key with when its event was received (Unix ms).
     keys: HashMap<Key, i64>,
@@ -45,6 +49,19 @@ pub struct Seen {
     open: Vec<Key>,
     /// When keys were last expired (Unix ms).
     expired_at: i64,
+    /// [`MAX_KEYS`], smaller in tests.
+    limit: usize,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            keys: HashMap::new(),
+            open: Vec::new(),
+            expired_at: 0,
+            limit: MAX_KEYS,
+        }
+    }
 }
 
 impl Seen {
@@ -55,11 +72,13 @@ impl Seen {
         let keys = statement
             .query_map([since], |row| Ok((key(&row.get::<_, String>(0)?), row.get(1)?)))?
             .collect::<rusqlite::Result<HashMap<Key, i64>>>()?;
-        Ok(Seen {
+        let mut seen = Seen {
             keys,
-            open: Vec::new(),
             expired_at: millis(now),
-        })
+            ..Seen::default()
+        };
+        seen.bound(millis(now));
+        Ok(seen)
     }
 
     /// False when `key` is a redelivery; else remembers it, received at
@@ -92,6 +111,25 @@ impl Seen {
             }
             self.expired_at = now;
         }
+        self.bound(now);
+    }
+
+    /// Keeps the newest three quarters of [`MAX_KEYS`] once there are more.
+    fn bound(&mut self, now: i64) {
+        if self.keys.len() <= self.limit {
+            return;
+        }
+        let mut times: Vec<i64> = self.keys.values().copied().collect();
+        let drop = self.keys.len() - self.limit * 3 / 4;
+        let (_, &mut cutoff, _) = times.select_nth_unstable(drop);
+        self.keys.retain(|_, at| *at >= cutoff);
+        let minutes = (now - cutoff).max(0) / 60_000;
+        tracing::warn!(
+            kept = self.keys.len(),
+            "more request ids arrived within 24 hours than the {} kept in memory; \
+             redeliveries are recognised for the last {minutes} minutes only",
+            self.limit
+        );
     }
 
     /// The open transaction failed: none of its events were written.
@@ -101,7 +139,7 @@ impl Seen {
         }
     }
 
-    #[cfg(test)]
+    /// How many keys the window holds, for `/metrics`.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -145,6 +183,22 @@ mod tests {
         assert!(seen.admit(key("failed"), at(2)));
         assert!(!seen.admit(key("kept"), at(2)));
         assert_eq!(seen.len(), 3);
+    }
+
+    #[test]
+    fn past_its_limit_the_window_keeps_the_newest_keys() {
+        let mut seen = Seen {
+            limit: 8,
+            ..Seen::default()
+        };
+        for n in 0..9 {
+            assert!(seen.admit(key(&n.to_string()), at(n)));
+        }
+        seen.committed(at(9));
+        assert_eq!(seen.len(), 6);
+        assert!(seen.admit(key("2"), at(10)), "among the oldest, let go");
+        assert!(!seen.admit(key("3"), at(10)), "among the newest, kept");
+        assert!(!seen.admit(key("8"), at(10)));
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl SqliteStore {
         .await
     }
 
+    /// How many request ids the dedup window holds.
+    pub fn dedup_window(&self) -> usize {
+        lock(&self.seen).len()
+    }
+
     /// Gives back a claim without settling it: the row is due again.
     pub fn release(&self, id: u64) {
         lock(&self.claimed).remove(&id);
