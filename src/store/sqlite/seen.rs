@@ -68,10 +68,18 @@ impl Seen {
     /// The keys of the events received within the window before `now`.
     pub fn load(conn: &Connection, now: SystemTime) -> rusqlite::Result<Seen> {
         let since = millis(now) - WINDOW.as_millis() as i64;
+        // Sized first and read without copying each key: at start, with a
+        // busy day behind, growing the map and allocating every key held
+        // twice the window's memory.
+        let count: i64 = conn.query_row("SELECT count(*) FROM events WHERE received_at >= ?1", [since], |row| {
+            row.get(0)
+        })?;
+        let mut keys = HashMap::with_capacity(count.max(0) as usize);
         let mut statement = conn.prepare("SELECT dedup_key, received_at FROM events WHERE received_at >= ?1")?;
-        let keys = statement
-            .query_map([since], |row| Ok((key(&row.get::<_, String>(0)?), row.get(1)?)))?
-            .collect::<rusqlite::Result<HashMap<Key, i64>>>()?;
+        let mut rows = statement.query([since])?;
+        while let Some(row) = rows.next()? {
+            keys.insert(key(row.get_ref(0)?.as_str()?), row.get(1)?);
+        }
         let mut seen = Seen {
             keys,
             expired_at: millis(now),
