@@ -157,6 +157,8 @@ fn in_savepoint(tx: &Connection, work: impl FnOnce(&Connection) -> rusqlite::Res
     done
 }
 
+/// Locks `mutex` even if a thread panicked while holding it: what it guards
+/// (the claims, the dedup window) stays consistent between calls.
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
