@@ -1,8 +1,11 @@
-//! Talking to systemd (Type=notify): READY=1 once listening with storage
-//! open, RELOADING=1 with MONOTONIC_USEC around a reload, STOPPING=1, and
-//! WATCHDOG=1 from a task on the runtime, so a stuck runtime gets restarted.
-//! Without `NOTIFY_SOCKET` (not under systemd) every call does nothing.
+//! Talking to systemd (Type=notify): EXTEND_TIMEOUT_USEC while storage
+//! opens, READY=1 once listening with storage open, RELOADING=1 with
+//! MONOTONIC_USEC around a reload, STOPPING=1, and WATCHDOG=1 from a task on
+//! the runtime, so a stuck runtime gets restarted. Without `NOTIFY_SOCKET`
+//! (not under systemd) every call does nothing.
 
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
@@ -50,4 +53,51 @@ pub fn spawn_watchdog() {
             send(&[NotifyState::Watchdog]);
         }
     });
+}
+
+/// How far each notice pushes systemd's start timeout.
+const EXTEND: Duration = Duration::from_secs(60);
+
+/// Keeps systemd waiting while the store opens, until dropped. A schema
+/// upgrade can take minutes on a big database (the events table is rebuilt
+/// at about 10 s per million events); past `TimeoutStartSec` systemd would
+/// kill it half-way, the upgrade would roll back, and every restart would
+/// start it over.
+pub struct Starting {
+    stop: Option<mpsc::Sender<()>>,
+    notifier: Option<JoinHandle<()>>,
+}
+
+pub fn starting(status: &'static str) -> Starting {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let notifier = std::env::var_os("NOTIFY_SOCKET").and_then(|_| {
+        let notify = move || {
+            loop {
+                send(&[
+                    NotifyState::ExtendTimeoutUsec(EXTEND.as_micros() as u32),
+                    NotifyState::Status(status),
+                ]);
+                if !matches!(stopped.recv_timeout(EXTEND / 3), Err(RecvTimeoutError::Timeout)) {
+                    break;
+                }
+            }
+        };
+        std::thread::Builder::new()
+            .name("syncwatch-start".into())
+            .spawn(notify)
+            .ok()
+    });
+    Starting {
+        stop: Some(stop),
+        notifier,
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(notifier) = self.notifier.take() {
+            let _ = notifier.join();
+        }
+    }
 }

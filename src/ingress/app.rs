@@ -82,6 +82,7 @@ impl App {
             .await
             .map_err(|source| BuildError::Bind { addr, source })?;
         settings.worker.max_age = config.delivery.max_age;
+        let starting = crate::systemd::starting("opening the database (a schema upgrade can take minutes)");
         // A dry run must leave the database as a real run would find it:
         // no dedup keys, no alert state, no queue marked "sent".
         let store = Arc::new(if settings.in_memory || settings.dry_run {
@@ -95,6 +96,7 @@ impl App {
             Store::Sqlite(SqliteStore::open(&config.storage.path, settings.busy_timeout)?)
         });
         let absence = Arc::new(plan_absence(&config, &store).await?);
+        drop(starting);
         let state =
             AppState::new(config, store, absence, settings.worker, settings.dry_run).map_err(BuildError::Channel)?;
         Ok(App {

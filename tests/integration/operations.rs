@@ -122,6 +122,11 @@ async fn systemd_hears_ready_reloading_and_stopping() {
         let n = socket.recv(&mut buffer).expect("a notification");
         String::from_utf8_lossy(&buffer[..n]).into_owned()
     };
+    let opening = next();
+    assert!(
+        opening.starts_with("EXTEND_TIMEOUT_USEC=60000000\nSTATUS=opening the database"),
+        "a long schema upgrade keeps systemd waiting: {opening}"
+    );
     assert!(next().starts_with("READY=1"));
     daemon.signal("HUP");
     let reloading = next();
