@@ -197,12 +197,18 @@ fn a_database_newer_than_the_program_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_database_of_the_first_release_keeps_its_events_and_its_active_alerts_fire_on() {
+/// A database file as syncwatch of schema `version` left it.
+fn database_of_schema(version: usize) -> (tempfile::TempDir, std::path::PathBuf, rusqlite::Connection) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let mut conn = rusqlite::Connection::open(&path).unwrap();
-    schema::migrate_to(&mut conn, 2).unwrap();
+    schema::migrate_to(&mut conn, version).unwrap();
+    (dir, path, conn)
+}
+
+#[tokio::test]
+async fn a_database_of_the_first_release_keeps_its_events_and_its_active_alerts_fire_on() {
+    let (_dir, path, conn) = database_of_schema(2);
     conn.execute_batch(
         "INSERT INTO events (id, dedup_key, request_id, received_at, event, connection, environment, body)
          VALUES (1, 'old', 'old', 1000, 'data', 'CON-1', 'production', x'7b7d');
@@ -244,10 +250,7 @@ async fn a_database_of_the_first_release_keeps_its_events_and_its_active_alerts_
 
 #[tokio::test]
 async fn a_redelivery_is_recognised_across_the_upgrade_that_drops_the_unique_index_and_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let mut conn = rusqlite::Connection::open(&path).unwrap();
-    schema::migrate_to(&mut conn, 8).unwrap();
+    let (_dir, path, conn) = database_of_schema(8);
     let recent = millis(SystemTime::now() - Duration::from_secs(600));
     conn.execute(
         "INSERT INTO events (id, dedup_key, request_id, received_at, event, connection, environment, body)
