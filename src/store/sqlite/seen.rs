@@ -4,7 +4,7 @@
 //! They used to be a unique index on disk. Railz's request ids are random
 //! UUIDs, so every event's entry landed on an index page of its own, and
 //! every commit wrote one more 4 KiB page per event to the WAL and again at
-//! the checkpoint: two fifths of the writer's CPU per webhook. Railz retries
+//! the checkpoint: about a third of the writer's CPU per webhook. Railz retries
 //! within minutes, so a day covers every redelivery; the set is rebuilt
 //! from the events table at start, so a restart forgets nothing.
 //!
