@@ -39,8 +39,9 @@ enum LogFormat {
 
 #[derive(clap::Args)]
 struct ConfigArg {
-    /// The rules file.
-    #[arg(long, short, env = "SYNCWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
+    /// The rules file. Accepted before or after a subcommand's own
+    /// subcommand (`silence add ... --config F`), as operators type it.
+    #[arg(long, short, global = true, env = "SYNCWATCH_CONFIG", default_value = DEFAULT_CONFIG)]
     config: PathBuf,
 }
 
@@ -51,7 +52,7 @@ struct DatabaseArg {
     #[command(flatten)]
     config: ConfigArg,
     /// The database file; when given, the rules file is not read.
-    #[arg(long)]
+    #[arg(long, global = true)]
     db: Option<PathBuf>,
 }
 

@@ -53,7 +53,13 @@ impl KnownConnection {
         known.last_event_name = event.event.clone().or(known.last_event_name);
         known.service = event.service.clone().or(known.service);
         known.business = event.business_name.clone().or(known.business);
-        known.environment = environment;
+        // Railz's `auth` and `connectionStatus` events carry no `sandbox`:
+        // they keep the environment the connection was seen in, and
+        // `defaults.missing_sandbox` only decides for a connection never
+        // seen with the flag.
+        if event.sandbox.is_some() {
+            known.environment = environment;
+        }
         if event.is_sync() {
             known.last_sync = Some(known.last_sync.map_or(at, |last| last.max(at)));
         }

@@ -3,7 +3,7 @@
 //! behind the few operations the commands need.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::absence::KnownConnection;
@@ -52,10 +52,10 @@ impl Database {
 
     pub fn forget_connection(&self, id: &str) -> Result<bool, String> {
         match self {
-            Database::Sqlite(path) => sqlite(rusqlite::Connection::open(path).and_then(|conn| {
-                conn.busy_timeout(Duration::from_secs(5))?;
-                connections::forget(&conn, id)
-            })),
+            Database::Sqlite(path) => {
+                existing(path)?;
+                sqlite(open_and_migrate(path, Duration::from_secs(5)).and_then(|conn| connections::forget(&conn, id)))
+            }
             Database::Postgres(url) => postgres(url, async |store| store.forget_connection(id).await),
         }
     }
@@ -63,6 +63,7 @@ impl Database {
     pub fn add_silence(&self, silence: &Silence) -> Result<(), String> {
         match self {
             Database::Sqlite(path) => {
+                existing(path)?;
                 sqlite(open_and_migrate(path, Duration::from_secs(5)).and_then(|conn| silences::add(&conn, silence)))
             }
             Database::Postgres(url) => postgres(url, async |store| store.add_silence(silence).await),
@@ -73,6 +74,7 @@ impl Database {
     pub fn silences(&self, now: SystemTime) -> Result<Vec<Silence>, String> {
         match self {
             Database::Sqlite(path) => {
+                existing(path)?;
                 sqlite(open_and_migrate(path, Duration::from_secs(5)).and_then(|conn| silences::current(&conn, now)))
             }
             Database::Postgres(url) => postgres(url, async |store| Ok(store.silences(now).await?.1)),
@@ -82,6 +84,7 @@ impl Database {
     pub fn expire_silence(&self, id: &str, now: SystemTime) -> Result<bool, String> {
         match self {
             Database::Sqlite(path) => {
+                existing(path)?;
                 sqlite(open_and_migrate(path, Duration::from_secs(5)).and_then(|conn| silences::expire(&conn, id, now)))
             }
             Database::Postgres(url) => postgres(url, async |store| store.expire_silence(id, now).await),
@@ -130,6 +133,20 @@ fn without_password(url: &str) -> String {
             format!("{scheme}://{user}@{host}")
         }
         None => url.to_owned(),
+    }
+}
+
+/// A command never creates the daemon's database: a silence written into
+/// a new file beside the shell's working directory would silence nothing,
+/// while the command said it did.
+fn existing(path: &Path) -> Result<(), String> {
+    match path.exists() {
+        true => Ok(()),
+        false => Err(
+            "it does not exist (refusing to create one): `syncwatch serve` creates it at storage.path; \
+             give the daemon's --config (or --db) so that this command reads and writes where the daemon does"
+                .to_owned(),
+        ),
     }
 }
 

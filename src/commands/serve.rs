@@ -24,8 +24,13 @@ pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Resu
         let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
         let shutdown = shutdown_signal()?;
         warn_if_open(&config);
+        // The admin commands must find this same database: say which.
+        let database = match in_memory {
+            true => "memory (lost at exit)".to_owned(),
+            false => super::database::Database::of(&config).to_string(),
+        };
         let app = App::build(config, settings).await?;
-        tracing::info!(addr = %app.addr(), config = %config_path.display(), dry_run, "syncwatch listening");
+        tracing::info!(addr = %app.addr(), config = %config_path.display(), database, dry_run, "syncwatch listening");
         tokio::spawn(reload_on_hangup(hangup, app.state(), config_path.to_owned()));
         systemd::spawn_watchdog();
         systemd::ready();

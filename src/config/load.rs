@@ -37,13 +37,15 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     load_str(&text, path, &|name| std::env::var(name).ok())
 }
 
-/// For commands that only read the database (`history`, `explain`,
-/// `alerts`): secrets are neither substituted nor read, and an unset
-/// variable stays as written, so an admin who has not sourced the
-/// service's environment file can still look.
+/// For the admin commands (`history`, `explain`, `alerts`, `silence`):
+/// secrets are neither substituted nor read, an unset variable without a
+/// default stays as written, and `${NAME:-default}` takes its default as
+/// the daemon does, so an admin who has not sourced the service's
+/// environment (`STATE_DIRECTORY` is set by systemd only) finds the
+/// daemon's database.
 pub fn load_file_read_only(path: &Path) -> Result<Config, ConfigErrors> {
     let text = read_text(path)?;
-    let env = |name: &str| Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")));
+    let env = |name: &str| std::env::var(name).ok();
     let mut reader = Reader::new(path, &text, &env);
     reader.skip_secrets = true;
     load_with(reader, &text, path)

@@ -19,7 +19,9 @@ pub struct Reader<'a> {
     env: EnvLookup<'a>,
     pub errors: Vec<ConfigError>,
     /// Set by read-only commands: a secret is taken as given without
-    /// reading it, since those commands never use one.
+    /// reading it, since those commands never use one; and an unset
+    /// variable without a default stays as written (`${NAME:-default}`
+    /// still takes its default, so the database path is the daemon's).
     pub skip_secrets: bool,
 }
 
@@ -141,7 +143,11 @@ impl<'a> Reader<'a> {
                 return None;
             }
         };
-        match interpolate(&raw, self.env) {
+        let substituted = match self.skip_secrets {
+            true => Ok(interpolate_keeping_unset(&raw, self.env)),
+            false => interpolate(&raw, self.env),
+        };
+        match substituted {
             Ok(text) => Some(text),
             Err(name) => {
                 let message = format!("environment variable `{name}` is not set");
@@ -256,6 +262,16 @@ impl<'a> Reader<'a> {
 /// is unset or empty, as in a shell); `$${` stays a literal `${`. Returns
 /// the name of the first unset variable that has no default.
 pub fn interpolate(raw: &str, env: EnvLookup<'_>) -> Result<String, String> {
+    substitute(raw, env, false)
+}
+
+/// As [`interpolate`], but an unset variable without a default stays as
+/// written, `${NAME}`, instead of being an error.
+pub fn interpolate_keeping_unset(raw: &str, env: EnvLookup<'_>) -> String {
+    substitute(raw, env, true).unwrap_or_else(|_| raw.to_owned())
+}
+
+fn substitute(raw: &str, env: EnvLookup<'_>, keep_unset: bool) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(start) = rest.find('$') {
@@ -270,7 +286,11 @@ pub fn interpolate(raw: &str, env: EnvLookup<'_>) -> Result<String, String> {
                 Some((name, default)) => env(name)
                     .filter(|v| !v.is_empty())
                     .unwrap_or_else(|| default.to_owned()),
-                None => env(inner).ok_or_else(|| inner.to_owned())?,
+                None => match env(inner) {
+                    Some(value) => value,
+                    None if keep_unset => format!("${{{inner}}}"),
+                    None => return Err(inner.to_owned()),
+                },
             };
             out.push_str(&value);
             rest = &after[3 + end..];

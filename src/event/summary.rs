@@ -171,6 +171,26 @@ impl Event {
             .fold(0u64, |sum, tally| sum.saturating_add(tally.count))
     }
 
+    /// The event as if it carried only `data_type`'s requests (a full sync
+    /// seen as the `dataPerType` result of one of its data types); `None`
+    /// when it carries none of them.
+    pub fn narrowed_to(&self, data_type: &str) -> Option<Event> {
+        let tallies: Vec<DataTypeTally> = self
+            .tallies
+            .iter()
+            .filter(|t| t.data_type.as_deref() == Some(data_type))
+            .cloned()
+            .collect();
+        if tallies.is_empty() {
+            return None;
+        }
+        Some(Event {
+            request_type: Some(data_type.to_owned()),
+            tallies,
+            ..self.clone()
+        })
+    }
+
     /// Every data type named by the event: `requestType` and each request's.
     pub fn data_types(&self) -> impl Iterator<Item = &str> {
         self.request_type

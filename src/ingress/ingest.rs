@@ -9,13 +9,12 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::absence::KnownConnection;
-use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::{Event, ParseError, parse_event};
-use crate::lifecycle::{AlertInput, Matched};
+use crate::lifecycle::{AlertInput, matches_of};
 use crate::metrics::Metrics;
 use crate::quiet::Silence;
-use crate::rules::{Environment, Rule, evaluate};
+use crate::rules::Environment;
 use crate::store::{Ingest, IngestOutcome, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,16 +119,8 @@ fn plan(
     received_at: SystemTime,
 ) -> (Arc<Event>, Ingest, Vec<String>) {
     let config = &running.config;
-    let matches = evaluate(&config.rules, &event, config.defaults.missing_sandbox);
-    let matched: Vec<String> = matches.iter().map(|m| m.rule.name.clone()).collect();
-    let matches: Vec<Matched> = matches
-        .into_iter()
-        .map(|m| Matched {
-            rule: rule_index(config, m.rule),
-            key: AlertKey::of(&m.rule.name, &event),
-            evidence: m.evidence,
-        })
-        .collect();
+    let matches = matches_of(config, &event, environment);
+    let matched: Vec<String> = matches.iter().map(|m| config.rules[m.rule].name.clone()).collect();
     let event = Arc::new(event);
     let record = Ingest {
         dedup_key,
@@ -157,15 +148,6 @@ fn dedup_key(event: &Event, body: &[u8]) -> String {
             format!("sha256:{hex}")
         }
     }
-}
-
-/// Where `rule` (borrowed from `config.rules`) sits in the list.
-fn rule_index(config: &Config, rule: &Rule) -> usize {
-    config
-        .rules
-        .iter()
-        .position(|r| std::ptr::eq(r, rule))
-        .expect("a match borrows its rule from the config")
 }
 
 fn log_outcome(event: &Event, environment: Environment, matched: &[String], outcome: IngestOutcome) -> Ingested {

@@ -11,7 +11,7 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
 use crate::quiet::{Mutes, Silence};
-use crate::rules::{Environment, Evidence, Rule};
+use crate::rules::{Context, Environment, Evidence, Rule, evaluate_in};
 use crate::store::NewDelivery;
 
 use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
@@ -37,6 +37,43 @@ pub struct AlertInput {
     pub matches: Vec<Matched>,
     /// The silences in force when the event arrived.
     pub silences: Arc<Vec<Silence>>,
+}
+
+/// The rules that fire on `event` from a connection in `environment`,
+/// each with its alert key.
+pub fn matches_of(config: &Config, event: &Event, environment: Environment) -> Vec<Matched> {
+    evaluate_in(&config.rules, event, environment)
+        .into_iter()
+        .map(|m| Matched {
+            rule: rule_index(config, m.rule),
+            key: AlertKey::of(&m.rule.name, event),
+            evidence: m.evidence,
+        })
+        .collect()
+}
+
+/// Where `rule` (borrowed from `config.rules`) sits in the list.
+fn rule_index(config: &Config, rule: &Rule) -> usize {
+    config
+        .rules
+        .iter()
+        .position(|r| std::ptr::eq(r, rule))
+        .expect("a match borrows its rule from the config")
+}
+
+impl AlertInput {
+    /// The input evaluated in the environment the store knows the event's
+    /// connection by, when the event does not say (Railz's `auth` and
+    /// `connectionStatus` events carry no `sandbox`): a sandbox connection
+    /// stays sandbox. `None` when that changes nothing.
+    pub fn in_known_environment(&self, known: Option<&KnownConnection>) -> Option<AlertInput> {
+        let known = known.filter(|k| self.event.sandbox.is_none() && k.environment != self.environment)?;
+        Some(AlertInput {
+            environment: known.environment,
+            matches: matches_of(&self.config, &self.event, known.environment),
+            ..self.clone()
+        })
+    }
 }
 
 /// Alert states as a store keeps them.
@@ -158,7 +195,7 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         let Some(rule) = input.config.rules.iter().find(|r| r.name == key.rule) else {
             continue;
         };
-        if !is_clean(rule, &key, &input.event) {
+        if !is_clean(rule, &key, &input.event, input.environment) {
             continue;
         }
         let observed = Observed {
@@ -212,19 +249,28 @@ pub fn apply_absence<S: AlertStates>(
     Ok((applied, after))
 }
 
-/// Whether `event` shows `rule`'s alert `key` clean (the rule did not fire
-/// on it). A connection-lost alert is over when the connection is back; an
-/// absence alert when the connection syncs; any other when a sync of its
-/// connection and data type carries what the rule looks at. A sync
-/// without that data says nothing.
-fn is_clean(rule: &Rule, key: &AlertKey, event: &Event) -> bool {
+/// Whether `event` shows `rule`'s alert `key` clean. A connection-lost
+/// alert is over when the connection is back; an absence alert when the
+/// connection syncs; any other on a sync of its connection (and data type)
+/// that the rule applies to and on which it does not fire (see
+/// [`crate::rules::Condition::is_clean`]). A full sync speaks for the
+/// per-type alerts of the data types it carries, as if each had arrived
+/// as its own `dataPerType` event.
+fn is_clean(rule: &Rule, key: &AlertKey, event: &Event, environment: Environment) -> bool {
     if rule.watches_connection() {
         return event.shows_connection_back();
     }
     if rule.absence.is_some() {
         return event.is_sync();
     }
-    event.is_sync() && AlertKey::of("", event).data_type == key.data_type && rule.when.observes(event)
+    if !event.is_sync() {
+        return false;
+    }
+    let clean = |event: &Event| rule.when.is_clean(&Context { event, environment });
+    match (&key.data_type, AlertKey::of("", event).data_type) {
+        (Some(data_type), None) => event.narrowed_to(data_type).is_some_and(|narrowed| clean(&narrowed)),
+        (ours, theirs) => *ours == theirs && clean(event),
+    }
 }
 
 /// Moves one key and queues its effect; true when a match sent nothing.

@@ -7,5 +7,10 @@ mod apply;
 mod effects;
 mod transition;
 
-pub use apply::{AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, apply_absence, policy};
+pub use apply::{
+    AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, apply_absence, matches_of, policy,
+};
 pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};
+
+#[cfg(test)]
+mod scope_tests;

@@ -61,6 +61,58 @@ impl Evidence {
     }
 }
 
+/// A condition's word on one event, for the lifecycle (see
+/// [`Condition::verdict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It holds: the rule fires.
+    Fires,
+    /// It applies to the event and does not hold: the problem it looks for
+    /// is not there.
+    Clean,
+    /// It says nothing of this event: a matcher on the event's kind, sync
+    /// type or data types does not hold, or the event lacks the data a
+    /// count is narrowed to (a manual sync of other data types).
+    Out,
+    /// It can never apply to this connection: a matcher on what does not
+    /// change between a connection's events (service, business,
+    /// connection, environment). Inside `any` such a branch is left out
+    /// rather than leaving the verdict open for ever.
+    Never,
+}
+
+impl Verdict {
+    /// Every part must apply; then any clean part makes the whole clean.
+    fn all(parts: impl Iterator<Item = Verdict>) -> Verdict {
+        let mut whole = Verdict::Fires;
+        for part in parts {
+            whole = match (whole, part) {
+                (Verdict::Never, _) | (_, Verdict::Never) => Verdict::Never,
+                (Verdict::Out, _) | (_, Verdict::Out) => Verdict::Out,
+                (Verdict::Clean, _) | (_, Verdict::Clean) => Verdict::Clean,
+                (Verdict::Fires, Verdict::Fires) => Verdict::Fires,
+            };
+        }
+        whole
+    }
+
+    /// Fires when a branch fires; clean only when every branch that can
+    /// apply to the connection is clean: a sync that carries only the data
+    /// of the branch that did not fire says nothing of the one that did.
+    fn any(branches: impl Iterator<Item = Verdict>) -> Verdict {
+        let mut whole = Verdict::Never;
+        for branch in branches {
+            whole = match (whole, branch) {
+                (Verdict::Fires, _) | (_, Verdict::Fires) => Verdict::Fires,
+                (other, Verdict::Never) | (Verdict::Never, other) => other,
+                (Verdict::Out, _) | (_, Verdict::Out) => Verdict::Out,
+                (Verdict::Clean, Verdict::Clean) => Verdict::Clean,
+            };
+        }
+        whole
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
     Field(FieldMatcher),
@@ -119,18 +171,37 @@ impl Condition {
         }
     }
 
-    /// Whether this condition can say anything about `event`: false when a
-    /// count condition narrowed to data types or a report frequency finds
-    /// no such request in it. A sync that carries nothing a rule looks at
-    /// is no sign that the rule's problem is over.
-    pub fn observes(&self, event: &Event) -> bool {
+    /// What this condition says of the event for an alert's lifecycle:
+    /// whether it fires, is clean, or does not apply. Agrees with
+    /// [`Condition::evaluate`] on when it fires.
+    pub fn verdict(&self, cx: &Context<'_>) -> Verdict {
         match self {
-            Condition::Count(count) => count.observes(event),
-            Condition::All(all) => all.iter().all(|c| c.observes(event)),
-            Condition::Any(any) => any.iter().any(|c| c.observes(event)),
-            Condition::Not(inner) => inner.observes(event),
-            Condition::Field(_) | Condition::Environment(_) => true,
+            Condition::Field(matcher) if matcher.evaluate(cx.event) => Verdict::Fires,
+            Condition::Field(matcher) if matcher.field.is_of_connection() => Verdict::Never,
+            Condition::Field(_) => Verdict::Out,
+            Condition::Environment(wanted) if *wanted == cx.environment => Verdict::Fires,
+            Condition::Environment(_) => Verdict::Never,
+            Condition::Count(count) if !count.observes(cx.event) => Verdict::Out,
+            Condition::Count(count) if count.evaluate(cx.event, &mut Evidence::default()) => Verdict::Fires,
+            Condition::Count(_) => Verdict::Clean,
+            Condition::All(all) => Verdict::all(all.iter().map(|c| c.verdict(cx))),
+            Condition::Any(any) => Verdict::any(any.iter().map(|c| c.verdict(cx))),
+            // `not` narrows the scope: an event its inner condition holds
+            // for is one the rule does not apply to.
+            Condition::Not(inner) => match inner.verdict(cx) {
+                Verdict::Fires => Verdict::Out,
+                Verdict::Clean | Verdict::Out | Verdict::Never => Verdict::Fires,
+            },
         }
+    }
+
+    /// Whether `cx`'s event is a clean sync for this rule: one the rule
+    /// applies to (its field matchers, environment and `not` hold, and the
+    /// event carries the data its count conditions narrow to) and on which
+    /// it does not fire. Only such a sync moves a firing alert towards
+    /// RESOLVED or resets a pending one's `after` streak.
+    pub fn is_clean(&self, cx: &Context<'_>) -> bool {
+        self.verdict(cx) == Verdict::Clean
     }
 
     /// `None` when the condition holds, else why not, in one line.

@@ -89,10 +89,12 @@ pub struct Miss<'r> {
 
 /// The rules that fire for `event`, in file order.
 pub fn evaluate<'r>(rules: &'r [Rule], event: &Event, missing_sandbox: Environment) -> Vec<Match<'r>> {
-    let cx = Context {
-        event,
-        environment: Environment::of(event, missing_sandbox),
-    };
+    evaluate_in(rules, event, Environment::of(event, missing_sandbox))
+}
+
+/// The rules that fire for `event` from a connection in `environment`.
+pub fn evaluate_in<'r>(rules: &'r [Rule], event: &Event, environment: Environment) -> Vec<Match<'r>> {
+    let cx = Context { event, environment };
     let mut matches = Vec::new();
     let mut evidence = Evidence::default();
     for rule in rules.iter().filter(|r| r.absence.is_none()) {

@@ -3,6 +3,7 @@ use std::path::Path;
 use super::*;
 use crate::config::load_str;
 use crate::event::{Event, parse_event};
+use crate::rules::Verdict;
 
 fn rules(when_yaml: &[&str]) -> Vec<Rule> {
     let mut text = String::from("rules:\n");
@@ -245,15 +246,112 @@ fn evidence_over_many_data_types_is_collected_once_each() {
     assert_eq!(matches[0].evidence.tallies().len(), 20_000);
 }
 
+/// What the one rule with `when` says of `body` (a webhook body).
+fn verdict(when: &str, body: &str) -> Verdict {
+    let rule = &rules(&[when])[0];
+    let event = parse_event(body.as_bytes()).unwrap();
+    let environment = Environment::of(&event, Environment::Production);
+    rule.when.verdict(&Context {
+        event: &event,
+        environment,
+    })
+}
+
+fn sync(sync_type: &str, requests: &str) -> String {
+    format!(
+        r#"{{"data":{{"event":"data","dataSyncType":"{sync_type}","serviceName":"quickbooks","sandbox":false,"requests":[{requests}]}}}}"#
+    )
+}
+
+const BILLS_OK: &str = r#"{"request":"bills","status":"success"}"#;
+const BILLS_FAILED: &str = r#"{"request":"bills","status":"failed"}"#;
+const BILLS_EMPTY: &str = r#"{"request":"bills","status":"empty"}"#;
+const INVOICES_OK: &str = r#"{"request":"invoices","status":"success"}"#;
+
 #[test]
-fn a_narrowed_rule_observes_only_events_that_carry_its_data() {
-    let rule = &rules(&["{ empty: { at_least: 1, data_types: [incomeStatements], report_frequency: month } }"])[0];
-    assert!(rule.when.observes(&full()));
-    let bills_only =
-        parse_event(br#"{"data":{"event":"data","requests":[{"request":"bills","status":"success"}]}}"#).unwrap();
-    assert!(!rule.when.observes(&bills_only));
-    let simple = parse_event(br#"{"data":{"event":"data","requests":{"incomeStatements":{"success":3}}}}"#).unwrap();
-    assert!(!rule.when.observes(&simple), "a simple payload has no report frequency");
-    let broad = &rules(&["{ failed: { above: 0 } }"])[0];
-    assert!(broad.when.observes(&bills_only));
+fn a_narrowed_rule_applies_only_to_events_that_carry_its_data() {
+    let when = "{ empty: { at_least: 1, data_types: [incomeStatements], report_frequency: month } }";
+    let rule = &rules(&[when])[0];
+    let cx = |event| Context {
+        event,
+        environment: Environment::Production,
+    };
+    assert_eq!(rule.when.verdict(&cx(&full())), Verdict::Fires);
+    assert_eq!(verdict(when, &sync("fullSync", BILLS_OK)), Verdict::Out);
+    let simple = r#"{"data":{"event":"data","requests":{"incomeStatements":{"success":3}}}}"#;
+    assert_eq!(
+        verdict(when, simple),
+        Verdict::Out,
+        "a simple payload has no report frequency"
+    );
+    assert_eq!(
+        verdict("{ failed: { above: 0 } }", &sync("fullSync", BILLS_OK)),
+        Verdict::Clean
+    );
+}
+
+#[test]
+fn a_sync_outside_the_rules_scope_is_not_clean() {
+    // The sync type, data type and `not` matchers are the rule's scope.
+    let full_only = "{ sync_type: fullSync, failed: { above: 0 } }";
+    assert_eq!(verdict(full_only, &sync("manualSync", BILLS_OK)), Verdict::Out);
+    assert_eq!(verdict(full_only, &sync("fullSync", BILLS_OK)), Verdict::Clean);
+    let bills = "{ data_type: bills, failed: { above: 0 } }";
+    assert_eq!(verdict(bills, &sync("fullSync", INVOICES_OK)), Verdict::Out);
+    assert_eq!(verdict(bills, &sync("fullSync", BILLS_OK)), Verdict::Clean);
+    let not_manual = "{ not: { sync_type: manualSync }, empty: { at_least: 1, data_types: [bills] } }";
+    assert_eq!(verdict(not_manual, &sync("manualSync", BILLS_EMPTY)), Verdict::Out);
+    assert_eq!(verdict(not_manual, &sync("manualSync", BILLS_OK)), Verdict::Out);
+    assert_eq!(verdict(not_manual, &sync("fullSync", BILLS_EMPTY)), Verdict::Fires);
+    assert_eq!(verdict(not_manual, &sync("fullSync", BILLS_OK)), Verdict::Clean);
+    // Another environment or service is never the rule's.
+    assert_eq!(
+        verdict(
+            "{ environment: sandbox, failed: { above: 0 } }",
+            &sync("fullSync", BILLS_OK)
+        ),
+        Verdict::Never
+    );
+}
+
+#[test]
+fn an_any_rule_is_clean_only_where_every_branch_that_can_apply_is() {
+    let any =
+        "{ any: [ { failed: { above: 0, data_types: [bills] } }, { failed: { above: 0, data_types: [invoices] } } ] }";
+    assert_eq!(verdict(any, &sync("fullSync", BILLS_FAILED)), Verdict::Fires);
+    // Only the data of the branch that did not fire: nothing said of bills.
+    assert_eq!(verdict(any, &sync("fullSync", INVOICES_OK)), Verdict::Out);
+    assert_eq!(
+        verdict(any, &sync("fullSync", &format!("{BILLS_OK},{INVOICES_OK}"))),
+        Verdict::Clean
+    );
+    // A branch for another service cannot hold the verdict open for ever.
+    let per_service =
+        "{ any: [ { service: xero, failed: { above: 0 } }, { service: quickbooks, failed: { above: 1 } } ] }";
+    assert_eq!(verdict(per_service, &sync("fullSync", BILLS_OK)), Verdict::Clean);
+}
+
+proptest::proptest! {
+    /// The verdict fires exactly when the rule fires, whatever the rule.
+    #[test]
+    fn the_verdict_fires_exactly_when_the_rule_does(
+        sync_type in proptest::sample::select(vec!["fullSync", "manualSync"]),
+        bills in proptest::sample::select(vec!["", BILLS_OK, BILLS_FAILED, BILLS_EMPTY]),
+        invoices in proptest::option::of(proptest::sample::select(vec![INVOICES_OK, r#"{"request":"invoices","status":"failed"}"#])),
+        when in proptest::sample::select(vec![
+            "{ sync_type: fullSync, failed: { above: 0 } }",
+            "{ data_type: bills, failed: { above: 0 } }",
+            "{ not: { sync_type: manualSync }, empty: { at_least: 1, data_types: [bills] } }",
+            "{ any: [ { failed: { above: 0, data_types: [bills] } }, { failed: { above: 0, data_types: [invoices] } } ] }",
+            "{ not: { failed: { above: 0, data_types: [invoices] } }, service: quickbooks }",
+            "{ environment: production, success: { below: 1 } }",
+        ]),
+    ) {
+        let requests: Vec<&str> = [bills].into_iter().chain(invoices).filter(|r| !r.is_empty()).collect();
+        let body = sync(sync_type, &requests.join(","));
+        let rule = &rules(&[when])[0];
+        let event = parse_event(body.as_bytes()).unwrap();
+        let fired = !evaluate(std::slice::from_ref(rule), &event, Environment::Production).is_empty();
+        proptest::prop_assert_eq!(verdict(when, &body) == Verdict::Fires, fired);
+    }
 }

@@ -36,6 +36,13 @@ impl Field {
         Field::ALL.iter().find(|(_, f)| *f == self).map_or("?", |(k, _)| k)
     }
 
+    /// Whether the field names what stays the same across a connection's
+    /// events (its service, business, id), as opposed to what each event
+    /// says of itself (its kind, sync type, data types, status).
+    pub fn is_of_connection(self) -> bool {
+        matches!(self, Field::Service | Field::Business | Field::Connection)
+    }
+
     fn single(self, event: &Event) -> Option<&str> {
         match self {
             Field::Event => event.event.as_deref(),

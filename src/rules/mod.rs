@@ -7,8 +7,8 @@ mod engine;
 mod field;
 mod pattern;
 
-pub use condition::{Condition, Context, Environment, Evidence};
+pub use condition::{Condition, Context, Environment, Evidence, Verdict};
 pub use count::{CountCondition, Threshold};
-pub use engine::{Match, Miss, Rule, Severity, evaluate, explain};
+pub use engine::{Match, Miss, Rule, Severity, evaluate, evaluate_in, explain};
 pub use field::{Field, FieldMatcher};
 pub use pattern::Pattern;

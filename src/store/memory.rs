@@ -80,11 +80,13 @@ impl MemoryStore {
         if !inner.seen.insert(ingest.dedup_key.clone()) {
             return IngestOutcome::Duplicate;
         }
-        let Ok(applied) = apply(&mut MemoryStates(&mut inner.alerts), &ingest.alerts);
+        let resolved = (ingest.alerts.event.connection_id.as_ref())
+            .and_then(|id| ingest.alerts.in_known_environment(inner.connections.get(id)));
+        let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
+        let Ok(applied) = apply(&mut MemoryStates(&mut inner.alerts), alerts);
         let known = ingest.alerts.event.connection_id.as_deref().and_then(|id| {
             let before = inner.connections.get(id);
-            let after =
-                KnownConnection::observe(before, &ingest.alerts.event, ingest.environment(), ingest.received_at())?;
+            let after = KnownConnection::observe(before, &alerts.event, alerts.environment, ingest.received_at())?;
             inner.connections.insert(id.to_owned(), after.clone());
             Some(after)
         });

@@ -13,25 +13,6 @@ use crate::helpers::{
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Runs the scenario `$name` against each backend.
-macro_rules! on_both_stores {
-    ($name:ident) => {
-        mod $name {
-            use crate::helpers::Backend;
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(Backend::postgres()).await;
-            }
-        }
-    };
-}
-
 fn rules(slack: &SlackStandIn, channel: &str, rules: &str) -> String {
     format!(
         "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n{channel}defaults:\n  notify: [ops]\nrules:\n{rules}",

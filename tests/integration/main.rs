@@ -1,15 +1,18 @@
 //! Integration tests: the `syncwatch` binary and the daemon, driven as a
 //! user would drive them.
 
+#[macro_use]
+mod helpers;
+
 mod absence;
 mod audit;
 mod backends;
 mod cli;
 mod crash;
+mod day_two;
 mod delivery;
 mod digest;
 mod hardening;
-mod helpers;
 mod lifecycle;
 mod limits;
 mod operations;
@@ -20,4 +23,5 @@ mod shared;
 mod status_page;
 mod storage;
 mod templates;
+mod truth;
 mod webhook;

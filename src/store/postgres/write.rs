@@ -118,7 +118,9 @@ fn accept(
     batch: &mut Batch,
 ) -> IngestOutcome {
     let event = &ingest.alerts.event;
-    let Ok(applied) = apply(states, &ingest.alerts);
+    let resolved = (event.connection_id.as_ref()).and_then(|id| ingest.alerts.in_known_environment(known.get(id)));
+    let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
+    let Ok(applied) = apply(states, alerts);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     let mut channels = Vec::new();
@@ -128,7 +130,7 @@ fn accept(
         received_at: ingest.received_at(),
         event: event.event.as_deref(),
         connection: event.connection_id.as_deref(),
-        environment: ingest.environment().as_str(),
+        environment: alerts.environment.as_str(),
         body: ingest.body.clone(),
         fired: &notified,
         suppressed: &applied.quiet,
@@ -137,14 +139,14 @@ fn accept(
     batch.event(new_event, &applied.notifications, &mut channels);
     let after = event.connection_id.as_ref().and_then(|id| {
         let before = known.get(id);
-        let after = KnownConnection::observe(before, event, ingest.environment(), ingest.received_at())?;
+        let after = KnownConnection::observe(before, event, alerts.environment, ingest.received_at())?;
         if before != Some(&after) {
             batch.connection(&after);
             known.insert(id.clone(), after.clone());
         }
         Some(after)
     });
-    if let Some((id, counts)) = event.connection_id.as_deref().zip(day_of(&ingest.alerts)) {
+    if let Some((id, counts)) = event.connection_id.as_deref().zip(day_of(alerts)) {
         batch.day(id, ingest.received_at(), counts);
     }
     IngestOutcome::Accepted {

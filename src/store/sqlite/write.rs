@@ -18,7 +18,13 @@ use super::millis;
 /// Records `ingest`, its body as `body::pack` stored it (`packed_body`).
 /// Redeliveries were recognised before (see `seen`).
 pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite::Result<IngestOutcome> {
-    let applied = apply(&mut SqlStates::new(tx), &ingest.alerts)?;
+    let before = match ingest.alerts.event.connection_id.as_deref() {
+        Some(id) => connections::get(tx, id)?,
+        None => None,
+    };
+    let resolved = ingest.alerts.in_known_environment(before.as_ref());
+    let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
+    let applied = apply(&mut SqlStates::new(tx), alerts)?;
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     // The event row is written once, with its verdicts.
@@ -32,7 +38,7 @@ pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite:
         millis(ingest.received_at()),
         ingest.alerts.event.event,
         ingest.alerts.event.connection_id,
-        ingest.environment().as_str(),
+        alerts.environment.as_str(),
         packed_body,
         rule_list(&notified),
         rule_list(&applied.quiet),
@@ -51,8 +57,8 @@ pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite:
             &mut channels,
         )?;
     }
-    let known = record_connection(tx, &ingest.alerts)?;
-    record_day(tx, &ingest.alerts)?;
+    let known = record_connection(tx, alerts, before)?;
+    record_day(tx, alerts)?;
     Ok(IngestOutcome::Accepted {
         notified,
         suppressed: applied.quiet,
@@ -94,11 +100,11 @@ fn record_day(tx: &Connection, alerts: &AlertInput) -> rusqlite::Result<()> {
 }
 
 /// Remembers the connection the event names, in the same transaction.
-fn record_connection(tx: &Connection, alerts: &AlertInput) -> rusqlite::Result<Option<KnownConnection>> {
-    let Some(id) = alerts.event.connection_id.as_deref() else {
-        return Ok(None);
-    };
-    let before = connections::get(tx, id)?;
+fn record_connection(
+    tx: &Connection,
+    alerts: &AlertInput,
+    before: Option<KnownConnection>,
+) -> rusqlite::Result<Option<KnownConnection>> {
     let after = KnownConnection::observe(before.as_ref(), &alerts.event, alerts.environment, alerts.received_at);
     if let Some(after) = after.as_ref().filter(|after| before.as_ref() != Some(*after)) {
         connections::save(tx, after)?;

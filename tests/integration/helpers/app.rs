@@ -150,6 +150,12 @@ impl TestApp {
     }
 
     /// The `/metrics` page as text.
+    /// `/api/status` (with `query`, e.g. `?q=con-1`) as JSON.
+    pub async fn status(&self, query: &str) -> serde_json::Value {
+        let url = self.url(&format!("/api/status{query}"));
+        self.client.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn metrics(&self) -> String {
         let response = self.client.get(self.url("/metrics")).send().await.unwrap();
         response.text().await.unwrap()

@@ -1,6 +1,8 @@
 //! Shared setup: the binary, the app in-process on port 0, a Slack stand-in
 //! and a real SMTP server, each on loopback.
 
+#[macro_use]
+mod stores;
 mod app;
 mod cli;
 mod client;

@@ -1,0 +1,102 @@
+//! The admin commands on the configuration the package installs: outside
+//! systemd `STATE_DIRECTORY` is unset and the secrets are not exported, and
+//! the commands must still find the daemon's database, never a new one.
+
+use crate::helpers::{RulesFile, repo_file, spawn_app_in, stderr, stdout, syncwatch_async};
+
+/// A rules file shaped like the shipped one: its database path is
+/// `${VAR:-default}` (the default being where the daemon below keeps its
+/// database), its channel a secret that an admin shell does not have.
+fn shipped_like(state_dir: &std::path::Path) -> String {
+    format!(
+        "storage:\n  path: ${{SYNCWATCH_TEST_STATE_DIRECTORY:-{}}}/syncwatch.db\nchannels:\n  ops:\n    slack: {{ webhook_url: \"${{SLACK_WEBHOOK_URL}}\" }}\ndefaults:\n  notify: [ops]\nrules:\n  - name: bills-failing\n    when: {{ failed: {{ above: 0 }} }}\n",
+        state_dir.display()
+    )
+}
+
+async fn run(args: &[&str]) -> std::process::Output {
+    syncwatch_async(args.iter().map(|a| a.to_string()).collect()).await
+}
+
+#[tokio::test]
+async fn admin_commands_find_the_daemons_database_through_a_default_and_never_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = RulesFile::new(&shipped_like(dir.path()));
+    let config = rules.path.to_str().unwrap();
+    let db = dir.path().join("syncwatch.db");
+
+    // Before the daemon ever ran: refused, naming the path, nothing created.
+    let refused = run(&[
+        "silence",
+        "add",
+        "--service",
+        "xero",
+        "--for",
+        "1h",
+        "--comment",
+        "x",
+        "--config",
+        config,
+    ])
+    .await;
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let said = stderr(&refused);
+    assert!(
+        said.contains(&format!(
+            "cannot write the database {}: it does not exist (refusing to create one)",
+            db.display()
+        )),
+        "{said}"
+    );
+    assert!(!db.exists(), "a command created the database");
+
+    // The daemon opens the database at the same default path.
+    let app = spawn_app_in(dir, "rules: []\n", crate::helpers::fast_settings()).await;
+    assert_eq!(crate::helpers::database(&app.dir), db);
+
+    // Options after the subcommand, no SLACK_WEBHOOK_URL, no STATE_DIRECTORY.
+    let added = run(&[
+        "silence",
+        "add",
+        "--service",
+        "xero",
+        "--for",
+        "1h",
+        "--comment",
+        "outage",
+        "--config",
+        config,
+    ])
+    .await;
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    let id = stdout(&added).trim().to_owned();
+    let listed = run(&["silence", "list", "--config", config]).await;
+    assert!(stdout(&listed).contains(&id), "{}{}", stdout(&listed), stderr(&listed));
+    // The daemon's own database holds it: the one `--db` names.
+    let by_path = run(&["silence", "list", "--db", db.to_str().unwrap()]).await;
+    assert!(stdout(&by_path).contains(&id), "{}", stdout(&by_path));
+    for command in ["alerts", "connections", "history"] {
+        let output = run(&[command, "--config", config]).await;
+        assert_eq!(output.status.code(), Some(0), "{command}: {}", stderr(&output));
+    }
+    drop(app);
+}
+
+#[tokio::test]
+async fn the_shipped_rules_resolve_the_database_to_var_lib_without_state_directory() {
+    let example = repo_file("rules.example.yaml");
+    let output = run(&["silence", "list", "--config", example.to_str().unwrap()]).await;
+    let expected = std::path::Path::new("/var/lib/syncwatch/syncwatch.db");
+    match expected.exists() {
+        // A machine where the daemon runs under systemd: it is found.
+        true => assert_eq!(output.status.code(), Some(0), "{}", stderr(&output)),
+        false => {
+            assert_eq!(output.status.code(), Some(1));
+            let said = format!("{}{}", stdout(&output), stderr(&output));
+            assert!(
+                said.contains("cannot read the database /var/lib/syncwatch/syncwatch.db: it does not exist"),
+                "{said}"
+            );
+        }
+    }
+}
