@@ -191,6 +191,22 @@ impl Event {
         })
     }
 
+    /// The event as far as it concerns an alert about `data_types`: only
+    /// their requests, so that a `data_type` matcher (in a maintenance
+    /// window's `when`) sees the alert's data types, not every one the
+    /// sync carried.
+    pub fn about(&self, data_types: &[&str]) -> Event {
+        let concerned = |t: Option<&str>| t.is_some_and(|t| data_types.contains(&t));
+        Event {
+            request_type: self.request_type.clone().filter(|t| concerned(Some(t))),
+            tallies: (self.tallies.iter())
+                .filter(|t| concerned(t.data_type.as_deref()))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// Every data type named by the event: `requestType` and each request's.
     pub fn data_types(&self) -> impl Iterator<Item = &str> {
         self.request_type

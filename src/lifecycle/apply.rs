@@ -291,7 +291,11 @@ fn record<S: AlertStates>(
     let mut muted_by = None;
     if let Some(effect) = step.effect {
         channels = recipients(effect, observed.rule, state, cx.config);
-        muted_by = (!channels.is_empty()).then(|| muted(observed, cx)).flatten();
+        // A RESOLVED goes out whatever mutes the alert now: a silence
+        // means "stop paging me", not "never tell me it is over", and the
+        // channels it goes to were told it fired.
+        let mutable = effect != Effect::Resolved && !channels.is_empty();
+        muted_by = mutable.then(|| muted(observed, cx)).flatten();
         if muted_by.is_some() {
             // Held back: whoever should hear of it hears at its next match
             // after the silence or window, and of nothing meanwhile.

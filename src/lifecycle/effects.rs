@@ -44,20 +44,29 @@ pub(super) struct Observed<'a> {
     pub source: Source<'a>,
 }
 
-/// The silence or window that mutes this observation's alert now.
+/// The silence or window that mutes this observation's alert now. A
+/// data-type matcher (of a silence, or in a window's `when`) is held
+/// against the alert's own data types: those its evidence found failed or
+/// empty, or its key's; not every data type the sync happened to carry.
 pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
-    let absent;
-    let event = match (&observed.source, cx.event) {
-        (Source::Absence { connection, .. }, _) => {
-            absent = connection.as_event();
-            &absent
+    let (event, data_types): (Event, Vec<&str>) = match (&observed.source, cx.event) {
+        (Source::Absence { connection, .. }, _) => (connection.as_event(), Vec::new()),
+        (Source::Match(evidence), Some(event)) => {
+            let mut data_types: Vec<&str> = evidence
+                .tallies()
+                .iter()
+                .filter_map(|&i| event.tallies.get(i)?.data_type.as_deref())
+                .chain(observed.key.data_type.as_deref())
+                .collect();
+            data_types.sort_unstable();
+            data_types.dedup();
+            (event.about(&data_types), data_types)
         }
-        (_, Some(event)) => event,
+        (_, Some(event)) => {
+            let data_types: Vec<&str> = observed.key.data_type.as_deref().into_iter().collect();
+            (event.about(&data_types), data_types)
+        }
         (_, None) => return None,
-    };
-    let data_types: Vec<&str> = match &observed.key.data_type {
-        Some(data_type) => vec![data_type.as_str()],
-        None => event.data_types().collect(),
     };
     let subject = Subject {
         rule: &observed.rule.name,
@@ -66,7 +75,7 @@ pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
         service: event.service.as_deref(),
         environment: cx.environment,
         data_types,
-        event,
+        event: &event,
     };
     cx.mutes.muted_by(&subject, cx.now)
 }

@@ -13,4 +13,8 @@ pub use apply::{
 pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};
 
 #[cfg(test)]
+mod quiet_tests;
+#[cfg(test)]
 mod scope_tests;
+#[cfg(test)]
+mod test_support;

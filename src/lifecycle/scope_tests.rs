@@ -3,40 +3,17 @@
 //! on a sync that the rule applies to and that shows its problem gone; and
 //! such a sync always does resolve a firing alert.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
 
+use super::test_support::States;
 use super::*;
-use crate::alerts::AlertKey;
 use crate::config::load_str;
 use crate::event::parse_event;
 use crate::rules::Environment;
-
-#[derive(Default)]
-struct States(HashMap<AlertKey, AlertState>);
-
-impl AlertStates for States {
-    type Error = Infallible;
-    fn get(&mut self, key: &AlertKey) -> Result<Option<AlertState>, Infallible> {
-        Ok(self.0.get(key).cloned())
-    }
-    fn active(&mut self, connection: &str) -> Result<Vec<(AlertKey, AlertState)>, Infallible> {
-        let active = self
-            .0
-            .iter()
-            .filter(|(k, s)| k.connection == connection && s.phase != Phase::Resolved);
-        Ok(active.map(|(k, s)| (k.clone(), s.clone())).collect())
-    }
-    fn put(&mut self, key: &AlertKey, state: &AlertState) -> Result<(), Infallible> {
-        self.0.insert(key.clone(), state.clone());
-        Ok(())
-    }
-}
 
 const RULES: &str = "rules:
   - name: full-bills
