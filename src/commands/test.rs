@@ -7,8 +7,9 @@ use std::time::SystemTime;
 
 use crate::config::{ChannelKind, Config, EmailChannel};
 use crate::event::{Event, parse_event};
-use crate::render::{Alert, EmailMessage, Facts, render_email, render_slack};
+use crate::render::{Alert, EmailMessage, Facts, Template, TemplateUse, preview_for};
 use crate::rules::{Environment, Match, explain};
+use crate::store::Message;
 
 use super::describe::event_lines;
 use super::{EXIT_FAILED, EXIT_OK};
@@ -93,17 +94,59 @@ fn show_messages(
         let Some(channel) = config.channels.get(name) else {
             continue;
         };
-        match &channel.kind {
-            ChannelKind::Slack(_) => {
-                writeln!(out, "\n--- {} -> {name} (slack) would receive:", matched.rule.name)?;
-                let json = serde_json::to_string_pretty(&render_slack(&facts)).unwrap_or_default();
-                writeln!(out, "{json}")?;
+        // The message the daemon would queue, templates applied: the
+        // built-in one is only what a channel without templates receives.
+        let (message, uses) = preview_for(&channel.kind, &facts);
+        writeln!(
+            out,
+            "\n--- {} -> {name} ({}){} would receive:",
+            matched.rule.name,
+            medium_of(&channel.kind),
+            templates_of(&channel.kind)
+        )?;
+        show_failures(&uses, out)?;
+        match (&channel.kind, &message) {
+            (ChannelKind::Email(email), Message::Email(message)) => show_email(email, message, out)?,
+            (_, Message::Slack { payload }) => {
+                writeln!(out, "{}", serde_json::to_string_pretty(payload).unwrap_or_default())?
             }
-            ChannelKind::Email(email) => {
-                writeln!(out, "\n--- {} -> {name} (email) would receive:", matched.rule.name)?;
-                show_email(email, &render_email(&facts), out)?;
-            }
+            (ChannelKind::Slack(_), Message::Email(_)) => unreachable!("a Slack channel is sent a Slack message"),
         }
+    }
+    Ok(())
+}
+
+fn medium_of(kind: &ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Slack(_) => "slack",
+        ChannelKind::Email(_) => "email",
+    }
+}
+
+/// ` (template /etc/syncwatch/slack.j2)`, or nothing for a channel that
+/// sends the built-in message.
+fn templates_of(kind: &ChannelKind) -> String {
+    let named = |label: &str, template: &Option<Template>| {
+        template.as_ref().map(|t| format!(" ({label} {})", t.path.display()))
+    };
+    let parts = match kind {
+        ChannelKind::Slack(slack) => vec![named("template", &slack.template)],
+        ChannelKind::Email(email) => vec![
+            named("subject template", &email.subject_template),
+            named("body template", &email.body_template),
+        ],
+    };
+    parts.into_iter().flatten().collect()
+}
+
+/// A template that fails at run time: the daemon logs it and sends the
+/// built-in message (or subject, or body), so that is what is shown.
+fn show_failures(uses: &[TemplateUse], out: &mut dyn Write) -> std::io::Result<()> {
+    for failure in uses.iter().filter_map(|u| u.failure.as_ref()) {
+        writeln!(
+            out,
+            "template failed: {failure}\n  the daemon would log it and send the built-in text instead, as shown here"
+        )?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What one channel is sent: its templates when it has them, the built-in
 //! message otherwise (and whenever a template fails at run time).
 
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use serde_json::json;
@@ -19,45 +20,74 @@ use super::template::{Context, Medium, Template};
 const SLACK_TEXT_MAX: usize = 40_000;
 
 pub fn message_for(kind: &ChannelKind, facts: &Facts) -> Message {
-    let context = || Context::of(facts);
+    message_with(kind, facts, &mut |template, medium| {
+        template.render(&Context::of(facts), medium)
+    })
+}
+
+/// What became of one of a channel's templates, for `syncwatch test`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateUse {
+    pub path: PathBuf,
+    /// Why it failed, when it did: the built-in message (or subject, or
+    /// body) went instead.
+    pub failure: Option<String>,
+}
+
+/// `message_for`, and what became of each of the channel's templates:
+/// `syncwatch test` says a template failed where the daemon only logs it.
+pub fn preview_for(kind: &ChannelKind, facts: &Facts) -> (Message, Vec<TemplateUse>) {
+    let mut uses = Vec::new();
+    let message = message_with(kind, facts, &mut |template, medium| {
+        let outcome = template.outcome(&Context::of(facts), medium);
+        uses.push(TemplateUse {
+            path: template.path.clone(),
+            failure: outcome.as_ref().err().cloned(),
+        });
+        outcome.ok()
+    });
+    (message, uses)
+}
+
+/// Renders one template for one medium; `None` keeps the built-in text.
+type Render<'a> = dyn FnMut(&Template, Medium) -> Option<String> + 'a;
+
+fn message_with(kind: &ChannelKind, facts: &Facts, render: &mut Render<'_>) -> Message {
     match kind {
-        ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), context, || render_slack(facts)),
-        ChannelKind::Email(email) => {
-            let built = render_email(facts);
-            Message::Email(templated_email(
-                built,
-                email.subject_template.as_ref(),
-                email.body_template.as_ref(),
-                context,
-            ))
-        }
+        ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), render, || render_slack(facts)),
+        ChannelKind::Email(email) => Message::Email(templated_email(
+            render_email(facts),
+            email.subject_template.as_ref(),
+            email.body_template.as_ref(),
+            render,
+        )),
     }
 }
 
 pub fn digest_for(kind: &ChannelKind, items: &[Item], max_items: usize, now: SystemTime) -> Message {
-    let context = || Context::digest(items, max_items, now);
+    let render = &mut |template: &Template, medium| template.render(&Context::digest(items, max_items, now), medium);
     match kind {
-        ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), context, || {
+        ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), render, || {
             render_digest_slack(items, max_items)
         }),
         ChannelKind::Email(email) => Message::Email(templated_email(
             render_digest_email(items, max_items),
             email.subject_template.as_ref(),
             email.body_template.as_ref(),
-            context,
+            render,
         )),
     }
 }
 
 /// The templated text when the channel has a template that renders, the
 /// built-in message otherwise.
-fn slack_message(
+pub(super) fn slack_message(
     template: Option<&Template>,
-    context: impl Fn() -> Context,
+    render: &mut Render<'_>,
     built_in: impl Fn() -> serde_json::Value,
 ) -> Message {
     let templated = template
-        .and_then(|t| t.render(&context(), Medium::Slack))
+        .and_then(|t| render(t, Medium::Slack))
         .map(|text| json!({ "text": truncate(&text, SLACK_TEXT_MAX) }));
     Message::Slack {
         payload: templated.unwrap_or_else(built_in),
@@ -66,16 +96,18 @@ fn slack_message(
 
 /// The built-in email with the templated subject and body put in; the
 /// HTML part then shows the templated text as it is.
-fn templated_email(
+pub(super) fn templated_email(
     mut email: EmailMessage,
     subject: Option<&Template>,
     body: Option<&Template>,
-    context: impl Fn() -> Context,
+    render: &mut Render<'_>,
 ) -> EmailMessage {
-    if let Some(text) = subject.and_then(|t| t.render(&context(), Medium::Subject)) {
+    if let Some(text) = subject.and_then(|t| render(t, Medium::Subject)) {
         email.subject = truncate(&text, 200);
     }
-    if let Some(text) = body.and_then(|t| t.render(&context(), Medium::Text)) {
+    // The HTML part escapes the whole text, payload values and all: a
+    // `<script>` in a business name arrives as text, never as markup.
+    if let Some(text) = body.and_then(|t| render(t, Medium::Text)) {
         email.html = format!(
             "<!DOCTYPE html>\n<html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre></body></html>\n",
             html_escape(&text)

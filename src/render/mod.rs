@@ -13,7 +13,7 @@ mod template_samples;
 #[cfg(test)]
 mod test_support;
 
-pub use channel::{digest_for, message_for};
+pub use channel::{TemplateUse, digest_for, message_for, preview_for};
 pub use digest::{Item, render_digest_email, render_digest_slack};
 pub use email::{EmailMessage, render_email};
 pub use escape::{html_escape, one_line, slack_escape};

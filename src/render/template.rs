@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::digest::Item;
 use super::escape::{one_line, slack_escape};
@@ -68,9 +69,36 @@ pub enum Medium {
     Slack,
     /// An email header: one line.
     Subject,
-    /// An email's text part.
+    /// An email's text part. The HTML part shows the rendered text
+    /// HTML-escaped as a whole (see `channel.rs`), so values need no HTML
+    /// escaping here: in the text part it would show as `&lt;`.
     Text,
 }
+
+impl Medium {
+    /// A value as the built-in messages show it: on one line (a line break
+    /// from a payload could forge another line of the message, or a
+    /// header), and in Slack with mrkdwn's control characters escaped.
+    fn value(self, text: &str) -> String {
+        match self {
+            Medium::Slack => slack_escape(&one_line(text)),
+            Medium::Subject | Medium::Text => one_line(text),
+        }
+    }
+
+    /// The operator's own text that may span lines (a rule's description),
+    /// its line breaks kept where the medium has lines.
+    fn own_text(self, text: &str) -> String {
+        match self {
+            Medium::Slack => slack_escape(text),
+            Medium::Subject => one_line(text),
+            Medium::Text => text.to_owned(),
+        }
+    }
+}
+
+/// Variables that are the operator's own multi-line text, not a payload's.
+const OWN_TEXT: &[&str] = &["description"];
 
 /// One compiled template file.
 #[derive(Clone)]
@@ -92,6 +120,15 @@ impl Template {
     /// the error names the file, the line and what is wrong.
     pub fn load(path: &Path, medium: Medium) -> Result<Template, String> {
         let source = std::fs::read_to_string(path).map_err(|err| format!("{}: cannot read: {err}", path.display()))?;
+        let loaded = Template::compile(path, source)?;
+        for sample in samples() {
+            loaded.try_render(&sample, medium)?;
+        }
+        Ok(loaded)
+    }
+
+    /// Compiles `source` (read from `path`), refusing unknown variables.
+    fn compile(path: &Path, source: String) -> Result<Template, String> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_template_owned(NAME, source.clone())
@@ -114,19 +151,17 @@ impl Template {
                 VARIABLES.join(", ")
             ));
         }
-        let loaded = Template {
+        Ok(Template {
             path: path.to_owned(),
             env: Arc::new(env),
-        };
-        for sample in samples() {
-            loaded.try_render(&sample, medium)?;
-        }
-        Ok(loaded)
+        })
     }
 
     /// The text for `context`, or why not.
     pub fn try_render(&self, context: &Context, medium: Medium) -> Result<String, String> {
-        let escaped = context.escaped(medium);
+        let escaped = context
+            .escaped(medium)
+            .map_err(|err| format!("{}: {err}", self.path.display()))?;
         let template = self.env.get_template(NAME).map_err(|err| describe(&self.path, &err))?;
         let text = template.render(&escaped).map_err(|err| describe(&self.path, &err))?;
         Ok(match medium {
@@ -135,17 +170,22 @@ impl Template {
         })
     }
 
+    /// The text for `context`, or why the built-in message goes instead:
+    /// what the daemon sends, and what `syncwatch test` shows.
+    pub fn outcome(&self, context: &Context, medium: Medium) -> Result<String, String> {
+        let text = self.try_render(context, medium)?;
+        // Slack refuses an empty message, and an empty subject reads as
+        // nothing in an inbox: an empty result counts as a failure.
+        if text.trim().is_empty() {
+            return Err(format!("{}: rendered nothing", self.path.display()));
+        }
+        Ok(text)
+    }
+
     /// The text for `context`, or `None` (logged and counted) so that the
     /// caller sends its built-in message: never a lost notification.
     pub fn render(&self, context: &Context, medium: Medium) -> Option<String> {
-        match self.try_render(context, medium) {
-            // Slack refuses an empty message, and an empty subject reads
-            // as nothing in an inbox: an empty result counts as a failure.
-            Ok(text) if text.trim().is_empty() => {
-                FAILURES.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(template = %self.path.display(), "template rendered nothing; the built-in message is sent instead");
-                None
-            }
+        match self.outcome(context, medium) {
             Ok(text) => Some(text),
             Err(error) => {
                 FAILURES.fetch_add(1, Ordering::Relaxed);
@@ -162,15 +202,16 @@ fn describe(path: &Path, err: &minijinja::Error) -> String {
     format!("{}{line}: {}{detail}", path.display(), err.kind())
 }
 
-/// What a template sees.
-#[derive(Debug, Clone, Serialize)]
+/// What a template sees. `Deserialize` lets the tests fill every variable
+/// with hostile text, found by walking the serialized context.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Context {
-    pub kind: &'static str,
-    pub state: &'static str,
+    pub kind: String,
+    pub state: String,
     pub rule: String,
     pub description: Option<String>,
     pub severity: String,
-    pub environment: &'static str,
+    pub environment: String,
     pub business: String,
     pub connection: Option<String>,
     pub service: Option<String>,
@@ -199,7 +240,7 @@ pub struct Context {
     pub more: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Problem {
     pub status: String,
     pub total: u64,
@@ -235,12 +276,12 @@ impl Context {
             ),
         };
         Context {
-            kind,
-            state: facts.notice.label(),
+            kind: kind.to_owned(),
+            state: facts.notice.label().to_owned(),
             rule: facts.rule.clone(),
             description: facts.description.clone(),
             severity: facts.severity_label(),
-            environment: facts.environment_label(),
+            environment: facts.environment_label().to_owned(),
             business: facts.business.clone(),
             connection: facts.connection.clone(),
             service: facts.service.clone(),
@@ -284,12 +325,12 @@ impl Context {
         let first = items.first();
         let rules: Vec<&str> = items.iter().map(|i| i.rule.as_str()).collect();
         Context {
-            kind: "digest",
-            state: "DIGEST",
+            kind: "digest".to_owned(),
+            state: "DIGEST".to_owned(),
             rule: rules.first().map(|r| (*r).to_owned()).unwrap_or_default(),
             description: None,
             severity: first.map(|i| i.severity.clone()).unwrap_or_default(),
-            environment: "",
+            environment: String::new(),
             business: String::new(),
             connection: None,
             service: None,
@@ -319,45 +360,35 @@ impl Context {
         }
     }
 
-    /// Every text from a payload escaped for `medium`.
-    fn escaped(&self, medium: Medium) -> Context {
-        let escape: fn(&str) -> String = match medium {
-            Medium::Slack => slack_escape,
-            Medium::Subject => one_line,
-            Medium::Text => str::to_owned,
-        };
-        let opt = |v: &Option<String>| v.as_deref().map(escape);
-        let list = |v: &[String]| v.iter().map(|s| escape(s)).collect::<Vec<_>>();
-        let mut out = self.clone();
-        out.rule = escape(&self.rule);
-        out.description = opt(&self.description);
-        out.business = escape(&self.business);
-        out.connection = opt(&self.connection);
-        out.service = opt(&self.service);
-        out.sync_type = opt(&self.sync_type);
-        out.event = opt(&self.event);
-        out.data_type = opt(&self.data_type);
-        out.headline = escape(&self.headline);
-        out.summary = escape(&self.summary);
-        out.request_id = opt(&self.request_id);
-        out.clean_request = opt(&self.clean_request);
-        out.connection_status = opt(&self.connection_status);
-        out.disconnect_reason = opt(&self.disconnect_reason);
-        out.status_message = opt(&self.status_message);
-        out.line = opt(&self.line);
-        out.failed = list(&self.failed);
-        out.empty = list(&self.empty);
-        for problem in &mut out.problems {
-            problem.lines = list(&problem.lines);
+    /// Every text of the context escaped for `medium`, as the template
+    /// sees it. Every string is escaped, however deep, rather than a list
+    /// of fields: a list is how `counts` and `items[].reason` once went out
+    /// raw, and a variable added later is escaped without anyone
+    /// remembering to. Syncwatch's own words (`kind`, `FIRING`, the dates)
+    /// have nothing to escape, so escaping them too costs nothing.
+    fn escaped(&self, medium: Medium) -> Result<Value, serde_json::Error> {
+        let mut value = serde_json::to_value(self)?;
+        if let Value::Object(fields) = &mut value {
+            for (name, field) in fields.iter_mut() {
+                match field {
+                    Value::String(text) if OWN_TEXT.contains(&name.as_str()) => *text = medium.own_text(text),
+                    field => escape_strings(field, medium),
+                }
+            }
         }
-        for item in &mut out.items {
-            item.business = escape(&item.business);
-            item.connection = opt(&item.connection);
-            item.service = opt(&item.service);
-            item.data_types = list(&item.data_types);
-            item.headline = escape(&item.headline);
-            item.rule = escape(&item.rule);
-        }
-        out
+        Ok(value)
     }
 }
+
+fn escape_strings(value: &mut Value, medium: Medium) {
+    match value {
+        Value::String(text) => *text = medium.value(text),
+        Value::Array(values) => values.iter_mut().for_each(|v| escape_strings(v, medium)),
+        Value::Object(fields) => fields.values_mut().for_each(|v| escape_strings(v, medium)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "template_tests.rs"]
+mod tests;

@@ -11,12 +11,12 @@ use super::template::{Context, Problem};
 pub fn samples() -> Vec<Context> {
     let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_000_000);
     let mut firing = Context {
-        kind: "firing",
-        state: "FIRING",
+        kind: "firing".into(),
+        state: "FIRING".into(),
         rule: "production-sync-failed".into(),
         description: Some("A production sync finished with failed data types".into()),
         severity: "CRITICAL".into(),
-        environment: "PRODUCTION",
+        environment: "PRODUCTION".into(),
         business: "Sample Business <&> Ltd".into(),
         connection: Some("CON-sample".into()),
         service: Some("quickbooks".into()),
@@ -49,11 +49,15 @@ pub fn samples() -> Vec<Context> {
         more: 0,
     };
     let mut still = firing.clone();
-    (still.kind, still.state, still.since, still.failing) =
-        ("still_failing", "STILL FAILING", Some(rfc3339(since)), Some(3));
+    (still.kind, still.state, still.since, still.failing) = (
+        "still_failing".into(),
+        "STILL FAILING".into(),
+        Some(rfc3339(since)),
+        Some(3),
+    );
     still.line = Some("Still failing since 2025-11-24T16:00:00Z (3 failing syncs so far)".into());
     let mut resolved = still.clone();
-    (resolved.kind, resolved.state) = ("resolved", "RESOLVED");
+    (resolved.kind, resolved.state) = ("resolved".into(), "RESOLVED".into());
     (resolved.lasted, resolved.clean_request) = (Some("2h 5m".into()), Some("b1c2".into()));
     resolved.headline = "back to normal".into();
     let mut absence = firing.clone();

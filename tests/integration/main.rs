@@ -23,5 +23,6 @@ mod shared;
 mod status_page;
 mod storage;
 mod templates;
+mod templates_hostile;
 mod truth;
 mod webhook;
