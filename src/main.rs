@@ -254,7 +254,7 @@ fn main() -> ExitCode {
             state,
             action,
         } => with_database(&database, |path, config| match action {
-            Some(ConnectionsAction::Forget { id }) => commands::forget_connection(path, &id, &mut out),
+            Some(ConnectionsAction::Forget { id }) => commands::forget_connection(path, &id, config, &mut out),
             None => {
                 let absence: Vec<String> = config
                     .map(|c| {

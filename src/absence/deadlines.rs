@@ -162,6 +162,7 @@ mod tests {
             last_sync: Some(at(last_sync)),
             status: None,
             expected_since: None,
+            status_at: None,
             service: Some(service.into()),
             business: None,
             environment: Environment::Production,

@@ -22,6 +22,11 @@ pub struct KnownConnection {
     /// When it last became expected to sync again after a status other
     /// than `active`: its clock starts there.
     pub expected_since: Option<SystemTime>,
+    /// When `status` took effect: the `effectiveOn` of the
+    /// `connectionStatus` that set it, or when the event that set it
+    /// arrived. A status older than this is stale (Railz retries deliver
+    /// an old "disconnected" after a newer "active").
+    pub status_at: Option<SystemTime>,
     pub service: Option<String>,
     pub business: Option<String>,
     pub environment: Environment,
@@ -45,6 +50,7 @@ impl KnownConnection {
             last_sync: None,
             status: None,
             expected_since: None,
+            status_at: None,
             service: None,
             business: None,
             environment,
@@ -68,14 +74,22 @@ impl KnownConnection {
             _ if event.shows_connection_back() => Some("active".to_owned()),
             _ => None,
         };
-        if let Some(status) = status {
+        let effective = event.effective_at(at);
+        if let Some(status) = status.filter(|_| !known.is_stale(effective)) {
             let back = status == "active" && !known.is_expected_to_sync();
             if back {
                 known.expected_since = Some(at);
             }
             known.status = Some(status);
+            known.status_at = Some(known.status_at.map_or(effective, |t| t.max(effective)));
         }
         Some(known)
+    }
+
+    /// Whether a status that took effect at `effective` is older than the
+    /// one applied: it then changes no status and moves no alert.
+    pub fn is_stale(&self, effective: SystemTime) -> bool {
+        self.status_at.is_some_and(|applied| effective < applied)
     }
 
     /// A connection whose last status is other than `active` is not
@@ -167,6 +181,24 @@ mod tests {
             Some(at(30)),
             "its clock starts when it came back"
         );
+    }
+
+    #[test]
+    fn an_older_status_delivered_late_changes_nothing() {
+        let lost = |on: &str| {
+            format!(
+                r#"{{"data":{{"event":"connectionStatus","connectionId":"CON-1","newStatus":"disconnected","effectiveOn":"{on}"}}}}"#
+            )
+        };
+        let back = r#"{"data":{"event":"connectionStatus","connectionId":"CON-1","newStatus":"active","effectiveOn":"2023-11-14T23:00:00Z"}}"#;
+        let active = observe(Some(&observe(None, &lost("2023-11-14T22:00:00Z"), 1)), back, 2);
+        assert!(active.is_expected_to_sync());
+        // Railz retries the older disconnect after the newer active.
+        let retried = observe(Some(&active), &lost("2023-11-14T22:00:00Z"), 3);
+        assert_eq!(retried.status.as_deref(), Some("active"));
+        assert!(retried.is_expected_to_sync(), "its absence clock keeps running");
+        let newer = observe(Some(&active), &lost("2023-11-15T01:00:00Z"), 3);
+        assert_eq!(newer.status.as_deref(), Some("disconnected"));
     }
 
     #[test]

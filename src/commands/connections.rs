@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use crate::config::Config;
+
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::{AlertState, Phase};
@@ -85,12 +87,27 @@ fn line(known: &KnownConnection, state: &str, firing: &[(&AlertKey, &AlertState)
 }
 
 /// Forgets a connection and its alerts: the daemon stops expecting it to
-/// sync. It is known again at its next event.
-pub fn forget(database: &Database, id: &str, out: &mut dyn Write) -> std::io::Result<u8> {
-    let forgotten = database.forget_connection(id);
+/// sync. It is known again at its next event. Its firing alerts are first
+/// closed, with a RESOLVED to the channels that were told (when the rules
+/// file was read: without it, nothing can be worded).
+pub fn forget(database: &Database, id: &str, config: Option<&Config>, out: &mut dyn Write) -> std::io::Result<u8> {
+    // Without the rules file no RESOLVED can be worded: say what is dropped.
+    let unworded = match config {
+        Some(_) => 0,
+        None => (database.active_alerts().unwrap_or_default().iter())
+            .filter(|(key, _)| key.connection == id)
+            .count(),
+    };
+    let forgotten = database.forget_connection(id, config);
     match forgotten {
         Ok(true) => {
             writeln!(out, "forgot {id}")?;
+            if unworded > 0 {
+                writeln!(
+                    out,
+                    "its {unworded} active alerts were dropped without a RESOLVED: give --config to tell the channels"
+                )?;
+            }
             Ok(EXIT_OK)
         }
         Ok(false) => {

@@ -4,15 +4,17 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::{Config, Secret};
 use crate::lifecycle::AlertState;
+use crate::lifecycle::Closing;
 use crate::quiet::Silence;
 use crate::store::sqlite::audit::{self, EventRow, HistoryFilter, NotificationRow, StoredEvent};
-use crate::store::sqlite::{alerts, connections, open_and_migrate, open_read_only, silences};
+use crate::store::sqlite::{alerts, connections, open_and_migrate, open_read_only, review, silences};
 use crate::store::{PgStore, StoreError};
 
 pub enum Database {
@@ -50,13 +52,30 @@ impl Database {
         }
     }
 
-    pub fn forget_connection(&self, id: &str) -> Result<bool, String> {
+    /// Forgets `id`, first closing its alerts when `config` can word the
+    /// RESOLVED of each (queued for the daemon to send).
+    pub fn forget_connection(&self, id: &str, config: Option<&Config>) -> Result<bool, String> {
+        let closing = Closing::Connection(id.to_owned());
+        let now = SystemTime::now();
         match self {
             Database::Sqlite(path) => {
                 existing(path)?;
-                sqlite(open_and_migrate(path, Duration::from_secs(5)).and_then(|conn| connections::forget(&conn, id)))
+                sqlite(open_and_migrate(path, Duration::from_secs(5)).and_then(|mut conn| {
+                    let tx = conn.transaction()?;
+                    if let Some(config) = config {
+                        review(&tx, config, &closing, now)?;
+                    }
+                    let forgotten = connections::forget(&tx, id)?;
+                    tx.commit()?;
+                    Ok(forgotten)
+                }))
             }
-            Database::Postgres(url) => postgres(url, async |store| store.forget_connection(id).await),
+            Database::Postgres(url) => postgres(url, async |store| {
+                if let Some(config) = config {
+                    store.review(Arc::new(config.clone()), closing, now).await?;
+                }
+                store.forget_connection(id).await
+            }),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The normalised event: what every rule and message reads, whatever shape
 //! (full array, simple counts, `dataPerType`) the webhook arrived in.
 
+use std::time::SystemTime;
+
 use std::fmt;
 
 /// The outcome of one sync request. Railz documents three; anything else is
@@ -148,6 +150,13 @@ pub struct Event {
 impl Event {
     pub fn is_data_per_type(&self) -> bool {
         self.event.as_deref() == Some("dataPerType")
+    }
+
+    /// When the event took effect: its `effectiveOn` (RFC 3339), else when
+    /// it arrived (`received_at`).
+    pub fn effective_at(&self, received_at: SystemTime) -> SystemTime {
+        let parsed = (self.effective_on.as_deref()).and_then(|text| text.parse::<jiff::Timestamp>().ok());
+        parsed.map_or(received_at, SystemTime::from)
     }
 
     /// A completed sync: `data` or `dataPerType`.

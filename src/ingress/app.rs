@@ -122,6 +122,7 @@ impl App {
     /// out after the restart.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         self.state.abandon_unknown_channels().await;
+        self.state.close_unresolvable_alerts().await;
         let (stop, stopped) = watch::channel(false);
         let lanes = self.state.start_lanes(stopped.clone());
         let pruner = tokio::spawn(prune_periodically(

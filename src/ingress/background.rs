@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::absence::Absence;
 use crate::config::Config;
+use crate::lifecycle::Closing;
 use crate::store::{Store, StoreError};
 
 use super::state::AppState;
@@ -42,6 +43,7 @@ pub async fn prune_periodically(state: Arc<AppState>, every: Duration, mut stop:
     while !*stop.borrow() {
         let storage = state.config().storage.clone();
         let now = SystemTime::now();
+        close_forgotten(&state, now, storage.forget_after).await;
         match state
             .store
             .prune(now - storage.retention, now - storage.forget_after)
@@ -62,6 +64,25 @@ pub async fn prune_periodically(state: Arc<AppState>, every: Duration, mut stop:
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// Before connections quiet for `forget_after` are forgotten, their
+/// firing alerts are closed: the channels that were told hear that the
+/// connection is no longer watched, rather than nothing ever again.
+async fn close_forgotten(state: &AppState, now: SystemTime, forget_after: Duration) {
+    let closing = Closing::Forgotten {
+        before: now - forget_after,
+        quiet_for: forget_after,
+    };
+    match state.store.review(state.config(), closing, now).await {
+        Ok(outcome) => {
+            for transition in &outcome.transitions {
+                tracing::info!(alert = %transition, "alert closed");
+            }
+            state.wake(&outcome.channels);
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot close the alerts of forgotten connections; will try again"),
     }
 }
 

@@ -132,6 +132,7 @@ fn plan(
             received_at,
             matches,
             silences: running.silences.clone(),
+            stale: false,
         },
     };
     (event, record, matched)

@@ -3,12 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use tokio::sync::{Notify, watch};
 
 use crate::absence::Absence;
 use crate::config::Config;
 use crate::deliver::{Sender, senders};
+use crate::lifecycle::Closing;
 use crate::metrics::Metrics;
 use crate::outbox::{Lane, LaneHealth, Pace, SenderSlot, Senders, WorkerSettings};
 use crate::quiet::Silence;
@@ -122,8 +124,37 @@ impl AppState {
         let config = Arc::new(config);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = config.clone();
         self.abandon_unknown_channels().await;
+        self.close_unresolvable_alerts().await;
         replan_absence(&self.absence, &config, &self.store).await;
         Ok(())
+    }
+
+    /// At start and at each reload: the alerts that nothing would resolve
+    /// any more (their rule was removed or renamed; an absence rule that no
+    /// longer holds) are closed, the channels that were told they fired
+    /// are told why, and the log says how many.
+    pub async fn close_unresolvable_alerts(&self) {
+        match self
+            .store
+            .review(self.config(), Closing::Unresolvable, SystemTime::now())
+            .await
+        {
+            Ok(outcome) => {
+                for transition in &outcome.transitions {
+                    tracing::info!(alert = %transition, "alert closed");
+                }
+                if !outcome.transitions.is_empty() {
+                    tracing::warn!(
+                        count = outcome.transitions.len(),
+                        "closed the alerts no event would resolve under the current rules"
+                    );
+                }
+                self.wake(&outcome.channels);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot close the alerts of removed rules; will try at the next reload")
+            }
+        }
     }
 
     /// At start and at each reload: pending deliveries of a channel that

@@ -37,6 +37,9 @@ pub struct AlertInput {
     pub matches: Vec<Matched>,
     /// The silences in force when the event arrived.
     pub silences: Arc<Vec<Silence>>,
+    /// A `connectionStatus` older than the status applied to its
+    /// connection (see [`AlertInput::as_known`]): it moves no alert.
+    pub stale: bool,
 }
 
 /// The rules that fire on `event` from a connection in `environment`,
@@ -62,15 +65,34 @@ fn rule_index(config: &Config, rule: &Rule) -> usize {
 }
 
 impl AlertInput {
-    /// The input evaluated in the environment the store knows the event's
-    /// connection by, when the event does not say (Railz's `auth` and
-    /// `connectionStatus` events carry no `sandbox`): a sandbox connection
-    /// stays sandbox. `None` when that changes nothing.
-    pub fn in_known_environment(&self, known: Option<&KnownConnection>) -> Option<AlertInput> {
-        let known = known.filter(|k| self.event.sandbox.is_none() && k.environment != self.environment)?;
+    /// The input as the store knows the event's connection, when that
+    /// changes it: `None` otherwise.
+    ///
+    /// - An event without `sandbox` (Railz's `auth` and `connectionStatus`
+    ///   carry none) is evaluated in the connection's known environment: a
+    ///   sandbox connection stays sandbox.
+    /// - A `connectionStatus` older (by `effectiveOn`) than the status
+    ///   applied to the connection is stale: Railz retried it after a
+    ///   newer one. It fires nothing and resolves nothing.
+    pub fn as_known(&self, known: Option<&KnownConnection>) -> Option<AlertInput> {
+        let known = known?;
+        let environment = match self.event.sandbox {
+            None => known.environment,
+            Some(_) => self.environment,
+        };
+        let effective = self.event.effective_at(self.received_at);
+        let stale = self.event.new_status.is_some() && known.is_stale(effective);
+        if environment == self.environment && !stale {
+            return None;
+        }
+        let matches = match stale {
+            true => Vec::new(),
+            false => matches_of(&self.config, &self.event, environment),
+        };
         Some(AlertInput {
-            environment: known.environment,
-            matches: matches_of(&self.config, &self.event, known.environment),
+            environment,
+            matches,
+            stale,
             ..self.clone()
         })
     }
@@ -184,7 +206,7 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
     let Some(connection) = input.event.connection_id.as_deref() else {
         return Ok(applied);
     };
-    if !input.event.shows_connection_back() {
+    if input.stale || !input.event.shows_connection_back() {
         return Ok(applied);
     }
     for (key, state) in states.active(connection)? {

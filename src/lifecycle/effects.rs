@@ -112,6 +112,7 @@ pub(super) fn facts(
             lasted: cx.now.duration_since(firing_since).unwrap_or(Duration::ZERO),
             failing: before.map_or(after.matches, |s| s.matches),
             clean_request: cx.event.and_then(|e| e.request_id.clone()),
+            reason: None,
         },
     };
     let mut facts = match (&observed.source, cx.event) {

@@ -4,12 +4,16 @@
 //! states a store holds, and renders what each effect sends.
 
 mod apply;
+mod close;
 mod effects;
+mod told;
 mod transition;
 
 pub use apply::{
     AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, apply_absence, matches_of, policy,
 };
+pub use close::{Closing, close};
+pub use told::{NOTHING_TO_RESOLVE, not_told};
 pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ fn sync(requests: &[(&str, &str)], at: SystemTime, silences: &[Silence], config:
         environment: Environment::Production,
         received_at: at,
         silences: Arc::new(silences.to_vec()),
+        stale: false,
     }
 }
 

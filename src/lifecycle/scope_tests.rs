@@ -84,6 +84,7 @@ proptest! {
                 environment: Environment::Production,
                 received_at: SystemTime::UNIX_EPOCH + Duration::from_secs(60 * i as u64),
                 silences: Arc::new(Vec::new()),
+                stale: false,
             };
             apply(&mut states, &input).unwrap();
             for (key, was) in before.iter().filter(|(_, s)| s.phase != Phase::Resolved) {

@@ -108,6 +108,31 @@ pub enum Effect {
     Resolved,
 }
 
+impl Effect {
+    /// As stored with each queued delivery.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Firing => "firing",
+            Effect::StillFailing => "still_failing",
+            Effect::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Effect> {
+        match text {
+            "firing" => Some(Effect::Firing),
+            "still_failing" => Some(Effect::StillFailing),
+            "resolved" => Some(Effect::Resolved),
+            _ => None,
+        }
+    }
+
+    /// FIRING or STILL FAILING: a message that says the alert is on.
+    pub fn says_firing(self) -> bool {
+        matches!(self, Effect::Firing | Effect::StillFailing)
+    }
+}
+
 /// The outcome of one observation: the state to store (`None`: unchanged)
 /// and what to send.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,6 @@ pub use digest::{Item, render_digest_email, render_digest_slack};
 pub use email::{EmailMessage, render_email};
 pub use escape::{html_escape, one_line, slack_escape};
 pub use facts::{Alert, Facts, counts_of};
-pub use notice::Notice;
+pub use notice::{Notice, rounded};
 pub use slack::render_slack;
 pub use template::{Context as TemplateContext, Medium, Template, VARIABLES, failures as template_failures};

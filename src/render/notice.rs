@@ -21,6 +21,9 @@ pub enum Notice {
         failing: u64,
         /// The requestId of the clean sync that resolved it.
         clean_request: Option<String>,
+        /// Why it was closed without a clean sync: its rule was removed,
+        /// it no longer holds after a reload, its connection was forgotten.
+        reason: Option<String>,
     },
 }
 
@@ -49,7 +52,21 @@ impl Notice {
                 since,
                 lasted,
                 failing,
+                reason: Some(reason),
+                ..
+            } => Some(format!(
+                "Closed: {reason}; it had fired since {} for {}, {} failing {}",
+                rfc3339(*since),
+                rounded(*lasted),
+                failing,
+                syncs(*failing)
+            )),
+            Notice::Resolved {
+                since,
+                lasted,
+                failing,
                 clean_request,
+                reason: None,
             } => Some(format!(
                 "Resolved: firing since {} for {}, {} failing {}; clean sync requestId {}",
                 rfc3339(*since),
@@ -95,10 +112,22 @@ mod tests {
             lasted: Duration::from_secs(2 * 3600 + 5 * 60 + 7),
             failing: 1,
             clean_request: Some("req-9".into()),
+            reason: None,
         };
         assert_eq!(
             resolved.line().unwrap(),
             "Resolved: firing since 2025-11-24T16:00:00Z for 2h 5m, 1 failing sync; clean sync requestId req-9"
+        );
+        let closed = Notice::Resolved {
+            since,
+            lasted: Duration::from_secs(2 * 3600 + 5 * 60 + 7),
+            failing: 1,
+            clean_request: None,
+            reason: Some("rule `r` was removed from rules.yaml".into()),
+        };
+        assert_eq!(
+            closed.line().unwrap(),
+            "Closed: rule `r` was removed from rules.yaml; it had fired since 2025-11-24T16:00:00Z for 2h 5m, 1 failing sync"
         );
     }
 }

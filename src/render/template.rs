@@ -267,6 +267,7 @@ impl Context {
                 lasted,
                 failing,
                 clean_request,
+                ..
             } => (
                 "resolved",
                 Some(rfc3339(*since)),

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::absence::{Check, KnownConnection};
 use crate::config::{ChannelKind, Config};
+use crate::lifecycle::Closing;
 use crate::quiet::Silence;
 
 use super::memory::MemoryStore;
@@ -109,6 +110,22 @@ impl Store {
             Store::Memory(store) => Ok(store.build_digest(channel, &kind, max_items, now)),
             Store::Sqlite(store) => store.build_digest(channel, kind, max_items, max_age, now).await,
             Store::Postgres(store) => store.build_digest(channel, kind, max_items, max_age, now).await,
+        }
+    }
+
+    /// Closes the pending and firing alerts that `closing` names (their
+    /// rule was removed; an absence rule no longer holds; their connection
+    /// is forgotten), telling the channels that were told they fired.
+    pub async fn review(
+        &self,
+        config: Arc<Config>,
+        closing: Closing,
+        now: SystemTime,
+    ) -> Result<AbsenceOutcome, StoreError> {
+        match self {
+            Store::Memory(_) => Ok(AbsenceOutcome::default()),
+            Store::Sqlite(store) => store.review(config, closing, now).await,
+            Store::Postgres(store) => store.review(config, closing, now).await,
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::ChannelKind;
-use crate::lifecycle::{AlertState, AlertStates, Phase, apply};
+use crate::lifecycle::{AlertState, AlertStates, Effect, Phase, apply, not_told};
 use crate::render::{Item, digest_for};
 use crate::store::sqlite::Built;
 
@@ -41,6 +41,8 @@ struct Queued {
     due: SystemTime,
     /// Handed to a worker and not settled yet.
     claimed: bool,
+    /// The alert it speaks of, and what it says (none for a digest).
+    alert: Option<(AlertKey, Effect)>,
 }
 
 /// The alert states of the store, as the lifecycle reads and writes them.
@@ -81,7 +83,7 @@ impl MemoryStore {
             return IngestOutcome::Duplicate;
         }
         let resolved = (ingest.alerts.event.connection_id.as_ref())
-            .and_then(|id| ingest.alerts.in_known_environment(inner.connections.get(id)));
+            .and_then(|id| ingest.alerts.as_known(inner.connections.get(id)));
         let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
         let Ok(applied) = apply(&mut MemoryStates(&mut inner.alerts), alerts);
         let known = ingest.alerts.event.connection_id.as_deref().and_then(|id| {
@@ -113,6 +115,7 @@ impl MemoryStore {
                     item: new.item.clone(),
                     due: ingest.received_at(),
                     claimed: false,
+                    alert: Some((notification.key.clone(), notification.effect)),
                 };
                 inner.queue.insert(id, queued);
             }
@@ -156,6 +159,7 @@ impl MemoryStore {
             item: None,
             due: now,
             claimed: false,
+            alert: None,
         };
         inner.queue.insert(id, queued);
         Some(Built {
@@ -170,21 +174,20 @@ impl MemoryStore {
 
     pub fn claim_next(&self, channel: &str, now: SystemTime) -> Option<Delivery> {
         let mut inner = self.lock();
-        let next = inner
-            .queue
-            .values_mut()
-            .filter(|q| !q.claimed && q.delivery.channel == channel && q.due <= now)
-            .min_by_key(|q| (q.due, q.delivery.id))?;
+        let id = first_free(&inner.queue, channel)
+            .filter(|q| !q.claimed && q.due <= now)
+            .min_by_key(|q| (q.due, q.delivery.id))?
+            .delivery
+            .id;
+        let next = inner.queue.get_mut(&id)?;
         next.claimed = true;
         Some(next.delivery.clone())
     }
 
     pub fn next_due(&self, channel: &str) -> Option<SystemTime> {
         let inner = self.lock();
-        inner
-            .queue
-            .values()
-            .filter(|q| !q.claimed && q.delivery.channel == channel)
+        first_free(&inner.queue, channel)
+            .filter(|q| !q.claimed)
             .map(|q| q.due)
             .min()
     }
@@ -224,9 +227,57 @@ impl MemoryStore {
                     queued.delivery.attempts += 1;
                 }
             }
-            Settle::Delivered { .. } | Settle::Failed { .. } | Settle::Expired { .. } => {
+            Settle::Delivered { .. } => {
                 inner.queue.remove(&id);
+            }
+            Settle::Failed { .. } | Settle::Expired { .. } => {
+                let Some(failed) = inner.queue.remove(&id) else {
+                    return;
+                };
+                untell(&mut inner, &failed);
             }
         }
     }
+}
+
+/// `channel`'s queued messages that are first of their alert on it: one
+/// alert's messages go out in order, so a RESOLVED never overtakes its
+/// FIRING.
+fn first_free<'q>(queue: &'q BTreeMap<u64, Queued>, channel: &str) -> impl Iterator<Item = &'q Queued> {
+    let mut ahead: HashSet<&AlertKey> = HashSet::new();
+    queue.values().filter(move |q| {
+        if q.delivery.channel != channel {
+            return false;
+        }
+        match &q.alert {
+            Some((key, _)) => ahead.insert(key),
+            None => true,
+        }
+    })
+}
+
+/// A FIRING or STILL FAILING that failed for good: the channel is no
+/// longer counted as told, and a RESOLVED queued behind it is dropped.
+/// (The durable stores also check that no earlier message of the episode
+/// reached the channel; this baseline keeps no settled messages.)
+fn untell(inner: &mut Inner, failed: &Queued) {
+    let Some((key, _)) = failed.alert.as_ref().filter(|(_, effect)| effect.says_firing()) else {
+        return;
+    };
+    let channel = &failed.delivery.channel;
+    if let Some(state) = inner
+        .alerts
+        .get_mut(&key.connection)
+        .and_then(|alerts| alerts.get_mut(key))
+        && let Some(next) = not_told(state, channel, failed.delivery.created_at)
+    {
+        *state = next;
+    }
+    inner.queue.retain(|_, q| {
+        let behind = &q.delivery.channel == channel
+            && q.alert
+                .as_ref()
+                .is_some_and(|(k, e)| k == key && *e == Effect::Resolved);
+        !behind
+    });
 }

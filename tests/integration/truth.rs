@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Backend, SlackStandIn, TestApp, eventually, fast_settings, spawn_app_on};
+use crate::helpers::{Backend, SlackReply, SlackStandIn, TestApp, eventually, fast_settings, spawn_app_on};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -75,4 +75,163 @@ async fn an_event_without_sandbox_keeps_the_connections_environment(backend: Bac
     assert!(firing(&app).await.is_empty(), "{status}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(slack.received().is_empty(), "{:?}", slack.headers());
+}
+
+fn failing(request_id: &str) -> String {
+    sync(request_id, "fullSync", false, &[("bills", "failed")])
+}
+
+fn clean(request_id: &str) -> String {
+    sync(request_id, "fullSync", false, &[("bills", "success")])
+}
+
+const BILLS_FAILING: &str = "  - name: bills-failing\n    when: { failed: { above: 0, data_types: [bills] } }\n";
+
+on_both_stores!(a_resolved_never_overtakes_the_firing_it_ends);
+async fn a_resolved_never_overtakes_the_firing_it_ends(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    // The channel is out when the FIRING goes: it waits a second to retry.
+    slack.script(&[SlackReply::rate_limited(1)]);
+    let app = start(&backend, &slack, BILLS_FAILING).await;
+    app.post_ok(failing("f1")).await;
+    assert!(eventually(WAIT, || slack.received().len() == 1).await);
+    // Over while its FIRING waits: the RESOLVED is due first, yet goes second.
+    app.post_ok(clean("c1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    assert_eq!(slack.headers(), ["WARNING bills-failing", "✅ RESOLVED bills-failing"]);
+}
+
+on_both_stores!(a_firing_that_failed_for_good_is_not_told);
+async fn a_firing_that_failed_for_good_is_not_told(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    // A revoked webhook, fixed afterwards.
+    slack.script(&[SlackReply::status(404, "no_service")]);
+    let app = start(&backend, &slack, BILLS_FAILING).await;
+    app.post_ok(failing("f1")).await;
+    assert!(eventually(WAIT, || slack.received().len() == 1).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nobody heard of it: its next match tells them, whatever repeat_interval says.
+    app.post_ok(failing("f2")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    assert_eq!(slack.headers(), ["WARNING bills-failing"]);
+    app.post_ok(clean("c1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    assert_eq!(slack.headers()[1], "✅ RESOLVED bills-failing");
+}
+
+on_both_stores!(no_resolved_goes_where_the_firing_never_arrived);
+async fn no_resolved_goes_where_the_firing_never_arrived(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    // The FIRING waits to retry, then the webhook turns out revoked.
+    slack.script(&[SlackReply::rate_limited(1), SlackReply::status(404, "no_service")]);
+    let app = start(&backend, &slack, BILLS_FAILING).await;
+    app.post_ok(failing("f1")).await;
+    assert!(eventually(WAIT, || slack.received().len() == 1).await);
+    app.post_ok(clean("c1")).await;
+    assert!(eventually(WAIT, || slack.received().len() == 2).await);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let said: Vec<u16> = slack.received().iter().map(|r| r.status).collect();
+    assert_eq!(
+        said,
+        [429, 404],
+        "a RESOLVED reached a channel that never saw the FIRING"
+    );
+    assert!(firing(&app).await.is_empty());
+}
+
+fn status(request_id: &str, new_status: &str, effective_on: &str) -> String {
+    format!(
+        r#"{{"data":{{"event":"connectionStatus","connectionId":"CON-1","serviceName":"quickbooks","newStatus":"{new_status}","disconnectReason":"expiredCredentials","effectiveOn":"{effective_on}"}},"requestId":"{request_id}"}}"#
+    )
+}
+
+on_both_stores!(an_older_connection_status_delivered_late_moves_nothing);
+async fn an_older_connection_status_delivered_late_moves_nothing(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let rule = "  - name: connection-lost\n    when: { event: connectionStatus, connection_status: [disconnected] }\n";
+    let app = start(&backend, &slack, rule).await;
+    let ago = |minutes: i64| (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes)).to_string();
+    app.post_ok(clean("s1")).await;
+    // Railz retries a disconnect from before that sync.
+    app.post_ok(status("d0", "disconnected", &ago(10))).await;
+    let row = &app.status("?q=con-1").await["connections"]["rows"][0];
+    assert_eq!(row["status"], "active", "{row}");
+    assert!(firing(&app).await.is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(slack.received().is_empty(), "{:?}", slack.headers());
+    // A newer one is news.
+    app.post_ok(status("d1", "disconnected", &ago(0))).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    assert_eq!(firing(&app).await, ["connection-lost"]);
+}
+
+fn yaml(slack: &SlackStandIn, rules: &str) -> String {
+    format!(
+        "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: off\ndefaults:\n  notify: [ops]\nrules:\n{rules}",
+        slack.url()
+    )
+}
+
+on_both_stores!(a_rule_removed_by_a_reload_closes_its_alerts);
+async fn a_rule_removed_by_a_reload_closes_its_alerts(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let app = start(&backend, &slack, BILLS_FAILING).await;
+    app.post_ok(failing("f1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    app.reload(&yaml(
+        &slack,
+        "  - name: renamed-bills\n    when: { failed: { above: 0, data_types: [bills] } }\n",
+    ))
+    .await;
+    assert!(firing(&app).await.is_empty(), "the removed rule's alert is closed");
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    assert_eq!(slack.headers()[1], "✅ RESOLVED bills-failing");
+    let said = slack.delivered()[1].to_string();
+    assert!(
+        said.contains("rule `bills-failing` was removed from rules.yaml"),
+        "{said}"
+    );
+}
+
+on_both_stores!(a_reload_that_loosens_an_absence_rule_resolves_what_no_longer_holds);
+async fn a_reload_that_loosens_an_absence_rule_resolves_what_no_longer_holds(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let quiet = |after: &str| format!("  - name: stopped-syncing\n    when: {{ no_sync_for: {after} }}\n");
+    let app = start(&backend, &slack, &quiet("1s")).await;
+    app.post_ok(clean("s1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    assert_eq!(firing(&app).await, ["stopped-syncing"]);
+    app.reload(&yaml(&slack, &quiet("26h"))).await;
+    assert!(firing(&app).await.is_empty());
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    let said = slack.delivered()[1].to_string();
+    assert!(said.contains("the rule now says no_sync_for 1day 2h"), "{said}");
+    let row = &app.status("?q=con-1").await["connections"]["rows"][0];
+    assert_ne!(row["state"], "quiet", "{row}");
+}
+
+on_both_stores!(forgetting_a_connection_closes_its_firing_alerts);
+async fn forgetting_a_connection_closes_its_firing_alerts(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let app = start(&backend, &slack, BILLS_FAILING).await;
+    app.post_ok(failing("f1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    let storage = match &backend {
+        Backend::Sqlite => format!("storage:\n  path: {}\n", crate::helpers::database(&app.dir).display()),
+        Backend::Postgres(url) => format!("storage:\n  postgres: {url}\n"),
+    };
+    let file = crate::helpers::RulesFile::new(&format!("{}{storage}", yaml(&slack, BILLS_FAILING)));
+    let args = [
+        "connections",
+        "forget",
+        "CON-1",
+        "--config",
+        file.path.to_str().unwrap(),
+    ];
+    let output = crate::helpers::syncwatch_async(args.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(output.status.code(), Some(0), "{}", crate::helpers::stderr(&output));
+    assert!(firing(&app).await.is_empty());
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    let said = slack.delivered()[1].to_string();
+    assert!(said.contains("its connection was forgotten"), "{said}");
 }

@@ -18,7 +18,7 @@ use super::{db_error, pool_error};
 pub const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 
 /// Takes every lock of an array, in the array's order.
-const LOCK_ALL: &str = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest($1::bigint[]) AS key";
+pub const LOCK_ALL: &str = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest($1::bigint[]) AS key";
 
 /// Opens every transaction that moves alert state. Its statements run
 /// with the plans prepared once: left to choose, the server planned the

@@ -9,13 +9,22 @@ use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Error;
 
 use crate::config::ChannelKind;
+use crate::lifecycle::{NOTHING_TO_RESOLVE, not_told};
 use crate::render::{Item, digest_for};
 use crate::store::sqlite::Built;
 
 use super::super::model::{Pruned, Settle};
 use super::super::time::{from_millis, millis};
-use super::locked::{LOCK, lock_key};
-use super::rows::{self, DELIVERY_COLUMNS};
+use super::locked::{LOCK, LOCK_ALL, connection_lock, lock_key};
+use super::rows::{self, ALERT_COLUMNS, DELIVERY_COLUMNS};
+
+/// A message waits while an earlier one of its alert on its channel is
+/// pending (retrying, held by an instance, or in a digest not yet sent):
+/// one alert's messages go out in the order they were queued, so a
+/// RESOLVED never overtakes the FIRING it ends.
+const NOT_BEHIND: &str = "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = d.channel
+    AND e.status IN ('pending', 'digested') AND e.rule = d.rule AND e.alert_connection = d.alert_connection
+    AND e.alert_data_type = d.alert_data_type AND e.id < d.id)";
 
 /// Takes the first due delivery of `channel` that nobody holds.
 pub async fn claim(
@@ -27,8 +36,8 @@ pub async fn claim(
 ) -> Result<Option<Result<crate::store::Delivery, String>>, Error> {
     let sql = format!(
         "UPDATE deliveries SET leased_by = $3, lease_until = $4 WHERE id = (
-             SELECT id FROM deliveries WHERE status = 'pending' AND channel = $1 AND due_at <= $2
-             AND (lease_until IS NULL OR lease_until < $2)
+             SELECT id FROM deliveries d WHERE status = 'pending' AND channel = $1 AND due_at <= $2
+             AND (lease_until IS NULL OR lease_until < $2) AND {NOT_BEHIND}
              ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING {DELIVERY_COLUMNS}"
     );
@@ -54,12 +63,11 @@ pub async fn release(client: &Client, id: u64, holder: &str) -> Result<(), Error
 /// When the next pending delivery of `channel` can be taken: its due
 /// time, or the end of the lease another instance holds on it.
 pub async fn next_due(client: &Client, channel: &str) -> Result<Option<SystemTime>, Error> {
-    let statement = client
-        .prepare_cached(
-            "SELECT MIN(GREATEST(due_at, COALESCE(lease_until + 1, 0))) FROM deliveries
-             WHERE status = 'pending' AND channel = $1",
-        )
-        .await?;
+    let sql = format!(
+        "SELECT MIN(GREATEST(due_at, COALESCE(lease_until + 1, 0))) FROM deliveries d
+         WHERE status = 'pending' AND channel = $1 AND {NOT_BEHIND}"
+    );
+    let statement = client.prepare_cached(&sql).await?;
     let due: Option<i64> = client.query_one(&statement, &[&channel]).await?.get(0);
     Ok(due.map(from_millis))
 }
@@ -110,7 +118,95 @@ pub async fn settle(tx: &Transaction<'_>, id: u64, settle: &Settle, at: SystemTi
                 )
                 .await?;
             tx.execute(&members, &[&id, &outcome, &at, &error]).await?;
+            if outcome != "delivered" {
+                untell(tx, id, at).await?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// A message (alone, or the ones a digest carried) that failed for good
+/// or expired: each FIRING or STILL FAILING among them that was the
+/// channel's first word of its alert's episode un-tells the channel (see
+/// [`not_told`]), and a RESOLVED queued behind it is dropped. Under the
+/// locks of the alerts' connections, taken in the order ingest takes them.
+async fn untell(tx: &Transaction<'_>, id: i64, at: i64) -> Result<(), Error> {
+    let failed = tx
+        .query(
+            "SELECT id, rule, alert_connection, alert_data_type, channel, created_at FROM deliveries
+             WHERE (id = $1 OR digest_id = $1) AND effect IN ('firing', 'still_failing') ORDER BY id",
+            &[&id],
+        )
+        .await?;
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let mut locks: Vec<i64> = failed.iter().map(|row| connection_lock(row.get(2))).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    tx.execute(LOCK_ALL, &[&locks]).await?;
+    for row in failed {
+        let (failed_id, rule, connection, data_type, channel, created_at): (i64, String, String, String, String, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5));
+        let alert = tx
+            .query_opt(
+                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE connection = $1 AND rule = $2 AND data_type = $3"),
+                &[&connection, &rule, &data_type],
+            )
+            .await?;
+        let Some((_, state)) = alert.as_ref().map(rows::alert) else {
+            continue;
+        };
+        let since = millis(state.since);
+        let told_before: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = $1 AND rule = $2 AND alert_connection = $3
+                 AND alert_data_type = $4 AND status = 'delivered' AND effect IN ('firing', 'still_failing')
+                 AND created_at >= $5)",
+                &[&channel, &rule, &connection, &data_type, &since],
+            )
+            .await?
+            .get(0);
+        if created_at < since || told_before {
+            continue;
+        }
+        if let Some(next) = not_told(&state, &channel, from_millis(created_at)) {
+            tx.execute(
+                "UPDATE alerts SET notified = $4, last_notified = $5 WHERE connection = $1 AND rule = $2 AND data_type = $3",
+                &[
+                    &connection,
+                    &rule,
+                    &data_type,
+                    &serde_json::to_string(&next.notified).unwrap_or_else(|_| "[]".into()),
+                    &next.last_notified.map(millis),
+                ],
+            )
+            .await?;
+        }
+        let behind: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+            &channel,
+            &rule,
+            &connection,
+            &data_type,
+            &failed_id,
+            &at,
+            &NOTHING_TO_RESOLVE,
+        ];
+        tx.execute(
+            "INSERT INTO attempts (delivery_id, at, outcome, answer)
+             SELECT id, $6, 'failed', $7 FROM deliveries WHERE channel = $1 AND rule = $2 AND alert_connection = $3
+             AND alert_data_type = $4 AND effect = 'resolved' AND status = 'pending' AND id > $5",
+            &behind,
+        )
+        .await?;
+        tx.execute(
+            "UPDATE deliveries SET status = 'failed', settled_at = $6, last_error = $7 WHERE channel = $1 AND rule = $2
+             AND alert_connection = $3 AND alert_data_type = $4 AND effect = 'resolved' AND status = 'pending'
+             AND id > $5",
+            &behind,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -35,20 +35,23 @@ const WRITE: &str = "WITH new_events AS (
     streak = excluded.streak, clean = excluded.clean, last_notified = excluded.last_notified,
     notified = excluded.notified, muted_by = excluded.muted_by
 ), queued AS (
-    INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item)
-    SELECT e.id, x.request_id, x.rule, x.channel, x.message, 'pending', x.created_at, x.created_at, x.item
+    INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item,
+        alert_connection, alert_data_type, effect)
+    SELECT e.id, x.request_id, x.rule, x.channel, x.message, 'pending', x.created_at, x.created_at, x.item,
+        x.alert_connection, x.alert_data_type, x.effect
     FROM jsonb_to_recordset($12::jsonb) AS x (dedup_key text, request_id text, created_at bigint,
-        rule text, channel text, message text, item text, n bigint)
+        rule text, channel text, message text, item text, n bigint, alert_connection text, alert_data_type text,
+        effect text)
     JOIN new_events e ON e.dedup_key = x.dedup_key ORDER BY x.n
 ), known AS (
-    INSERT INTO connections (id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment)
+    INSERT INTO connections (id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment, status_at)
     SELECT * FROM jsonb_to_recordset($13::jsonb) AS x (id text, first_seen bigint, last_event bigint,
         last_event_name text, last_sync bigint, status text, expected_since bigint, service text, business text,
-        environment text)
+        environment text, status_at bigint)
     ON CONFLICT (id) DO UPDATE SET first_seen = excluded.first_seen, last_event = excluded.last_event,
     last_event_name = excluded.last_event_name, last_sync = excluded.last_sync, status = excluded.status,
     expected_since = excluded.expected_since, service = excluded.service, business = excluded.business,
-    environment = excluded.environment
+    environment = excluded.environment, status_at = excluded.status_at
 ), day AS (
     INSERT INTO connection_days (connection, day, clean, failed, empty)
     SELECT * FROM jsonb_to_recordset($14::jsonb) AS x (connection text, day bigint, clean bigint, failed bigint, empty bigint)
@@ -108,6 +111,9 @@ impl Batch {
                     "channel": delivery.channel,
                     "message": serde_json::to_string(&delivery.message).unwrap_or_default(),
                     "item": delivery.item.as_ref().and_then(|item| serde_json::to_string(item).ok()),
+                    "alert_connection": notification.key.connection,
+                    "alert_data_type": notification.key.data_type.as_deref().unwrap_or(""),
+                    "effect": notification.effect.as_str(),
                 }));
                 if !channels.contains(&delivery.channel) {
                     channels.push(delivery.channel.clone());
@@ -139,6 +145,7 @@ impl Batch {
             "service": known.service,
             "business": known.business,
             "environment": known.environment.as_str(),
+            "status_at": known.status_at.map(millis),
         });
         self.known.insert(known.id.clone(), row);
     }

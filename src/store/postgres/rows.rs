@@ -20,7 +20,7 @@ macro_rules! alert_columns {
 }
 macro_rules! connection_columns {
     () => {
-        "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment"
+        "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment, status_at"
     };
 }
 
@@ -89,6 +89,7 @@ pub fn connection(row: &Row) -> KnownConnection {
         } else {
             Environment::Production
         },
+        status_at: row.get::<_, Option<i64>>(10).map(from_millis),
     }
 }
 

@@ -113,6 +113,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connection, day)
     );
     ",
+    // 2: each queued message names its alert and what it says, as in the
+    // SQLite file's version 10: one alert's messages go out in order on a
+    // channel, and a FIRING that never arrived is not counted as told.
+    "
+    ALTER TABLE deliveries ADD COLUMN alert_connection TEXT;
+    ALTER TABLE deliveries ADD COLUMN alert_data_type TEXT;
+    ALTER TABLE deliveries ADD COLUMN effect TEXT;
+    ALTER TABLE connections ADD COLUMN status_at BIGINT;
+    CREATE INDEX deliveries_alert ON deliveries (channel, rule, alert_connection, alert_data_type)
+        WHERE status IN ('pending', 'digested');
+    ",
 ];
 
 pub const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;

@@ -21,7 +21,7 @@ use crate::absence::{Check, KnownConnection, watches};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Status;
-use crate::lifecycle::{AlertInput, AlertState, Phase, apply, apply_absence};
+use crate::lifecycle::{AlertInput, AlertState, AlertStates, Closing, Phase, apply, apply_absence, close};
 use crate::quiet::Silence;
 use crate::store::sqlite::{AbsenceOutcome, Checked};
 
@@ -118,7 +118,7 @@ fn accept(
     batch: &mut Batch,
 ) -> IngestOutcome {
     let event = &ingest.alerts.event;
-    let resolved = (event.connection_id.as_ref()).and_then(|id| ingest.alerts.in_known_environment(known.get(id)));
+    let resolved = (event.connection_id.as_ref()).and_then(|id| ingest.alerts.as_known(known.get(id)));
     let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
     let Ok(applied) = apply(states, alerts);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
@@ -281,4 +281,51 @@ fn check_one(
         Some(Phase::Pending) => cx.now + silence,
         _ => deadline.max(cx.now + MIN_RECHECK),
     })
+}
+
+/// Closes the alerts of `connections` (whose locks the transaction holds)
+/// that `closing` names (see [`Closing`]).
+pub async fn review(
+    client: &Client,
+    config: &Config,
+    connections: &[String],
+    (closing, now): (&Closing, SystemTime),
+) -> Result<AbsenceOutcome, Error> {
+    let (mut states, known) = read(client, connections).await?;
+    let mut outcome = AbsenceOutcome::default();
+    let mut batch = Batch::default();
+    for connection in connections {
+        let Ok(active) = states.active(connection);
+        for (key, state) in active {
+            let known = known.get(&key.connection);
+            let Some(reason) = closing.reason(config, &key, known, now) else {
+                continue;
+            };
+            let (next, applied) = close(config, &key, &state, known, now, &reason);
+            let Ok(()) = states.put(&key, &next);
+            let transitions: Vec<String> = (applied.transitions.iter())
+                .map(|t| format!("{} ({reason})", t.describe()))
+                .collect();
+            if !applied.notifications.is_empty() {
+                let dedup_key = format!("closed:{}:{}:{}", key.rule, key.connection, millis(now));
+                let body = serde_json::json!({ "closed": key.rule, "connectionId": key.connection }).to_string();
+                let event = NewEvent {
+                    dedup_key: &dedup_key,
+                    request_id: None,
+                    received_at: now,
+                    event: Some("closed"),
+                    connection: Some(&key.connection),
+                    environment: known.map_or("production", |k| k.environment.as_str()),
+                    body: body.into(),
+                    fired: &[],
+                    suppressed: &[],
+                    transitions: &transitions,
+                };
+                batch.event(event, &applied.notifications, &mut outcome.channels);
+            }
+            outcome.transitions.extend(transitions);
+        }
+    }
+    batch.write(client, &states.changed()).await?;
+    Ok(outcome)
 }

@@ -7,12 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, params};
 
-use crate::absence::{Check, watches};
+use crate::absence::{Check, KnownConnection, watches};
+use crate::alerts::AlertKey;
 use crate::config::Config;
-use crate::lifecycle::{Phase, apply_absence};
+use crate::lifecycle::{AlertState, AlertStates, Closing, Phase, apply_absence, close};
 use crate::quiet::Silence;
 
-use super::alerts::SqlStates;
+use super::alerts::{self, SqlStates};
 use super::connections;
 use super::millis;
 use super::write::queue_notification;
@@ -87,7 +88,8 @@ fn check_one(
     let (applied, state) = apply_absence(states, config, rule, &known, silent_since, now, silences.clone())?;
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
     if !applied.notifications.is_empty() {
-        let event_id = record_check(tx, &rule.name, &known.id, known.environment.as_str(), now, &transitions)?;
+        let what = ("absence", rule.name.as_str(), known.id.as_str());
+        let event_id = record_event(tx, what, known.environment.as_str(), now, &transitions)?;
         for notification in &applied.notifications {
             queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
         }
@@ -100,22 +102,21 @@ fn check_one(
     })
 }
 
-/// An absence check that notified is recorded as an event of its own
-/// (`absence`), so `history` and `explain absence:...` show it like any
-/// other.
-fn record_check(
+/// An absence check (`absence`) or a closing (`closed`) that notified is
+/// recorded as an event of its own, so `history` and `explain
+/// absence:...` show it like any other.
+fn record_event(
     tx: &Connection,
-    rule: &str,
-    connection: &str,
+    (kind, rule, connection): (&str, &str, &str),
     environment: &str,
     now: SystemTime,
     transitions: &[String],
 ) -> rusqlite::Result<i64> {
-    let dedup_key = format!("absence:{rule}:{connection}:{}", millis(now));
-    let body = serde_json::json!({ "absence": rule, "connectionId": connection }).to_string();
+    let dedup_key = format!("{kind}:{rule}:{connection}:{}", millis(now));
+    let body = serde_json::json!({ kind: rule, "connectionId": connection }).to_string();
     tx.prepare_cached(
         "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
-         VALUES (?1, NULL, ?2, 'absence', ?3, ?4, ?5, ?6, '[]', ?7)",
+         VALUES (?1, NULL, ?2, ?8, ?3, ?4, ?5, ?6, '[]', ?7)",
     )?
     .execute(params![
         dedup_key,
@@ -125,6 +126,59 @@ fn record_check(
         body.as_bytes(),
         serde_json::json!([rule]).to_string(),
         serde_json::to_string(transitions).unwrap_or_else(|_| "[]".into()),
+        kind,
     ])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Closes the pending and firing alerts that `closing` names (see
+/// [`Closing`]), telling the channels that were told they fired.
+pub fn review(
+    tx: &Connection,
+    config: &Config,
+    closing: &Closing,
+    now: SystemTime,
+) -> rusqlite::Result<AbsenceOutcome> {
+    let mut outcome = AbsenceOutcome::default();
+    for (key, state) in alerts::active_of(tx, closing.connection())? {
+        let known = connections::get(tx, &key.connection)?;
+        let Some(reason) = closing.reason(config, &key, known.as_ref(), now) else {
+            continue;
+        };
+        close_one(tx, config, (&key, &state), known.as_ref(), now, &reason, &mut outcome)?;
+    }
+    Ok(outcome)
+}
+
+/// Closes `key` with `reason`, recorded as an event of its own (`closed`)
+/// when it tells a channel.
+pub fn close_one(
+    tx: &Connection,
+    config: &Config,
+    (key, state): (&AlertKey, &AlertState),
+    known: Option<&KnownConnection>,
+    now: SystemTime,
+    reason: &str,
+    outcome: &mut AbsenceOutcome,
+) -> rusqlite::Result<()> {
+    let (next, applied) = close(config, key, state, known, now, reason);
+    SqlStates::new(tx).put(key, &next)?;
+    let transitions: Vec<String> = (applied.transitions.iter())
+        .map(|t| format!("{} ({reason})", t.describe()))
+        .collect();
+    if !applied.notifications.is_empty() {
+        let environment = known.map_or("production", |k| k.environment.as_str());
+        let event_id = record_event(
+            tx,
+            ("closed", &key.rule, &key.connection),
+            environment,
+            now,
+            &transitions,
+        )?;
+        for notification in &applied.notifications {
+            queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
+        }
+    }
+    outcome.transitions.extend(transitions);
+    Ok(())
 }

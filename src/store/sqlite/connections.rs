@@ -13,18 +13,18 @@ use super::{from_millis, millis};
 
 macro_rules! columns {
     () => {
-        "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment"
+        "id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment, status_at"
     };
 }
 const GET: &str = concat!("SELECT ", columns!(), " FROM connections WHERE id = ?1");
 const SAVE: &str = concat!(
     "INSERT INTO connections (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
      ON CONFLICT (id) DO UPDATE SET first_seen = excluded.first_seen, last_event = excluded.last_event,
      last_event_name = excluded.last_event_name, last_sync = excluded.last_sync, status = excluded.status,
      expected_since = excluded.expected_since, service = excluded.service, business = excluded.business,
-     environment = excluded.environment"
+     environment = excluded.environment, status_at = excluded.status_at"
 );
 const ALL: &str = concat!("SELECT ", columns!(), " FROM connections ORDER BY id");
 
@@ -47,6 +47,7 @@ pub fn save(conn: &Connection, known: &KnownConnection) -> rusqlite::Result<()> 
         known.service,
         known.business,
         known.environment.as_str(),
+        known.status_at.map(millis),
     ])?;
     Ok(())
 }
@@ -89,6 +90,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<KnownConnection> {
         } else {
             Environment::Production
         },
+        status_at: row.get::<_, Option<i64>>(10)?.map(from_millis),
     })
 }
 

@@ -9,7 +9,11 @@ use rusqlite::{Connection, params};
 use super::super::model::{Delivery, Message};
 use super::{from_millis, millis};
 
-/// The first due pending delivery of `channel` not already in a worker's hands.
+/// The first due pending delivery of `channel` not already in a worker's
+/// hands. One alert's messages go out in the order they were queued: a
+/// message waits while an earlier one of its alert on the channel is
+/// pending (retrying, or in a digest not yet sent), so a RESOLVED never
+/// overtakes the FIRING it ends.
 pub fn next_unclaimed(
     conn: &Connection,
     channel: &str,
@@ -17,8 +21,11 @@ pub fn next_unclaimed(
     claimed: &HashSet<u64>,
 ) -> rusqlite::Result<Option<Delivery>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, request_id, rule, channel, message, created_at, attempts, is_digest FROM deliveries
-         WHERE status = 'pending' AND channel = ?1 AND due_at <= ?2 ORDER BY due_at, id LIMIT ?3",
+        "SELECT id, request_id, rule, channel, message, created_at, attempts, is_digest FROM deliveries d
+         WHERE status = 'pending' AND channel = ?1 AND due_at <= ?2 AND NOT EXISTS (SELECT 1 FROM deliveries e
+             WHERE e.channel = d.channel AND e.status IN ('pending', 'digested') AND e.rule = d.rule
+             AND e.alert_connection = d.alert_connection AND e.alert_data_type = d.alert_data_type AND e.id < d.id)
+         ORDER BY due_at, id LIMIT ?3",
     )?;
     let limit = claimed.len() as i64 + 1;
     let mut rows = statement.query(params![channel, millis(now), limit])?;
@@ -46,7 +53,12 @@ pub fn next_unclaimed(
 
 pub fn next_due(conn: &Connection, channel: &str) -> rusqlite::Result<Option<SystemTime>> {
     let due: Option<i64> = conn
-        .prepare_cached("SELECT MIN(due_at) FROM deliveries WHERE status = 'pending' AND channel = ?1")?
+        .prepare_cached(
+            "SELECT MIN(due_at) FROM deliveries d WHERE status = 'pending' AND channel = ?1 AND NOT EXISTS (
+                 SELECT 1 FROM deliveries e WHERE e.channel = d.channel AND e.status IN ('pending', 'digested')
+                 AND e.rule = d.rule AND e.alert_connection = d.alert_connection
+                 AND e.alert_data_type = d.alert_data_type AND e.id < d.id)",
+        )?
         .query_row([channel], |row| row.get(0))?;
     Ok(due.map(from_millis))
 }

@@ -188,6 +188,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_received ON events (received_at);
     CREATE INDEX events_connection ON events (connection, received_at);
     ",
+    // 10: each queued message names its alert (rule, connection, data
+    // type) and what it says (firing, still_failing, resolved), so that
+    // one alert's messages go out in order on a channel, and a FIRING that
+    // never arrived is not counted as told. Older rows keep NULL: they are
+    // sent as before. A connection's status keeps when it took effect, so
+    // that an older one delivered late is not applied.
+    "
+    ALTER TABLE deliveries ADD COLUMN alert_connection TEXT;
+    ALTER TABLE deliveries ADD COLUMN alert_data_type TEXT;
+    ALTER TABLE deliveries ADD COLUMN effect TEXT;
+    ALTER TABLE connections ADD COLUMN status_at INTEGER;
+    CREATE INDEX deliveries_alert ON deliveries (channel, rule, alert_connection, alert_data_type)
+        WHERE status IN ('pending', 'digested');
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

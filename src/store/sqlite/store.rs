@@ -19,6 +19,7 @@ use super::{body, connections, silences, status};
 use super::{read, write};
 use crate::absence::{Check, KnownConnection};
 use crate::config::{ChannelKind, Config};
+use crate::lifecycle::Closing;
 use crate::quiet::Silence;
 
 /// `meta` keys: the last heartbeat, and where absence clocks start after
@@ -194,6 +195,16 @@ impl SqliteStore {
     ) -> Result<AbsenceOutcome, StoreError> {
         self.write(move |tx| absence::check(tx, &config, &checks, now, floor, &silences))
             .await
+    }
+
+    /// Closes the alerts `closing` names, telling who was told.
+    pub async fn review(
+        &self,
+        config: Arc<Config>,
+        closing: Closing,
+        now: SystemTime,
+    ) -> Result<AbsenceOutcome, StoreError> {
+        self.write(move |tx| absence::review(tx, &config, &closing, now)).await
     }
 
     /// The silences not yet over, and the version they were read at.

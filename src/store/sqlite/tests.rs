@@ -52,6 +52,7 @@ fn ingest(request_id: &str, connection: &str, at: SystemTime) -> Ingest {
             received_at: at,
             matches,
             silences: Arc::default(),
+            stale: false,
         },
     }
 }

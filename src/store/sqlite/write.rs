@@ -8,12 +8,12 @@ use rusqlite::{Connection, params};
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::event::Status;
-use crate::lifecycle::{AlertInput, Notification, apply};
+use crate::lifecycle::{AlertInput, AlertStates, NOTHING_TO_RESOLVE, Notification, apply, not_told};
 
 use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
 use super::connections;
-use super::millis;
+use super::{from_millis, millis};
 
 /// Records `ingest`, its body as `body::pack` stored it (`packed_body`).
 /// Redeliveries were recognised before (see `seen`).
@@ -22,7 +22,7 @@ pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite:
         Some(id) => connections::get(tx, id)?,
         None => None,
     };
-    let resolved = ingest.alerts.in_known_environment(before.as_ref());
+    let resolved = ingest.alerts.as_known(before.as_ref());
     let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
     let applied = apply(&mut SqlStates::new(tx), alerts)?;
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
@@ -133,9 +133,11 @@ pub fn queue_notification(
 ) -> rusqlite::Result<()> {
     let received = millis(at);
     let mut insert = tx.prepare_cached(
-        "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7)",
+        "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item,
+                                 alert_connection, alert_data_type, effect)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9, ?10)",
     )?;
+    let key = &notification.key;
     for delivery in &notification.deliveries {
         let message = serde_json::to_string(&delivery.message).unwrap_or_default();
         let item = delivery.item.as_ref().and_then(|item| serde_json::to_string(item).ok());
@@ -146,7 +148,10 @@ pub fn queue_notification(
             delivery.channel,
             message,
             received,
-            item
+            item,
+            key.connection,
+            key.data_type.as_deref().unwrap_or(""),
+            notification.effect.as_str(),
         ])?;
         if !channels.contains(&delivery.channel) {
             channels.push(delivery.channel.clone());
@@ -178,14 +183,96 @@ pub fn settle(tx: &Connection, id: u64, settle: &Settle, at: SystemTime) -> rusq
             )?
             .execute(params![id as i64, outcome, at, answer])?;
             // The notifications a digest carries end as it ends.
-            tx.prepare_cached(
-                "UPDATE deliveries SET status = ?2, settled_at = ?3,
+            let members = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET status = ?2, settled_at = ?3,
                  last_error = CASE WHEN ?2 = 'delivered' THEN NULL ELSE ?4 END WHERE digest_id = ?1",
-            )?
-            .execute(params![id as i64, outcome, at, answer])?
+                )?
+                .execute(params![id as i64, outcome, at, answer])?;
+            if outcome != "delivered" {
+                untell(tx, id, at)?;
+            }
+            members
         }
     };
     Ok(())
+}
+
+/// A message (alone, or the ones a digest carried) that failed for good
+/// or expired: each FIRING or STILL FAILING among them that was the
+/// channel's first word of its alert's episode un-tells the channel (see
+/// [`not_told`]), and a RESOLVED queued behind it is dropped.
+fn untell(tx: &Connection, id: u64, at: i64) -> rusqlite::Result<()> {
+    let mut failed = tx.prepare_cached(
+        "SELECT id, rule, alert_connection, alert_data_type, channel, created_at FROM deliveries
+         WHERE (id = ?1 OR digest_id = ?1) AND effect IN ('firing', 'still_failing')",
+    )?;
+    let failed: Vec<(i64, AlertKey, String, i64)> = failed
+        .query_map([id as i64], |row| {
+            let data_type: String = row.get(3)?;
+            let key = AlertKey {
+                rule: row.get(1)?,
+                connection: row.get(2)?,
+                data_type: (!data_type.is_empty()).then_some(data_type),
+            };
+            Ok((row.get(0)?, key, row.get(4)?, row.get(5)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut states = SqlStates::new(tx);
+    for (failed_id, key, channel, created_at) in failed {
+        let Some(state) = states.get(&key)? else {
+            continue;
+        };
+        let since = millis(state.since);
+        if created_at < since || told_before(tx, &key, &channel, since)? {
+            continue;
+        }
+        if let Some(next) = not_told(&state, &channel, from_millis(created_at)) {
+            states.put(&key, &next)?;
+        }
+        let data_type = key.data_type.as_deref().unwrap_or("");
+        let behind = params![
+            channel,
+            key.rule,
+            key.connection,
+            data_type,
+            failed_id,
+            at,
+            NOTHING_TO_RESOLVE
+        ];
+        tx.prepare_cached(
+            "INSERT INTO attempts (delivery_id, at, outcome, answer)
+             SELECT id, ?6, 'failed', ?7 FROM deliveries WHERE channel = ?1 AND rule = ?2 AND alert_connection = ?3
+             AND alert_data_type = ?4 AND effect = 'resolved' AND status = 'pending' AND id > ?5",
+        )?
+        .execute(behind)?;
+        tx.prepare_cached(
+            "UPDATE deliveries SET status = 'failed', settled_at = ?6, last_error = ?7 WHERE channel = ?1 AND rule = ?2
+             AND alert_connection = ?3 AND alert_data_type = ?4 AND effect = 'resolved' AND status = 'pending' AND id > ?5",
+        )?
+        .execute(behind)?;
+    }
+    Ok(())
+}
+
+/// Whether a FIRING or STILL FAILING of `key` since `since` reached
+/// `channel`.
+fn told_before(tx: &Connection, key: &AlertKey, channel: &str, since: i64) -> rusqlite::Result<bool> {
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ?1 AND rule = ?2 AND alert_connection = ?3
+         AND alert_data_type = ?4 AND status = 'delivered' AND effect IN ('firing', 'still_failing')
+         AND created_at >= ?5)",
+    )?
+    .query_row(
+        params![
+            channel,
+            key.rule,
+            key.connection,
+            key.data_type.as_deref().unwrap_or(""),
+            since
+        ],
+        |row| row.get(0),
+    )
 }
 
 /// Removes settled deliveries, their attempts, and events older than

@@ -19,6 +19,10 @@ pub struct TestApp {
     pub path: String,
     /// Dropping it (with the TestApp) stops the app.
     stop: oneshot::Sender<()>,
+    /// The running daemon's state, for reloads.
+    state: std::sync::Arc<syncwatch::ingress::AppState>,
+    /// Where it listens and stores: what a reload keeps.
+    storage: syncwatch::config::Storage,
     task: JoinHandle<()>,
 }
 
@@ -92,8 +96,10 @@ async fn spawn(dir: tempfile::TempDir, backend: &Backend, rules_yaml: &str, sett
         config.storage.claim_lease = Duration::from_secs(2);
     }
     let path = config.server.path.clone();
+    let storage = config.storage.clone();
     let app = App::build(config, settings).await.expect("app builds");
     let addr = app.addr();
+    let state = app.state();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run(async move {
         let _ = stopped.await;
@@ -105,6 +111,8 @@ async fn spawn(dir: tempfile::TempDir, backend: &Backend, rules_yaml: &str, sett
         path,
         stop,
         task,
+        state,
+        storage,
     }
 }
 
@@ -154,6 +162,14 @@ impl TestApp {
     pub async fn status(&self, query: &str) -> serde_json::Value {
         let url = self.url(&format!("/api/status{query}"));
         self.client.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Reloads the daemon with `rules_yaml` (its listener and storage
+    /// kept), as SIGHUP does.
+    pub async fn reload(&self, rules_yaml: &str) {
+        let mut config = load_str(rules_yaml, Path::new("rules.yaml"), &|_| None).expect("test rules are valid");
+        config.storage = self.storage.clone();
+        self.state.reload(config).await.expect("the reload is accepted");
     }
 
     pub async fn metrics(&self) -> String {
