@@ -11,10 +11,10 @@ use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::{Config, Secret};
 use crate::lifecycle::AlertState;
-use crate::lifecycle::Closing;
+use crate::lifecycle::{Closing, Sweep};
 use crate::quiet::Silence;
 use crate::store::sqlite::audit::{self, EventRow, HistoryFilter, NotificationRow, StoredEvent};
-use crate::store::sqlite::{alerts, connections, open_and_migrate, open_read_only, review, silences};
+use crate::store::sqlite::{alerts, connections, open_and_migrate, open_read_only, silences, sweep};
 use crate::store::{PgStore, StoreError};
 
 pub enum Database {
@@ -63,7 +63,7 @@ impl Database {
                 sqlite(open_and_migrate(path, Duration::from_secs(5)).and_then(|mut conn| {
                     let tx = conn.transaction()?;
                     if let Some(config) = config {
-                        review(&tx, config, &closing, now)?;
+                        sweep(&tx, config, &Sweep::Close(closing), now)?;
                     }
                     let forgotten = connections::forget(&tx, id)?;
                     tx.commit()?;
@@ -72,7 +72,9 @@ impl Database {
             }
             Database::Postgres(url) => postgres(url, async |store| {
                 if let Some(config) = config {
-                    store.review(Arc::new(config.clone()), closing, now).await?;
+                    store
+                        .sweep(Arc::new(config.clone()), Sweep::Close(closing), now)
+                        .await?;
                 }
                 store.forget_connection(id).await
             }),

@@ -14,7 +14,7 @@ use crate::outbox::WorkerSettings;
 use crate::store::{MemoryStore, PgStore, SqliteStore, Store, StoreError};
 
 use super::background::{
-    check_absence, follow_connections, heartbeat, plan_absence, prune_periodically, watch_silences,
+    check_absence, follow_connections, heartbeat, plan_absence, prune_periodically, remind_periodically, watch_silences,
 };
 use super::listener::{self, Limits};
 use super::state::AppState;
@@ -35,6 +35,10 @@ pub struct Settings {
     pub busy_timeout: Duration,
     /// How often old events and settled deliveries are pruned.
     pub prune_every: Duration,
+    /// How often state alerts (a lost connection, one that stopped
+    /// syncing) are looked at for reminders and for the end of a silence
+    /// that held them back.
+    pub remind_every: Duration,
     /// Connection limits and timeouts of the HTTP side.
     pub limits: Limits,
 }
@@ -48,6 +52,7 @@ impl Default for Settings {
             in_memory: false,
             busy_timeout: Duration::from_secs(5),
             prune_every: Duration::from_secs(3600),
+            remind_every: Duration::from_secs(5),
             limits: Limits::default(),
         }
     }
@@ -133,6 +138,11 @@ impl App {
         let heartbeat = tokio::spawn(heartbeat(self.state.clone(), stopped.clone()));
         let absence = tokio::spawn(check_absence(self.state.clone(), stopped.clone()));
         let silences = tokio::spawn(watch_silences(self.state.clone(), stopped.clone()));
+        let reminders = tokio::spawn(remind_periodically(
+            self.state.clone(),
+            self.settings.remind_every,
+            stopped.clone(),
+        ));
         let follow = self
             .state
             .store
@@ -151,7 +161,7 @@ impl App {
             grace,
         )
         .await;
-        let _ = tokio::join!(pruner, heartbeat, absence, silences);
+        let _ = tokio::join!(pruner, heartbeat, absence, silences, reminders);
         if let Some(follow) = follow {
             let _ = follow.await;
         }

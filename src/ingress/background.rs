@@ -8,7 +8,8 @@ use tokio::sync::watch;
 
 use crate::absence::Absence;
 use crate::config::Config;
-use crate::lifecycle::Closing;
+use crate::lifecycle::{Closing, Sweep};
+use crate::quiet::Mutes;
 use crate::store::{Store, StoreError};
 
 use super::state::AppState;
@@ -75,7 +76,7 @@ async fn close_forgotten(state: &AppState, now: SystemTime, forget_after: Durati
         before: now - forget_after,
         quiet_for: forget_after,
     };
-    match state.store.review(state.config(), closing, now).await {
+    match state.store.sweep(state.config(), Sweep::Close(closing), now).await {
         Ok(outcome) => {
             for transition in &outcome.transitions {
                 tracing::info!(alert = %transition, "alert closed");
@@ -83,6 +84,33 @@ async fn close_forgotten(state: &AppState, now: SystemTime, forget_after: Durati
             state.wake(&outcome.channels);
         }
         Err(err) => tracing::warn!(error = %err, "cannot close the alerts of forgotten connections; will try again"),
+    }
+}
+
+/// Every `every`: the state alerts whose reminder is due, or whose silence
+/// or window ended, are told (see [`crate::lifecycle::remind`]). A silence
+/// that ends by its time changes nothing an event would see, so a timer
+/// has to look.
+pub async fn remind_periodically(state: Arc<AppState>, every: Duration, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let config = state.config();
+        let mutes = Mutes {
+            silences: state.silences(),
+            windows: config.maintenance.clone(),
+        };
+        match state.store.sweep(config, Sweep::Remind(mutes), SystemTime::now()).await {
+            Ok(outcome) => {
+                for transition in &outcome.transitions {
+                    tracing::info!(alert = %transition, "alert reminded");
+                }
+                state.wake(&outcome.channels);
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot look at state alerts for reminders; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::{Notify, watch};
 use crate::absence::Absence;
 use crate::config::Config;
 use crate::deliver::{Sender, senders};
-use crate::lifecycle::Closing;
+use crate::lifecycle::{Closing, Sweep};
 use crate::metrics::Metrics;
 use crate::outbox::{Lane, LaneHealth, Pace, SenderSlot, Senders, WorkerSettings};
 use crate::quiet::Silence;
@@ -134,11 +134,8 @@ impl AppState {
     /// longer holds) are closed, the channels that were told they fired
     /// are told why, and the log says how many.
     pub async fn close_unresolvable_alerts(&self) {
-        match self
-            .store
-            .review(self.config(), Closing::Unresolvable, SystemTime::now())
-            .await
-        {
+        let sweep = Sweep::Close(Closing::Unresolvable);
+        match self.store.sweep(self.config(), sweep, SystemTime::now()).await {
             Ok(outcome) => {
                 for transition in &outcome.transitions {
                     tracing::info!(alert = %transition, "alert closed");

@@ -320,8 +320,8 @@ fn record<S: AlertStates>(
         muted_by = mutable.then(|| muted(observed, cx)).flatten();
         if muted_by.is_some() {
             // Held back: whoever should hear of it hears at its next match
-            // after the silence or window, and of nothing meanwhile.
-            next.last_notified = None;
+            // after the silence or window, and of nothing meanwhile. When
+            // it was last told stays true (`alerts`, the page).
             next.muted_by = muted_by.clone();
         } else if !channels.is_empty() {
             let facts = facts(effect, observed, state, &next, cx);

@@ -36,6 +36,9 @@ pub(super) enum Source<'a> {
         connection: &'a KnownConnection,
         quiet_since: SystemTime,
     },
+    /// A state the connection is still in (its status, as last known):
+    /// a reminder of a connection-lost alert, on a timer.
+    Lost(&'a KnownConnection),
 }
 
 pub(super) struct Observed<'a> {
@@ -50,7 +53,7 @@ pub(super) struct Observed<'a> {
 /// empty, or its key's; not every data type the sync happened to carry.
 pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
     let (event, data_types): (Event, Vec<&str>) = match (&observed.source, cx.event) {
-        (Source::Absence { connection, .. }, _) => (connection.as_event(), Vec::new()),
+        (Source::Absence { connection, .. } | Source::Lost(connection), _) => (connection.as_event(), Vec::new()),
         (Source::Match(evidence), Some(event)) => {
             let mut data_types: Vec<&str> = evidence
                 .tallies()
@@ -130,6 +133,12 @@ pub(super) fn facts(
             },
             _,
         ) => Facts::absence(observed.rule, connection, *quiet_since, cx.now),
+        (Source::Lost(connection), _) => {
+            let mut facts = Facts::resolved(observed.rule, &connection.as_event(), cx.environment, cx.now);
+            let status = connection.status.as_deref().unwrap_or("not active");
+            facts.headline = format!("connection {status}");
+            facts
+        }
         (_, event) => {
             let fallback = Event::default();
             Facts::resolved(observed.rule, event.unwrap_or(&fallback), cx.environment, cx.now)

@@ -6,6 +6,8 @@
 mod apply;
 mod close;
 mod effects;
+mod remind;
+mod sweep;
 mod told;
 mod transition;
 
@@ -13,6 +15,8 @@ pub use apply::{
     AlertInput, AlertStates, Applied, Matched, Notification, Transition, apply, apply_absence, matches_of, policy,
 };
 pub use close::{Closing, close};
+pub use remind::remind;
+pub use sweep::{Sweep, Swept};
 pub use told::{NOTHING_TO_RESOLVE, not_told};
 pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};
 

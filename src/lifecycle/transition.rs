@@ -199,6 +199,9 @@ fn matched(state: &AlertState, policy: &Policy, now: SystemTime) -> Step {
         // Firing, but nobody was told (it was silenced, or its channels
         // were all record-only): the next match tells them.
         Phase::Firing if state.last_notified.is_none() => Step::to(next, Some(Effect::Firing)),
+        // Told before, then a message was held back by a silence or
+        // window: the next match says it is still failing, and since when.
+        Phase::Firing if state.muted_by.is_some() => Step::to(next, Some(Effect::StillFailing)),
         Phase::Firing if repeat_due(state, policy, now) => Step::to(next, Some(Effect::StillFailing)),
         _ => Step::to(next, None),
     }
@@ -207,7 +210,7 @@ fn matched(state: &AlertState, policy: &Policy, now: SystemTime) -> Step {
 /// A firing alert that keeps matching notifies again once
 /// `repeat_interval` has passed since it last did; `0s` repeats every
 /// match. A clock that went backwards counts as "not yet".
-fn repeat_due(state: &AlertState, policy: &Policy, now: SystemTime) -> bool {
+pub(super) fn repeat_due(state: &AlertState, policy: &Policy, now: SystemTime) -> bool {
     let Some(last) = state.last_notified else {
         return false;
     };

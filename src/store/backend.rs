@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::absence::{Check, KnownConnection};
 use crate::config::{ChannelKind, Config};
-use crate::lifecycle::Closing;
+use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
 
 use super::memory::MemoryStore;
@@ -113,19 +113,20 @@ impl Store {
         }
     }
 
-    /// Closes the pending and firing alerts that `closing` names (their
-    /// rule was removed; an absence rule no longer holds; their connection
-    /// is forgotten), telling the channels that were told they fired.
-    pub async fn review(
+    /// Runs `sweep` over the pending and firing alerts: closing the ones
+    /// nothing would resolve (a removed rule, an absence rule that no
+    /// longer holds, a forgotten connection), reminding of state alerts.
+    /// What it queues is for the channels, as after an event.
+    pub async fn sweep(
         &self,
         config: Arc<Config>,
-        closing: Closing,
+        sweep: Sweep,
         now: SystemTime,
     ) -> Result<AbsenceOutcome, StoreError> {
         match self {
             Store::Memory(_) => Ok(AbsenceOutcome::default()),
-            Store::Sqlite(store) => store.review(config, closing, now).await,
-            Store::Postgres(store) => store.review(config, closing, now).await,
+            Store::Sqlite(store) => store.sweep(config, sweep, now).await,
+            Store::Postgres(store) => store.sweep(config, sweep, now).await,
         }
     }
 

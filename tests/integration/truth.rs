@@ -235,3 +235,64 @@ async fn forgetting_a_connection_closes_its_firing_alerts(backend: Backend) {
     let said = slack.delivered()[1].to_string();
     assert!(said.contains("its connection was forgotten"), "{said}");
 }
+
+on_both_stores!(a_lost_connection_is_reminded_without_an_event);
+async fn a_lost_connection_is_reminded_without_an_event(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let rule = "  - name: connection-lost\n    when: { event: connectionStatus, connection_status: [disconnected] }\n    repeat_interval: 1s\n";
+    let app = start(&backend, &slack, rule).await;
+    let now = jiff::Timestamp::now().to_string();
+    app.post_ok(status("d1", "disconnected", &now)).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    // No further event: the timer reminds, saying since when.
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    let reminder = slack.delivered()[1].to_string();
+    assert!(
+        reminder.contains("still failing") && reminder.contains("Still failing since"),
+        "{reminder}"
+    );
+    // Back: resolved, and no more reminders.
+    app.post_ok(clean("s1")).await;
+    assert!(eventually(WAIT, || slack.headers().last().unwrap().contains("RESOLVED")).await);
+    let told = slack.delivered().len();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(slack.delivered().len(), told, "{:?}", slack.headers());
+}
+
+on_both_stores!(an_absence_alert_held_by_a_silence_is_told_when_it_ends);
+async fn an_absence_alert_held_by_a_silence_is_told_when_it_ends(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let rules = "  - name: stopped-syncing\n    when: { no_sync_for: 1s }\n";
+    let app = start(&backend, &slack, rules).await;
+    let storage = match &backend {
+        Backend::Sqlite => format!("storage:\n  path: {}\n", crate::helpers::database(&app.dir).display()),
+        Backend::Postgres(url) => format!("storage:\n  postgres: {url}\n"),
+    };
+    let file = crate::helpers::RulesFile::new(&format!("{}{storage}", yaml(&slack, rules)));
+    let config = file.path.to_str().unwrap();
+    let silence = [
+        "silence",
+        "add",
+        "--connection",
+        "CON-1",
+        "--for",
+        "1h",
+        "--comment",
+        "planned",
+        "--config",
+        config,
+    ];
+    let added = crate::helpers::syncwatch_async(silence.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(added.status.code(), Some(0), "{}", crate::helpers::stderr(&added));
+    let id = crate::helpers::stdout(&added).trim().to_owned();
+    app.post_ok(clean("s1")).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(slack.received().is_empty(), "silenced: {:?}", slack.headers());
+    assert_eq!(firing(&app).await, ["stopped-syncing"]);
+    let expire = ["silence", "expire", &id, "--config", config];
+    let expired = crate::helpers::syncwatch_async(expire.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(expired.status.code(), Some(0), "{}", crate::helpers::stderr(&expired));
+    // Told within seconds, not after repeat_interval (4h).
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    assert!(slack.headers()[0].contains("stopped-syncing"), "{:?}", slack.headers());
+}

@@ -11,7 +11,7 @@ use crate::absence::{Check, KnownConnection};
 use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::lifecycle::AlertState;
-use crate::lifecycle::Closing;
+use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
 use crate::store::sqlite::{AbsenceOutcome, Built};
 use crate::store::{Delivery, Ingest, IngestOutcome, Pruned, Sessions, Settle, StoreError};
@@ -235,24 +235,25 @@ impl PgStore {
         Ok(outcome)
     }
 
-    /// Closes the alerts `closing` names, a few connections per
-    /// transaction, each under its lock.
-    pub async fn review(
+    /// Runs `sweep` over the active alerts, a few connections per
+    /// transaction, each under its lock: two instances sweeping at once
+    /// move each alert once (the second finds it moved).
+    pub async fn sweep(
         &self,
         config: Arc<Config>,
-        closing: Closing,
+        sweep: Sweep,
         now: SystemTime,
     ) -> Result<AbsenceOutcome, StoreError> {
         let mut connections: Vec<String> = (self.active_alerts().await?.into_iter())
             .map(|(key, _)| key.connection)
-            .filter(|c| closing.connection().is_none_or(|only| only == c))
+            .filter(|c| sweep.only().is_none_or(|only| only == c))
             .collect();
         connections.sort();
         connections.dedup();
         let mut outcome = AbsenceOutcome::default();
         for chunk in connections.chunks(CHECK_CHUNK) {
             let tx = Locked::begin(&self.pool, write::locks(chunk.iter().map(String::as_str))).await?;
-            let done = write::review(tx.client(), &config, chunk, (&closing, now))
+            let done = write::sweep(tx.client(), &config, chunk, (&sweep, now))
                 .await
                 .map_err(db_error)?;
             tx.commit().await.map_err(db_error)?;

@@ -21,7 +21,7 @@ use crate::absence::{Check, KnownConnection, watches};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Status;
-use crate::lifecycle::{AlertInput, AlertState, AlertStates, Closing, Phase, apply, apply_absence, close};
+use crate::lifecycle::{AlertInput, AlertState, AlertStates, Phase, Sweep, apply, apply_absence};
 use crate::quiet::Silence;
 use crate::store::sqlite::{AbsenceOutcome, Checked};
 
@@ -283,13 +283,13 @@ fn check_one(
     })
 }
 
-/// Closes the alerts of `connections` (whose locks the transaction holds)
-/// that `closing` names (see [`Closing`]).
-pub async fn review(
+/// Runs `sweep` over the alerts of `connections` (whose locks the
+/// transaction holds): see [`Sweep`].
+pub async fn sweep(
     client: &Client,
     config: &Config,
     connections: &[String],
-    (closing, now): (&Closing, SystemTime),
+    (sweep, now): (&Sweep, SystemTime),
 ) -> Result<AbsenceOutcome, Error> {
     let (mut states, known) = read(client, connections).await?;
     let mut outcome = AbsenceOutcome::default();
@@ -298,22 +298,22 @@ pub async fn review(
         let Ok(active) = states.active(connection);
         for (key, state) in active {
             let known = known.get(&key.connection);
-            let Some(reason) = closing.reason(config, &key, known, now) else {
+            let Some(swept) = sweep.visit(config, (&key, &state), known, now) else {
                 continue;
             };
-            let (next, applied) = close(config, &key, &state, known, now, &reason);
-            let Ok(()) = states.put(&key, &next);
-            let transitions: Vec<String> = (applied.transitions.iter())
-                .map(|t| format!("{} ({reason})", t.describe()))
+            let Ok(()) = states.put(&key, &swept.state);
+            let note = swept.note.as_deref().map_or(String::new(), |n| format!(" ({n})"));
+            let transitions: Vec<String> = (swept.applied.transitions.iter())
+                .map(|t| format!("{}{note}", t.describe()))
                 .collect();
-            if !applied.notifications.is_empty() {
-                let dedup_key = format!("closed:{}:{}:{}", key.rule, key.connection, millis(now));
-                let body = serde_json::json!({ "closed": key.rule, "connectionId": key.connection }).to_string();
+            if !swept.applied.notifications.is_empty() {
+                let dedup_key = format!("{}:{}:{}:{}", swept.kind, key.rule, key.connection, millis(now));
+                let body = serde_json::json!({ swept.kind: key.rule, "connectionId": key.connection }).to_string();
                 let event = NewEvent {
                     dedup_key: &dedup_key,
                     request_id: None,
                     received_at: now,
-                    event: Some("closed"),
+                    event: Some(swept.kind),
                     connection: Some(&key.connection),
                     environment: known.map_or("production", |k| k.environment.as_str()),
                     body: body.into(),
@@ -321,7 +321,7 @@ pub async fn review(
                     suppressed: &[],
                     transitions: &transitions,
                 };
-                batch.event(event, &applied.notifications, &mut outcome.channels);
+                batch.event(event, &swept.applied.notifications, &mut outcome.channels);
             }
             outcome.transitions.extend(transitions);
         }

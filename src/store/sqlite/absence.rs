@@ -7,10 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, params};
 
-use crate::absence::{Check, KnownConnection, watches};
-use crate::alerts::AlertKey;
+use crate::absence::{Check, watches};
 use crate::config::Config;
-use crate::lifecycle::{AlertState, AlertStates, Closing, Phase, apply_absence, close};
+use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence};
 use crate::quiet::Silence;
 
 use super::alerts::{self, SqlStates};
@@ -131,54 +130,30 @@ fn record_event(
     Ok(tx.last_insert_rowid())
 }
 
-/// Closes the pending and firing alerts that `closing` names (see
-/// [`Closing`]), telling the channels that were told they fired.
-pub fn review(
-    tx: &Connection,
-    config: &Config,
-    closing: &Closing,
-    now: SystemTime,
-) -> rusqlite::Result<AbsenceOutcome> {
+/// Runs `sweep` over the pending and firing alerts (see [`Sweep`]):
+/// each alert it moves is written, and what it queues is recorded as an
+/// event of its own (`closed`, `reminder`).
+pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -> rusqlite::Result<AbsenceOutcome> {
     let mut outcome = AbsenceOutcome::default();
-    for (key, state) in alerts::active_of(tx, closing.connection())? {
+    for (key, state) in alerts::active_of(tx, sweep.only())? {
         let known = connections::get(tx, &key.connection)?;
-        let Some(reason) = closing.reason(config, &key, known.as_ref(), now) else {
+        let Some(swept) = sweep.visit(config, (&key, &state), known.as_ref(), now) else {
             continue;
         };
-        close_one(tx, config, (&key, &state), known.as_ref(), now, &reason, &mut outcome)?;
+        SqlStates::new(tx).put(&key, &swept.state)?;
+        let note = swept.note.as_deref().map_or(String::new(), |n| format!(" ({n})"));
+        let transitions: Vec<String> = (swept.applied.transitions.iter())
+            .map(|t| format!("{}{note}", t.describe()))
+            .collect();
+        if !swept.applied.notifications.is_empty() {
+            let environment = known.as_ref().map_or("production", |k| k.environment.as_str());
+            let what = (swept.kind, key.rule.as_str(), key.connection.as_str());
+            let event_id = record_event(tx, what, environment, now, &transitions)?;
+            for notification in &swept.applied.notifications {
+                queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
+            }
+        }
+        outcome.transitions.extend(transitions);
     }
     Ok(outcome)
-}
-
-/// Closes `key` with `reason`, recorded as an event of its own (`closed`)
-/// when it tells a channel.
-pub fn close_one(
-    tx: &Connection,
-    config: &Config,
-    (key, state): (&AlertKey, &AlertState),
-    known: Option<&KnownConnection>,
-    now: SystemTime,
-    reason: &str,
-    outcome: &mut AbsenceOutcome,
-) -> rusqlite::Result<()> {
-    let (next, applied) = close(config, key, state, known, now, reason);
-    SqlStates::new(tx).put(key, &next)?;
-    let transitions: Vec<String> = (applied.transitions.iter())
-        .map(|t| format!("{} ({reason})", t.describe()))
-        .collect();
-    if !applied.notifications.is_empty() {
-        let environment = known.map_or("production", |k| k.environment.as_str());
-        let event_id = record_event(
-            tx,
-            ("closed", &key.rule, &key.connection),
-            environment,
-            now,
-            &transitions,
-        )?;
-        for notification in &applied.notifications {
-            queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
-        }
-    }
-    outcome.transitions.extend(transitions);
-    Ok(())
 }

@@ -20,7 +20,7 @@ mod write;
 mod writer;
 
 pub use super::time::{from_millis, millis};
-pub use absence::{AbsenceOutcome, Checked, review};
+pub use absence::{AbsenceOutcome, Checked, sweep};
 pub use digest::{Built, unknown_item};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::SqliteStore;

@@ -19,7 +19,7 @@ use super::{body, connections, silences, status};
 use super::{read, write};
 use crate::absence::{Check, KnownConnection};
 use crate::config::{ChannelKind, Config};
-use crate::lifecycle::Closing;
+use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
 
 /// `meta` keys: the last heartbeat, and where absence clocks start after
@@ -197,14 +197,14 @@ impl SqliteStore {
             .await
     }
 
-    /// Closes the alerts `closing` names, telling who was told.
-    pub async fn review(
+    /// Runs `sweep` over the active alerts (closing, reminding).
+    pub async fn sweep(
         &self,
         config: Arc<Config>,
-        closing: Closing,
+        sweep: Sweep,
         now: SystemTime,
     ) -> Result<AbsenceOutcome, StoreError> {
-        self.write(move |tx| absence::review(tx, &config, &closing, now)).await
+        self.write(move |tx| absence::sweep(tx, &config, &sweep, now)).await
     }
 
     /// The silences not yet over, and the version they were read at.

@@ -40,6 +40,7 @@ pub fn fast_settings() -> Settings {
         },
         shutdown_grace: Duration::from_secs(2),
         busy_timeout: Duration::from_millis(200),
+        remind_every: Duration::from_millis(200),
         ..Settings::default()
     }
 }
