@@ -1,10 +1,15 @@
 //! A digest: many notifications of one channel in one message, so a storm
-//! stays readable. Counted by rule, service, data type and disconnect
-//! reason (firing, still failing and resolved apart), then the first
-//! `max_items` alerts and "and N more". Slack within its limits; email
-//! with a subject that counts, and a table.
+//! stays readable. One line per alert in its latest state (an alert that
+//! fired and resolved in the window is one RESOLVED, not two alerts).
+//! Counted by rule, service, data type and disconnect reason (firing,
+//! still failing and resolved apart), then the first `max_items` alerts
+//! and "and N more". Slack within its limits; email with a subject that
+//! counts, and a table.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -51,6 +56,29 @@ impl Item {
             reason: facts.disconnect_reason.clone(),
             headline: facts.headline.clone(),
         }
+    }
+
+    /// One item per alert, in its latest state: `items` are a digest's
+    /// notifications in queue order, each with the alert it speaks of
+    /// (rule, connection, data type), so the last of an alert is its
+    /// latest state. An alert keeps the place of its first notification.
+    /// A notification without a key (queued by an older version) is an
+    /// alert of its own. Only the rendering merges: the store still
+    /// settles every notification the digest carries.
+    pub fn latest_per_alert<K: Eq + Hash>(items: impl IntoIterator<Item = (Option<K>, Item)>) -> Vec<Item> {
+        let mut alerts: Vec<Item> = Vec::new();
+        let mut places: HashMap<K, usize> = HashMap::new();
+        for (key, item) in items {
+            match key.map(|key| places.entry(key)) {
+                Some(Entry::Occupied(place)) => alerts[*place.get()] = item,
+                Some(Entry::Vacant(place)) => {
+                    place.insert(alerts.len());
+                    alerts.push(item);
+                }
+                None => alerts.push(item),
+            }
+        }
+        alerts
     }
 
     /// `CRITICAL production-sync-failed · Acme · CON-1 (xero) · 2 failed: bills`
@@ -111,11 +139,18 @@ fn summary(items: &[Item]) -> Vec<(&'static str, String)> {
     lines
 }
 
-/// `37 alerts: 35 production-sync-failed, 2 connection-lost`
+/// `37 alerts: 35 production-sync-failed, 2 connection-lost`, and how many
+/// of them are over when some are: `2 alerts, 1 resolved: 2 bills-failing`.
+/// `items` are alerts, one each ([`Item::latest_per_alert`]).
 fn title(items: &[Item]) -> String {
     let noun = if items.len() == 1 { "alert" } else { "alerts" };
+    let resolved = items.iter().filter(|i| i.state == "RESOLVED").count();
+    let over = match resolved {
+        0 => String::new(),
+        n => format!(", {n} resolved"),
+    };
     format!(
-        "{} {noun}: {}",
+        "{} {noun}{over}: {}",
         items.len(),
         listed(&counted(items.iter().map(|i| i.rule.as_str())))
     )

@@ -140,8 +140,16 @@ impl MemoryStore {
             .collect();
         let first = members.first()?;
         let rule = inner.queue[first].delivery.rule.clone();
-        let items: Vec<Item> = members.iter().filter_map(|id| inner.queue.remove(id)?.item).collect();
-        let message = digest_for(kind, &items, max_items, now);
+        // Each member leaves the queue, carried by the digest; its message
+        // shows one line per alert, in its latest state.
+        let items: Vec<(Option<AlertKey>, Item)> = members
+            .iter()
+            .filter_map(|id| {
+                let queued = inner.queue.remove(id)?;
+                Some((queued.alert.map(|(key, _)| key), queued.item?))
+            })
+            .collect();
+        let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now);
         inner.next_id += 1;
         let id = inner.next_id;
         let delivery = Delivery {

@@ -12,6 +12,7 @@ mod crash;
 mod day_two;
 mod delivery;
 mod digest;
+mod digest_keys;
 mod hardening;
 mod lifecycle;
 mod limits;

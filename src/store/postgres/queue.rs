@@ -224,7 +224,7 @@ pub async fn build_digest(
     tx.execute(LOCK, &[&lock_key(&format!("digest:{channel}"))]).await?;
     let found = tx
         .query(
-            "SELECT id, created_at, item FROM deliveries
+            "SELECT id, created_at, item, rule, alert_connection, alert_data_type, effect FROM deliveries
              WHERE status = 'pending' AND channel = $1 AND NOT is_digest
              AND (lease_until IS NULL OR lease_until < $2 OR leased_by = $3) ORDER BY id FOR UPDATE",
             &[&channel, &millis(now), &holder],
@@ -241,15 +241,23 @@ pub async fn build_digest(
             continue;
         }
         members.push(id);
-        items.push(
-            item.and_then(|json| serde_json::from_str::<Item>(&json).ok())
-                .unwrap_or_else(crate::store::sqlite::unknown_item),
-        );
+        let item = item
+            .and_then(|json| serde_json::from_str::<Item>(&json).ok())
+            .unwrap_or_else(crate::store::sqlite::unknown_item);
+        // The alert it speaks of (rule, connection, data type); a row
+        // queued by an older version names none (no effect): its own alert.
+        let (rule, connection, data_type, effect): (String, Option<String>, Option<String>, Option<String>) =
+            (row.get(3), row.get(4), row.get(5), row.get(6));
+        let alert = effect
+            .and(connection)
+            .map(|connection| (rule, connection, data_type.unwrap_or_default()));
+        items.push((alert, item));
     }
     let Some(first) = members.first() else {
         return Ok(None);
     };
-    let message = digest_for(kind, &items, max_items, now);
+    // One line per alert; every member is still carried (and settled) below.
+    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now);
     let row = tx
         .query_one(
             "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)

@@ -32,32 +32,36 @@ pub fn build(
     max_age: Duration,
     now: SystemTime,
 ) -> rusqlite::Result<Option<Built>> {
-    let rows: Vec<(i64, i64, Option<String>)> = tx
+    let rows: Vec<(i64, i64, Option<String>, Option<AlertOf>)> = tx
         .prepare_cached(
-            "SELECT id, created_at, item FROM deliveries
+            "SELECT id, created_at, item, rule, alert_connection, alert_data_type, effect FROM deliveries
              WHERE status = 'pending' AND channel = ?1 AND is_digest = 0 ORDER BY id",
         )?
-        .query_map([channel], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .query_map([channel], |row| {
+            let alert = alert_of(row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?);
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, alert))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let oldest_allowed = millis(now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH));
     let mut members = Vec::new();
     let mut items = Vec::new();
-    for (id, created_at, item) in rows {
+    for (id, created_at, item, alert) in rows {
         if created_at < oldest_allowed {
             let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
             settle(tx, id as u64, &Settle::Expired { error }, now)?;
             continue;
         }
         members.push(id);
-        items.push(
-            item.and_then(|json| serde_json::from_str::<Item>(&json).ok())
-                .unwrap_or_else(unknown_item),
-        );
+        let item = item
+            .and_then(|json| serde_json::from_str::<Item>(&json).ok())
+            .unwrap_or_else(unknown_item);
+        items.push((alert, item));
     }
     if members.is_empty() {
         return Ok(None);
     }
-    let message = digest_for(kind, &items, max_items, now);
+    // One line per alert; every member is still carried (and settled) below.
+    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now);
     let first = members[0];
     tx.prepare_cached(
         "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)
@@ -80,6 +84,24 @@ pub fn build(
         id: id as u64,
         carried: members.len(),
     }))
+}
+
+/// The alert a queued notification speaks of: rule, connection, data type
+/// (`''` for none).
+type AlertOf = (String, String, String);
+
+/// The alert of a queued row, from its `rule`, `alert_connection`,
+/// `alert_data_type` and `effect`; `None` for a row queued by a version
+/// that did not name it (no `effect`): a digest shows it as an alert of
+/// its own.
+fn alert_of(
+    rule: String,
+    connection: Option<String>,
+    data_type: Option<String>,
+    effect: Option<String>,
+) -> Option<AlertOf> {
+    effect?;
+    Some((rule, connection?, data_type.unwrap_or_default()))
 }
 
 /// A notification queued before digests existed carries no item.
