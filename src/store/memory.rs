@@ -264,15 +264,27 @@ fn first_free<'q>(queue: &'q BTreeMap<u64, Queued>, channel: &str) -> impl Itera
     })
 }
 
-/// A FIRING or STILL FAILING that failed for good: the channel is no
-/// longer counted as told, and a RESOLVED queued behind it is dropped.
-/// (The durable stores also check that no earlier message of the episode
-/// reached the channel; this baseline keeps no settled messages.)
+/// A FIRING or STILL FAILING that failed for good: the RESOLVED queued
+/// behind it is dropped or, when none is, the channel is no longer counted
+/// as told. (The durable stores also check that no earlier message of the
+/// episode reached the channel; this baseline keeps no settled messages.)
 fn untell(inner: &mut Inner, failed: &Queued) {
     let Some((key, _)) = failed.alert.as_ref().filter(|(_, effect)| effect.says_firing()) else {
         return;
     };
     let channel = &failed.delivery.channel;
+    let ends = (inner.queue.range(failed.delivery.id..))
+        .find(|(_, q)| {
+            &q.delivery.channel == channel
+                && q.alert
+                    .as_ref()
+                    .is_some_and(|(k, e)| k == key && *e == Effect::Resolved)
+        })
+        .map(|(id, _)| *id);
+    if let Some(resolved) = ends {
+        inner.queue.remove(&resolved);
+        return;
+    }
     if let Some(state) = inner
         .alerts
         .get_mut(&key.connection)
@@ -281,11 +293,4 @@ fn untell(inner: &mut Inner, failed: &Queued) {
     {
         *state = next;
     }
-    inner.queue.retain(|_, q| {
-        let behind = &q.delivery.channel == channel
-            && q.alert
-                .as_ref()
-                .is_some_and(|(k, e)| k == key && *e == Effect::Resolved);
-        !behind
-    });
 }

@@ -149,6 +149,31 @@ async fn untell(tx: &Transaction<'_>, id: i64, at: i64) -> Result<(), Error> {
     for row in failed {
         let (failed_id, rule, connection, data_type, channel, created_at): (i64, String, String, String, String, i64) =
             (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5));
+        let episode = tx
+            .query_one(EPISODE, &[&channel, &rule, &connection, &data_type, &failed_id])
+            .await?;
+        let (told, ends): (bool, Option<i64>) = (episode.get(0), episode.get(1));
+        if told {
+            continue;
+        }
+        if let Some(resolved) = ends {
+            // The RESOLVED that ends this episode is queued: it is dropped,
+            // and the alert (in a later episode, if any) is left as it is.
+            let dropped: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&resolved, &at, &NOTHING_TO_RESOLVE];
+            tx.execute(
+                "INSERT INTO attempts (delivery_id, at, outcome, answer)
+                 SELECT id, $2, 'failed', $3 FROM deliveries WHERE id = $1 AND status = 'pending'",
+                &dropped,
+            )
+            .await?;
+            tx.execute(
+                "UPDATE deliveries SET status = 'failed', settled_at = $2, last_error = $3
+                 WHERE id = $1 AND status = 'pending'",
+                &dropped,
+            )
+            .await?;
+            continue;
+        }
         let alert = tx
             .query_opt(
                 &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE connection = $1 AND rule = $2 AND data_type = $3"),
@@ -158,19 +183,6 @@ async fn untell(tx: &Transaction<'_>, id: i64, at: i64) -> Result<(), Error> {
         let Some((_, state)) = alert.as_ref().map(rows::alert) else {
             continue;
         };
-        let since = millis(state.since);
-        let told_before: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = $1 AND rule = $2 AND alert_connection = $3
-                 AND alert_data_type = $4 AND status = 'delivered' AND effect IN ('firing', 'still_failing')
-                 AND created_at >= $5)",
-                &[&channel, &rule, &connection, &data_type, &since],
-            )
-            .await?
-            .get(0);
-        if created_at < since || told_before {
-            continue;
-        }
         if let Some(next) = not_told(&state, &channel, from_millis(created_at)) {
             tx.execute(
                 "UPDATE alerts SET notified = $4, last_notified = $5 WHERE connection = $1 AND rule = $2 AND data_type = $3",
@@ -184,32 +196,23 @@ async fn untell(tx: &Transaction<'_>, id: i64, at: i64) -> Result<(), Error> {
             )
             .await?;
         }
-        let behind: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
-            &channel,
-            &rule,
-            &connection,
-            &data_type,
-            &failed_id,
-            &at,
-            &NOTHING_TO_RESOLVE,
-        ];
-        tx.execute(
-            "INSERT INTO attempts (delivery_id, at, outcome, answer)
-             SELECT id, $6, 'failed', $7 FROM deliveries WHERE channel = $1 AND rule = $2 AND alert_connection = $3
-             AND alert_data_type = $4 AND effect = 'resolved' AND status = 'pending' AND id > $5",
-            &behind,
-        )
-        .await?;
-        tx.execute(
-            "UPDATE deliveries SET status = 'failed', settled_at = $6, last_error = $7 WHERE channel = $1 AND rule = $2
-             AND alert_connection = $3 AND alert_data_type = $4 AND effect = 'resolved' AND status = 'pending'
-             AND id > $5",
-            &behind,
-        )
-        .await?;
     }
     Ok(())
 }
+
+/// Of the message `$5` of an alert (`$2`-`$4`) on channel `$1`, in queue
+/// order: whether a FIRING or STILL FAILING of its episode (since the
+/// RESOLVED before it) reached the channel before it, and the RESOLVED
+/// that ends its episode, if one is queued.
+const EPISODE: &str = "WITH alert AS (
+    SELECT id, effect, status FROM deliveries
+    WHERE channel = $1 AND rule = $2 AND alert_connection = $3 AND alert_data_type = $4
+), began AS (
+    SELECT COALESCE(MAX(id), 0) AS id FROM alert WHERE effect = 'resolved' AND id < $5
+)
+SELECT EXISTS (SELECT 1 FROM alert, began WHERE alert.id > began.id AND alert.id < $5
+                   AND alert.status = 'delivered' AND alert.effect IN ('firing', 'still_failing')),
+       (SELECT MIN(id) FROM alert WHERE effect = 'resolved' AND id > $5)";
 
 /// Gathers `channel`'s pending notifications into one digest, under the
 /// channel's lock so two instances never build two digests of the same
@@ -222,24 +225,32 @@ pub async fn build_digest(
     holder: &str,
 ) -> Result<Option<Built>, Error> {
     tx.execute(LOCK, &[&lock_key(&format!("digest:{channel}"))]).await?;
+    // Expired first: expiring a FIRING drops the RESOLVED queued behind it
+    // (told means delivered), which must then not be read as pending.
+    let oldest_allowed = millis(now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH));
+    let too_old = tx
+        .query(
+            "SELECT id FROM deliveries WHERE status = 'pending' AND channel = $1 AND NOT is_digest
+             AND (lease_until IS NULL OR lease_until < $2 OR leased_by = $3) AND created_at < $4 ORDER BY id FOR UPDATE",
+            &[&channel, &millis(now), &holder, &oldest_allowed],
+        )
+        .await?;
+    for row in too_old {
+        let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
+        settle(tx, row.get::<_, i64>(0) as u64, &Settle::Expired { error }, now).await?;
+    }
     let found = tx
         .query(
-            "SELECT id, created_at, item, rule, alert_connection, alert_data_type, effect FROM deliveries
+            "SELECT id, item, rule, alert_connection, alert_data_type, effect FROM deliveries
              WHERE status = 'pending' AND channel = $1 AND NOT is_digest
              AND (lease_until IS NULL OR lease_until < $2 OR leased_by = $3) ORDER BY id FOR UPDATE",
             &[&channel, &millis(now), &holder],
         )
         .await?;
-    let oldest_allowed = millis(now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH));
     let mut members: Vec<i64> = Vec::new();
     let mut items = Vec::new();
     for row in found {
-        let (id, created_at, item): (i64, i64, Option<String>) = (row.get(0), row.get(1), row.get(2));
-        if created_at < oldest_allowed {
-            let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
-            settle(tx, id as u64, &Settle::Expired { error }, now).await?;
-            continue;
-        }
+        let (id, item): (i64, Option<String>) = (row.get(0), row.get(1));
         members.push(id);
         let item = item
             .and_then(|json| serde_json::from_str::<Item>(&json).ok())
@@ -247,7 +258,7 @@ pub async fn build_digest(
         // The alert it speaks of (rule, connection, data type); a row
         // queued by an older version names none (no effect): its own alert.
         let (rule, connection, data_type, effect): (String, Option<String>, Option<String>, Option<String>) =
-            (row.get(3), row.get(4), row.get(5), row.get(6));
+            (row.get(2), row.get(3), row.get(4), row.get(5));
         let alert = effect
             .and(connection)
             .map(|connection| (rule, connection, data_type.unwrap_or_default()));

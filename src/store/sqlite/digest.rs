@@ -32,25 +32,33 @@ pub fn build(
     max_age: Duration,
     now: SystemTime,
 ) -> rusqlite::Result<Option<Built>> {
-    let rows: Vec<(i64, i64, Option<String>, Option<AlertOf>)> = tx
+    // Expired first: expiring a FIRING drops the RESOLVED queued behind it
+    // (told means delivered), which must then not be read as pending.
+    let oldest_allowed = millis(now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH));
+    let too_old: Vec<i64> = tx
         .prepare_cached(
-            "SELECT id, created_at, item, rule, alert_connection, alert_data_type, effect FROM deliveries
+            "SELECT id FROM deliveries WHERE status = 'pending' AND channel = ?1 AND is_digest = 0 AND created_at < ?2
+             ORDER BY id",
+        )?
+        .query_map(params![channel, oldest_allowed], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in too_old {
+        let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
+        settle(tx, id as u64, &Settle::Expired { error }, now)?;
+    }
+    let rows: Vec<(i64, Option<String>, Option<AlertOf>)> = tx
+        .prepare_cached(
+            "SELECT id, item, rule, alert_connection, alert_data_type, effect FROM deliveries
              WHERE status = 'pending' AND channel = ?1 AND is_digest = 0 ORDER BY id",
         )?
         .query_map([channel], |row| {
-            let alert = alert_of(row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?);
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, alert))
+            let alert = alert_of(row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
+            Ok((row.get(0)?, row.get(1)?, alert))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let oldest_allowed = millis(now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH));
     let mut members = Vec::new();
     let mut items = Vec::new();
-    for (id, created_at, item, alert) in rows {
-        if created_at < oldest_allowed {
-            let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
-            settle(tx, id as u64, &Settle::Expired { error }, now)?;
-            continue;
-        }
+    for (id, item, alert) in rows {
         members.push(id);
         let item = item
             .and_then(|json| serde_json::from_str::<Item>(&json).ok())

@@ -7,11 +7,10 @@ use super::*;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::alerts::AlertKey;
 use crate::config::{Config, load_str};
 use crate::event::parse_event;
-use crate::lifecycle::{AlertInput, Matched};
-use crate::rules::{Environment, evaluate};
+use crate::lifecycle::AlertInput;
+use crate::rules::Environment;
 use crate::store::{Ingest, IngestOutcome, Pruned, Settle};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -29,19 +28,17 @@ fn config() -> Arc<Config> {
 
 /// A failed sync of `connection`, as ingest would hand it to the store.
 fn ingest(request_id: &str, connection: &str, at: SystemTime) -> Ingest {
+    sync(request_id, connection, "failed", at)
+}
+
+/// A sync of `connection` whose bills ended `status`.
+fn sync(request_id: &str, connection: &str, status: &str, at: SystemTime) -> Ingest {
     let body = format!(
-        r#"{{"data":{{"event":"data","connectionId":"{connection}","requests":[{{"request":"bills","status":"failed"}}]}},"requestId":"{request_id}"}}"#
+        r#"{{"data":{{"event":"data","connectionId":"{connection}","requests":[{{"request":"bills","status":"{status}"}}]}},"requestId":"{request_id}"}}"#
     );
     let event = parse_event(body.as_bytes()).unwrap();
     let config = config();
-    let matches = evaluate(&config.rules, &event, Environment::Production)
-        .into_iter()
-        .map(|m| Matched {
-            rule: 0,
-            key: AlertKey::of(&m.rule.name, &event),
-            evidence: m.evidence,
-        })
-        .collect();
+    let matches = crate::lifecycle::matches_of(&config, &event, Environment::Production);
     Ingest {
         dedup_key: request_id.into(),
         body: Bytes::from(body),
@@ -108,6 +105,59 @@ async fn a_dedup_key_is_accepted_once() {
         matches!(other, IngestOutcome::Accepted { .. }),
         "another key is a new event"
     );
+}
+
+#[tokio::test]
+async fn a_resolved_waits_for_its_firing_and_is_dropped_when_the_firing_never_arrives() {
+    let (_dir, store) = store();
+    let now = SystemTime::now();
+    store.ingest(ingest("r-1", "CON-1", now)).await.unwrap();
+    store.ingest(sync("r-2", "CON-1", "success", now)).await.unwrap();
+    let firing = store.claim_next("ops", now).unwrap().unwrap();
+    // The RESOLVED waits while its FIRING is in a lane's hands or retrying.
+    assert_eq!(store.claim_next("ops", now).unwrap(), None);
+    let later = now + Duration::from_secs(10);
+    let retry = Settle::Retry {
+        at: later,
+        error: "503".into(),
+    };
+    store.settle(firing.id, retry).await.unwrap();
+    assert_eq!(
+        store.claim_next("ops", now).unwrap(),
+        None,
+        "the RESOLVED overtook its FIRING"
+    );
+    assert_eq!(
+        store.next_due("ops").unwrap().map(super::millis),
+        Some(super::millis(later))
+    );
+    let firing = store.claim_next("ops", later).unwrap().unwrap();
+    let failed = Settle::Failed {
+        error: "404 no_service".into(),
+    };
+    store.settle(firing.id, failed).await.unwrap();
+    assert_eq!(
+        store.claim_next("ops", later).unwrap(),
+        None,
+        "nothing to resolve where FIRING never arrived"
+    );
+    assert_eq!(store.next_due("ops").unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_digest_does_not_carry_a_resolved_whose_firing_expired() {
+    let (_dir, store) = store();
+    let now = SystemTime::now();
+    let long_ago = now - Duration::from_secs(7200);
+    store.ingest(ingest("r-1", "CON-1", long_ago)).await.unwrap();
+    store.ingest(sync("r-2", "CON-1", "success", now)).await.unwrap();
+    let kind = config().channels["ops"].kind.clone();
+    let built = store
+        .build_digest("ops", kind, 20, Duration::from_secs(3600), now)
+        .await
+        .unwrap();
+    assert_eq!(built, None, "the RESOLVED of an expired FIRING went into a digest");
+    assert_eq!(store.pending_count().unwrap(), 0);
 }
 
 #[tokio::test]
@@ -318,4 +368,99 @@ async fn an_alert_updated_in_place_keeps_its_counts_and_leaves_the_active_list_w
         alerts::active_of(&conn, None).unwrap().is_empty(),
         "the active index follows the new phase"
     );
+}
+
+/// One step of an operator's day: a sync in, or the lane's attempt at the
+/// next message with the channel's answer.
+#[derive(Debug, Clone)]
+enum Step {
+    Failing,
+    Clean,
+    Delivered,
+    Retried,
+    FailedForGood,
+}
+
+fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+    use proptest::prelude::*;
+    let step = prop_oneof![
+        Just(Step::Failing),
+        Just(Step::Clean),
+        Just(Step::Delivered),
+        Just(Step::Retried),
+        Just(Step::FailedForGood),
+    ];
+    proptest::collection::vec(step, 1..40)
+}
+
+fn says_resolved(delivery: &crate::store::Delivery) -> bool {
+    serde_json::to_string(&delivery.message).unwrap().contains("RESOLVED")
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+    /// Whatever the channel answers and whenever, once the queue drains:
+    /// the channel's last delivered word about the alert matches its state
+    /// (or, where a FIRING failed for good, the alert is untold and its
+    /// next match tells), and no RESOLVED reached it without a FIRING of
+    /// that episode first.
+    #[test]
+    fn a_channels_last_word_matches_the_alerts_state(steps in steps()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (dir, store) = store();
+            let start = SystemTime::now();
+            let mut delivered: Vec<bool> = Vec::new(); // true: a RESOLVED
+            // The channel refused the RESOLVED itself: nothing can tell it.
+            let mut resolved_refused = false;
+            for (i, step) in steps.iter().enumerate() {
+                let now = start + Duration::from_secs(60 * i as u64);
+                let request = format!("r-{i}");
+                let answer = match step {
+                    Step::Failing => { store.ingest(sync(&request, "CON-1", "failed", now)).await.unwrap(); continue; }
+                    Step::Clean => { store.ingest(sync(&request, "CON-1", "success", now)).await.unwrap(); continue; }
+                    Step::Delivered => Settle::Delivered { answer: "ok".into() },
+                    Step::Retried => Settle::Retry { at: now + Duration::from_secs(30), error: "503".into() },
+                    Step::FailedForGood => Settle::Failed { error: "404 no_service".into() },
+                };
+                let Some(next) = store.claim_next("ops", now).unwrap() else { continue };
+                match answer {
+                    Settle::Delivered { .. } => {
+                        delivered.push(says_resolved(&next));
+                        resolved_refused = false;
+                    }
+                    Settle::Failed { .. } => resolved_refused |= says_resolved(&next),
+                    _ => {}
+                }
+                store.settle(next.id, answer).await.unwrap();
+            }
+            // The channel comes back: everything still queued goes out.
+            let end = start + Duration::from_secs(60 * (steps.len() as u64 + 10));
+            while let Some(next) = store.claim_next("ops", end).unwrap() {
+                delivered.push(says_resolved(&next));
+                resolved_refused = false;
+                store.settle(next.id, Settle::Delivered { answer: "ok".into() }).await.unwrap();
+            }
+            let conn = open_read_only(&dir.path().join("db")).unwrap();
+            let active = alerts::active_of(&conn, Some("CON-1")).unwrap();
+            let firing = active.iter().find(|(_, s)| s.phase == crate::lifecycle::Phase::Firing);
+            match (delivered.last(), firing) {
+                // Over, yet the channel's last word says it fires.
+                (Some(false), None) => proptest::prop_assert!(resolved_refused, "last word FIRING, alert over: {:?}", delivered),
+                // A new episode whose FIRING failed for good: it must be
+                // untold, so that its next match tells the channel.
+                (Some(true), Some((_, state))) => proptest::prop_assert!(
+                    state.notified.is_empty() && state.last_notified.is_none(),
+                    "last word RESOLVED while firing and counted as told: {:?} {:?}", delivered, state
+                ),
+                _ => {}
+            }
+            let mut told = false;
+            for &resolved in &delivered {
+                proptest::prop_assert!(!resolved || told, "a RESOLVED before any FIRING: {:?}", delivered);
+                told = !resolved;
+            }
+            Ok(())
+        })?;
+    }
 }

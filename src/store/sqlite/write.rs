@@ -220,60 +220,56 @@ fn untell(tx: &Connection, id: u64, at: i64) -> rusqlite::Result<()> {
         .collect::<rusqlite::Result<_>>()?;
     let mut states = SqlStates::new(tx);
     for (failed_id, key, channel, created_at) in failed {
-        let Some(state) = states.get(&key)? else {
-            continue;
-        };
-        let since = millis(state.since);
-        if created_at < since || told_before(tx, &key, &channel, since)? {
-            continue;
-        }
-        if let Some(next) = not_told(&state, &channel, from_millis(created_at)) {
-            states.put(&key, &next)?;
-        }
         let data_type = key.data_type.as_deref().unwrap_or("");
-        let behind = params![
-            channel,
-            key.rule,
-            key.connection,
-            data_type,
-            failed_id,
-            at,
-            NOTHING_TO_RESOLVE
-        ];
-        tx.prepare_cached(
-            "INSERT INTO attempts (delivery_id, at, outcome, answer)
-             SELECT id, ?6, 'failed', ?7 FROM deliveries WHERE channel = ?1 AND rule = ?2 AND alert_connection = ?3
-             AND alert_data_type = ?4 AND effect = 'resolved' AND status = 'pending' AND id > ?5",
-        )?
-        .execute(behind)?;
-        tx.prepare_cached(
-            "UPDATE deliveries SET status = 'failed', settled_at = ?6, last_error = ?7 WHERE channel = ?1 AND rule = ?2
-             AND alert_connection = ?3 AND alert_data_type = ?4 AND effect = 'resolved' AND status = 'pending' AND id > ?5",
-        )?
-        .execute(behind)?;
+        let of = params![channel, key.rule, key.connection, data_type, failed_id];
+        let (told, ends): (bool, Option<i64>) = tx
+            .prepare_cached(EPISODE)?
+            .query_row(of, |row| Ok((row.get(0)?, row.get(1)?)))?;
+        if told {
+            continue;
+        }
+        match ends {
+            // The RESOLVED that ends this episode is queued: it is dropped,
+            // and the alert (in a later episode, if any) is left as it is.
+            Some(resolved) => {
+                let dropped = params![resolved, at, NOTHING_TO_RESOLVE];
+                tx.prepare_cached(
+                    "INSERT INTO attempts (delivery_id, at, outcome, answer)
+                     SELECT id, ?2, 'failed', ?3 FROM deliveries WHERE id = ?1 AND status = 'pending'",
+                )?
+                .execute(dropped)?;
+                tx.prepare_cached(
+                    "UPDATE deliveries SET status = 'failed', settled_at = ?2, last_error = ?3
+                     WHERE id = ?1 AND status = 'pending'",
+                )?
+                .execute(dropped)?;
+            }
+            None => {
+                let Some(state) = states.get(&key)? else {
+                    continue;
+                };
+                if let Some(next) = not_told(&state, &channel, from_millis(created_at)) {
+                    states.put(&key, &next)?;
+                }
+            }
+        }
     }
     Ok(())
 }
 
-/// Whether a FIRING or STILL FAILING of `key` since `since` reached
-/// `channel`.
-fn told_before(tx: &Connection, key: &AlertKey, channel: &str, since: i64) -> rusqlite::Result<bool> {
-    tx.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ?1 AND rule = ?2 AND alert_connection = ?3
-         AND alert_data_type = ?4 AND status = 'delivered' AND effect IN ('firing', 'still_failing')
-         AND created_at >= ?5)",
-    )?
-    .query_row(
-        params![
-            channel,
-            key.rule,
-            key.connection,
-            key.data_type.as_deref().unwrap_or(""),
-            since
-        ],
-        |row| row.get(0),
-    )
-}
+/// Of the message `?5` of an alert (`?2`-`?4`) on channel `?1`, in queue
+/// order: whether a FIRING or STILL FAILING of its episode (since the
+/// RESOLVED before it) reached the channel before it, and the RESOLVED
+/// that ends its episode, if one is queued.
+const EPISODE: &str = "WITH alert AS (
+    SELECT id, effect, status FROM deliveries
+    WHERE channel = ?1 AND rule = ?2 AND alert_connection = ?3 AND alert_data_type = ?4
+), began AS (
+    SELECT COALESCE(MAX(id), 0) AS id FROM alert WHERE effect = 'resolved' AND id < ?5
+)
+SELECT EXISTS (SELECT 1 FROM alert, began WHERE alert.id > began.id AND alert.id < ?5
+                   AND alert.status = 'delivered' AND alert.effect IN ('firing', 'still_failing')),
+       (SELECT MIN(id) FROM alert WHERE effect = 'resolved' AND id > ?5)";
 
 /// Removes settled deliveries, their attempts, and events older than
 /// `cutoff` that have no delivery left; pending deliveries are never
