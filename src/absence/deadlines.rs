@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::rules::Condition;
 use crate::rules::{Environment, Evidence, Rule};
 
-use super::known::KnownConnection;
+use super::known::{Downtime, KnownConnection};
 
 /// A rule (index into `config.rules`) and a connection.
 pub type Check = (usize, Arc<str>);
@@ -38,7 +38,7 @@ impl Deadlines {
 
     /// Plans `connection` afresh for every absence rule that watches it:
     /// its clock start plus the rule's `no_sync_for`.
-    pub fn plan(&mut self, config: &Config, connection: &KnownConnection, floor: Option<SystemTime>) {
+    pub fn plan(&mut self, config: &Config, connection: &KnownConnection, floor: Option<Downtime>) {
         // Without absence rules there is nothing to plan: this runs after
         // every webhook, so it costs nothing then.
         if self.planned.is_empty() && !config.rules.iter().any(|r| r.absence.is_some()) {
@@ -49,15 +49,15 @@ impl Deadlines {
             None => Arc::from(connection.id.as_str()),
         };
         self.forget(&id);
-        let Some(start) = connection.clock_start(floor) else {
-            return;
-        };
         let event = connection.as_event();
         let planned: Vec<(usize, SystemTime)> = config
             .rules
             .iter()
             .enumerate()
-            .filter_map(|(index, rule)| Some((index, start + rule.absence?, rule)))
+            .filter_map(|(index, rule)| {
+                let limit = rule.absence?;
+                Some((index, connection.clock_start(limit, floor)? + limit, rule))
+            })
             .filter(|(_, _, rule)| watches(rule, &event, connection.environment))
             .map(|(index, at, _)| (index, at))
             .collect();

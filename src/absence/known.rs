@@ -1,10 +1,18 @@
 //! Known connections: every accepted event that names a connection records
 //! it, so that a connection that stops syncing can be noticed.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::event::Event;
 use crate::rules::Environment;
+
+/// When syncwatch was last not running: from its last heartbeat before,
+/// to its start after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downtime {
+    pub from: SystemTime,
+    pub to: SystemTime,
+}
 
 /// What is remembered of one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +106,24 @@ impl KnownConnection {
         self.status.as_deref().is_none_or(|s| s == "active")
     }
 
-    /// Where its absence clock starts: the last sync (or the first event,
-    /// if it never synced), or later when it came back, or when syncwatch
-    /// started after being down (`floor`). `None` while not expected to
-    /// sync.
-    pub fn clock_start(&self, floor: Option<SystemTime>) -> Option<SystemTime> {
+    /// Where its clock starts for a rule of `no_sync_for: limit`: the last
+    /// sync (or the first event, if it never synced), or later when it came
+    /// back. When its deadline fell inside the last downtime (`floor`), a
+    /// sync may have been lost meanwhile: the clock starts again when
+    /// syncwatch did. A deadline before or after the downtime stays where it
+    /// is, so a host that restarts daily still notices a connection that
+    /// stopped syncing. `None` while not expected to sync.
+    pub fn clock_start(&self, limit: Duration, floor: Option<Downtime>) -> Option<SystemTime> {
         if !self.is_expected_to_sync() {
             return None;
         }
         let base = self.last_sync.unwrap_or(self.first_seen);
         let base = self.expected_since.map_or(base, |back| base.max(back));
-        Some(floor.map_or(base, |floor| base.max(floor)))
+        let deadline = base + limit;
+        Some(match floor {
+            Some(down) if down.from <= deadline && deadline < down.to => down.to,
+            _ => base,
+        })
     }
 
     /// The event fields an absence rule's matchers read, from the last
@@ -127,8 +142,6 @@ impl KnownConnection {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::event::parse_event;
 
@@ -148,13 +161,15 @@ mod tests {
     const LOST: &str = r#"{"data":{"event":"connectionStatus","connectionId":"CON-1","newStatus":"disconnected"}}"#;
     const AUTH: &str = r#"{"data":{"event":"auth","connectionUuid":"CON-1"}}"#;
 
+    const DAY: Duration = Duration::from_secs(26 * 3600);
+
     #[test]
     fn the_clock_starts_at_the_last_sync_or_the_first_event() {
         let first = observe(None, AUTH, 0);
-        assert_eq!(first.clock_start(None), Some(at(0)));
+        assert_eq!(first.clock_start(DAY, None), Some(at(0)));
         let synced = observe(Some(&first), SYNC, 5);
         assert_eq!(
-            (synced.clock_start(None), synced.service.as_deref()),
+            (synced.clock_start(DAY, None), synced.service.as_deref()),
             (Some(at(5)), Some("xero"))
         );
         let late = observe(Some(&synced), SYNC, 3);
@@ -163,21 +178,40 @@ mod tests {
             Some(at(5)),
             "an older event delivered late moves nothing back"
         );
-        assert_eq!(
-            synced.clock_start(Some(at(9))),
-            Some(at(9)),
-            "after a downtime it starts again"
-        );
+    }
+
+    #[test]
+    fn after_a_downtime_only_a_clock_whose_deadline_fell_inside_it_starts_again() {
+        let synced = observe(None, SYNC, 5);
+        // Deadline at 31h: down from 30h to 32h, so a sync may have been lost.
+        let across = Downtime {
+            from: at(30),
+            to: at(32),
+        };
+        assert_eq!(synced.clock_start(DAY, Some(across)), Some(at(32)));
+        // A short restart every day (down 20h-20h05m): the deadline at 31h
+        // stays, the connection that stopped syncing is still noticed.
+        let daily = Downtime {
+            from: at(20),
+            to: at(20) + Duration::from_secs(300),
+        };
+        assert_eq!(synced.clock_start(DAY, Some(daily)), Some(at(5)));
+        // Already overdue before the downtime: its alert fired then.
+        let later = Downtime {
+            from: at(40),
+            to: at(41),
+        };
+        assert_eq!(synced.clock_start(DAY, Some(later)), Some(at(5)));
     }
 
     #[test]
     fn a_disconnected_connection_is_not_expected_until_it_is_back() {
         let synced = observe(None, SYNC, 0);
         let lost = observe(Some(&synced), LOST, 1);
-        assert_eq!(lost.clock_start(None), None);
+        assert_eq!(lost.clock_start(DAY, None), None);
         let back = observe(Some(&lost), AUTH, 30);
         assert_eq!(
-            back.clock_start(None),
+            back.clock_start(DAY, None),
             Some(at(30)),
             "its clock starts when it came back"
         );

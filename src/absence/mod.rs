@@ -8,5 +8,5 @@ mod known;
 mod scheduler;
 
 pub use deadlines::{Check, Deadlines, watches};
-pub use known::KnownConnection;
+pub use known::{Downtime, KnownConnection};
 pub use scheduler::Absence;

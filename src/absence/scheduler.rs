@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use crate::config::Config;
 
 use super::deadlines::{Check, Deadlines};
-use super::known::KnownConnection;
+use super::known::{Downtime, KnownConnection};
 
 /// Checks handed to the store in one transaction at most.
 pub const BATCH: usize = 5_000;
@@ -22,14 +22,15 @@ pub struct Absence {
     deadlines: Mutex<Deadlines>,
     /// Woken when a deadline may have moved earlier, or all were re-planned.
     wake: Notify,
-    /// Where clocks start after the last downtime.
-    floor: Option<SystemTime>,
+    /// The last downtime: clocks whose deadline fell inside it start again
+    /// at its end.
+    floor: Option<Downtime>,
     /// The downtime found at start, for `/metrics`.
     pub downtime: Option<Duration>,
 }
 
 impl Absence {
-    pub fn new(floor: Option<SystemTime>, downtime: Option<Duration>) -> Absence {
+    pub fn new(floor: Option<Downtime>, downtime: Option<Duration>) -> Absence {
         Absence {
             deadlines: Mutex::new(Deadlines::default()),
             wake: Notify::new(),
@@ -38,7 +39,7 @@ impl Absence {
         }
     }
 
-    pub fn floor(&self) -> Option<SystemTime> {
+    pub fn floor(&self) -> Option<Downtime> {
         self.floor
     }
 

@@ -82,7 +82,7 @@ fn unresolvable(
     if !watches(rule, &connection.as_event(), connection.environment) {
         return Some("the rule no longer watches this connection".to_owned());
     }
-    let Some(start) = connection.clock_start(None) else {
+    let Some(start) = connection.clock_start(limit, None) else {
         return Some("the connection is not expected to sync (its status is not active)".to_owned());
     };
     (start + limit > now).then(|| {

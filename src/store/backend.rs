@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::absence::{Check, KnownConnection};
+use crate::absence::{Check, Downtime, KnownConnection};
 use crate::config::{ChannelKind, Config};
 use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
@@ -140,12 +140,13 @@ impl Store {
         }
     }
 
-    /// The floor of absence clocks, and the downtime found at start.
+    /// The last downtime (absence clocks due inside it start again at its
+    /// end), and the one found at start, if any.
     pub async fn downtime(
         &self,
         now: SystemTime,
         gap: Duration,
-    ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
+    ) -> Result<(Option<Downtime>, Option<Duration>), StoreError> {
         match self {
             Store::Memory(_) => Ok((None, None)),
             Store::Sqlite(store) => store.downtime(now, gap).await,
@@ -198,7 +199,7 @@ impl Store {
         config: Arc<Config>,
         checks: Vec<Check>,
         now: SystemTime,
-        floor: Option<SystemTime>,
+        floor: Option<Downtime>,
         silences: Arc<Vec<Silence>>,
     ) -> Result<AbsenceOutcome, StoreError> {
         match self {

@@ -271,16 +271,26 @@ fn ms_ago(ago: Duration) -> i64 {
 on_both_stores!(after_a_downtime_the_absence_clocks_start_again);
 async fn after_a_downtime_the_absence_clocks_start_again(backend: Backend) {
     let slack = SlackStandIn::start().await;
-    let yaml = rules(&slack, "", "  - name: stopped-syncing\n    when: { no_sync_for: 3s }\n");
+    let yaml = rules(
+        &slack,
+        "",
+        "  - name: stopped-syncing\n    when: { connection: [CON-D, CON-E], no_sync_for: 3s }\n  - name: quiet-for-an-hour\n    when: { connection: CON-G, no_sync_for: 1h }\n",
+    );
     let app = start(&backend, &yaml).await;
     app.post_ok(sync("CON-D", "d-1", "success")).await;
+    app.post_ok(sync("CON-G", "g-1", "success")).await;
     let dir = app.stop().await;
-    // Its last sync an hour ago, and syncwatch down for the last 30
-    // minutes: the webhooks of that half hour may be lost, so no alert at
-    // start, but one once the clock has run again from the start.
-    let (hour, half) = (ms_ago(Duration::from_secs(3600)), ms_ago(Duration::from_secs(1800)));
+    // syncwatch down for the last 30 minutes. CON-D's deadline fell inside
+    // the downtime (its sync 30m 1s ago, 3s allowed): a webhook may have
+    // been lost, so no alert at start, but one once its clock has run again
+    // from the start. CON-G's deadline lies after the restart (its sync
+    // 59m 57s ago, an hour allowed): it stays, and a host restarted daily
+    // still notices a connection that stopped syncing.
+    let (just_before, half) = (ms_ago(Duration::from_secs(1801)), ms_ago(Duration::from_secs(1800)));
+    let almost_an_hour = ms_ago(Duration::from_secs(3597));
     let sql = format!(
-        "UPDATE connections SET last_sync = {hour}, first_seen = {hour};
+        "UPDATE connections SET last_sync = {just_before}, first_seen = {just_before} WHERE id = 'CON-D';
+         UPDATE connections SET last_sync = {almost_an_hour}, first_seen = {almost_an_hour} WHERE id = 'CON-G';
          UPDATE meta SET value = {half} WHERE key = 'heartbeat';"
     );
     execute(&backend, &dir, &sql).await;
@@ -294,10 +304,13 @@ async fn after_a_downtime_the_absence_clocks_start_again(backend: Backend) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(slack.delivered().is_empty(), "no burst of absence alerts at start");
     assert!(
-        eventually(WAIT, || slack.delivered().len() == 1).await,
-        "the clock restarted at start"
+        eventually(WAIT, || slack.delivered().len() == 2).await,
+        "CON-G at its deadline, CON-D once its clock ran again"
     );
-    assert!(slack.delivered()[0].to_string().contains("CON-D"));
+    let fired: Vec<String> = slack.delivered().iter().map(|m| m.to_string()).collect();
+    let told = |connection: &str, rule: &str| fired.iter().any(|m| m.contains(connection) && m.contains(rule));
+    assert!(told("CON-G", "quiet-for-an-hour"), "{fired:?}");
+    assert!(told("CON-D", "stopped-syncing"), "{fired:?}");
 
     // A restart of a moment later is no downtime: another connection,
     // overdue, fires at once.
@@ -312,8 +325,8 @@ async fn after_a_downtime_the_absence_clocks_start_again(backend: Backend) {
         Backend::Sqlite => spawn_app_in(dir, &yaml, fast_settings()).await,
         Backend::Postgres(_) => start(&backend, &yaml).await,
     };
-    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
-    let second = slack.delivered()[1].to_string();
+    assert!(eventually(WAIT, || slack.delivered().len() == 3).await);
+    let second = slack.delivered()[2].to_string();
     assert!(
         second.contains("CON-E") && second.contains("no sync for 1m"),
         "{second}"

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Client, Pool, Transaction};
 
-use crate::absence::{Check, KnownConnection};
+use crate::absence::{Check, Downtime, KnownConnection};
 use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::lifecycle::AlertState;
@@ -26,6 +26,8 @@ use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, Stor
 /// `meta` keys, as in the SQLite store.
 const HEARTBEAT: &str = "heartbeat";
 const CLOCK_FLOOR: &str = "clock_floor";
+/// When the last downtime began (the heartbeat before it).
+const CLOCK_FLOOR_FROM: &str = "clock_floor_from";
 const SILENCES_VERSION: &str = "silences_version";
 
 /// Absence checks run in transactions of at most this many connections,
@@ -151,19 +153,21 @@ impl PgStore {
         &self,
         now: SystemTime,
         gap: Duration,
-    ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
+    ) -> Result<(Option<Downtime>, Option<Duration>), StoreError> {
         self.in_transaction(async |tx| {
             tx.execute(LOCK, &[&lock_key("heartbeat")]).await?;
             let heartbeat = meta(tx, HEARTBEAT).await?.map(from_millis);
             let down = heartbeat
                 .and_then(|at| now.duration_since(at).ok())
                 .filter(|down| *down > gap);
-            if down.is_some() {
+            if let Some(from) = heartbeat.filter(|_| down.is_some()) {
+                set_meta(tx, CLOCK_FLOOR_FROM, millis(from)).await?;
                 set_meta(tx, CLOCK_FLOOR, millis(now)).await?;
             }
             set_meta(tx, HEARTBEAT, millis(now)).await?;
-            let floor = meta(tx, CLOCK_FLOOR).await?.map(from_millis);
-            Ok((floor, down))
+            let to = meta(tx, CLOCK_FLOOR).await?.map(from_millis);
+            let from = meta(tx, CLOCK_FLOOR_FROM).await?.map(from_millis);
+            Ok((crate::store::sqlite::downtime(from, to), down))
         })
         .await
     }
@@ -213,7 +217,7 @@ impl PgStore {
         config: Arc<Config>,
         mut checks: Vec<Check>,
         now: SystemTime,
-        floor: Option<SystemTime>,
+        floor: Option<Downtime>,
         silences: Arc<Vec<Silence>>,
     ) -> Result<AbsenceOutcome, StoreError> {
         checks.sort_by(|a, b| a.1.cmp(&b.1));

@@ -17,7 +17,7 @@ use deadpool_postgres::Client;
 use futures_util::future::try_join;
 use tokio_postgres::Error;
 
-use crate::absence::{Check, KnownConnection, watches};
+use crate::absence::{Check, Downtime, KnownConnection, watches};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Status;
@@ -186,7 +186,7 @@ pub async fn check_absence(
     client: &Client,
     config: &Config,
     checks: &[Check],
-    (now, floor): (SystemTime, Option<SystemTime>),
+    (now, floor): (SystemTime, Option<Downtime>),
     silences: &Arc<Vec<Silence>>,
 ) -> Result<AbsenceOutcome, Error> {
     let mut ids: Vec<String> = checks.iter().map(|(_, id)| id.to_string()).collect();
@@ -217,7 +217,7 @@ pub async fn check_absence(
 struct Cx<'a> {
     config: &'a Config,
     now: SystemTime,
-    floor: Option<SystemTime>,
+    floor: Option<Downtime>,
     silences: &'a Arc<Vec<Silence>>,
 }
 
@@ -230,7 +230,7 @@ fn check_one(
     outcome: &mut AbsenceOutcome,
 ) -> Option<SystemTime> {
     let (rule, silence) = cx.config.rules.get(*rule).and_then(|r| Some((r, r.absence?)))?;
-    let start = known.clock_start(cx.floor)?;
+    let start = known.clock_start(silence, cx.floor)?;
     if !watches(rule, &known.as_event(), known.environment) {
         return None;
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, params};
 
-use crate::absence::{Check, watches};
+use crate::absence::{Check, Downtime, watches};
 use crate::config::Config;
 use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence};
 use crate::quiet::Silence;
@@ -42,7 +42,7 @@ pub fn check(
     config: &Config,
     checks: &[Check],
     now: SystemTime,
-    floor: Option<SystemTime>,
+    floor: Option<Downtime>,
     silences: &Arc<Vec<Silence>>,
 ) -> rusqlite::Result<AbsenceOutcome> {
     let mut outcome = AbsenceOutcome::default();
@@ -60,7 +60,7 @@ fn check_one(
     tx: &Connection,
     config: &Config,
     (rule, id): &Check,
-    (now, floor): (SystemTime, Option<SystemTime>),
+    (now, floor): (SystemTime, Option<Downtime>),
     silences: &Arc<Vec<Silence>>,
     outcome: &mut AbsenceOutcome,
 ) -> rusqlite::Result<Option<SystemTime>> {
@@ -70,7 +70,7 @@ fn check_one(
     let Some(known) = connections::get(tx, id)? else {
         return Ok(None);
     };
-    let Some(start) = known.clock_start(floor) else {
+    let Some(start) = known.clock_start(silence, floor) else {
         return Ok(None);
     };
     if !watches(rule, &known.as_event(), known.environment) {

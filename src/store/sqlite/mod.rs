@@ -23,7 +23,7 @@ pub use super::time::{from_millis, millis};
 pub use absence::{AbsenceOutcome, Checked, sweep};
 pub use digest::{Built, unknown_item};
 pub use open::{open_and_migrate, open_read_only};
-pub use store::SqliteStore;
+pub use store::{SqliteStore, downtime};
 
 #[cfg(test)]
 mod tests;

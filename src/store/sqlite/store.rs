@@ -17,7 +17,7 @@ use super::seen::{self, Seen};
 use super::writer::{Command, Writer, job, lock};
 use super::{body, connections, silences, status};
 use super::{read, write};
-use crate::absence::{Check, KnownConnection};
+use crate::absence::{Check, Downtime, KnownConnection};
 use crate::config::{ChannelKind, Config};
 use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
@@ -26,6 +26,8 @@ use crate::quiet::Silence;
 /// the last downtime.
 const HEARTBEAT: &str = "heartbeat";
 const CLOCK_FLOOR: &str = "clock_floor";
+/// When the last downtime began (the heartbeat before it).
+const CLOCK_FLOOR_FROM: &str = "clock_floor_from";
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -190,7 +192,7 @@ impl SqliteStore {
         config: Arc<Config>,
         checks: Vec<Check>,
         now: SystemTime,
-        floor: Option<SystemTime>,
+        floor: Option<Downtime>,
         silences: Arc<Vec<Silence>>,
     ) -> Result<AbsenceOutcome, StoreError> {
         self.write(move |tx| absence::check(tx, &config, &checks, now, floor, &silences))
@@ -252,18 +254,31 @@ impl SqliteStore {
         &self,
         now: SystemTime,
         gap: Duration,
-    ) -> Result<(Option<SystemTime>, Option<Duration>), StoreError> {
+    ) -> Result<(Option<Downtime>, Option<Duration>), StoreError> {
         self.write(move |tx| {
             let heartbeat = connections::meta_time(tx, HEARTBEAT)?;
             let down = heartbeat
                 .and_then(|at| now.duration_since(at).ok())
                 .filter(|down| *down > gap);
-            if down.is_some() {
+            if let Some(from) = heartbeat.filter(|_| down.is_some()) {
+                connections::set_meta_time(tx, CLOCK_FLOOR_FROM, from)?;
                 connections::set_meta_time(tx, CLOCK_FLOOR, now)?;
             }
             connections::set_meta_time(tx, HEARTBEAT, now)?;
-            Ok((connections::meta_time(tx, CLOCK_FLOOR)?, down))
+            let to = connections::meta_time(tx, CLOCK_FLOOR)?;
+            let from = connections::meta_time(tx, CLOCK_FLOOR_FROM)?;
+            Ok((downtime(from, to), down))
         })
         .await
     }
+}
+
+/// The last downtime, from the two times kept for it. A database of an
+/// earlier version kept only its end: every clock due before it then
+/// starts again there, as it did.
+pub fn downtime(from: Option<SystemTime>, to: Option<SystemTime>) -> Option<Downtime> {
+    Some(Downtime {
+        from: from.unwrap_or(SystemTime::UNIX_EPOCH),
+        to: to?,
+    })
 }
