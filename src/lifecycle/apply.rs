@@ -202,6 +202,9 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         if quiet {
             applied.quiet.push(matched.key.clone());
         }
+        if input.event.connection_id.is_none() {
+            end_at_once(states, &matched.key, cx.now)?;
+        }
     }
     let Some(connection) = input.event.connection_id.as_deref() else {
         return Ok(applied);
@@ -228,6 +231,19 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         record(states, &cx, &observed, Some(&state), Observation::Clean, &mut applied)?;
     }
     Ok(applied)
+}
+
+/// An event that names no connection (`login`, ...) is a notice of its
+/// own, not a lasting condition: no sync of its connection will ever come
+/// to resolve it, so once firing it ends at once, silently, and the next
+/// such event fires anew. (`after` still counts consecutive ones.)
+fn end_at_once<S: AlertStates>(states: &mut S, key: &AlertKey, now: SystemTime) -> Result<(), S::Error> {
+    let Some(mut state) = states.get(key)?.filter(|s| s.phase == Phase::Firing) else {
+        return Ok(());
+    };
+    state.phase = Phase::Resolved;
+    state.resolved_at = Some(now);
+    states.put(key, &state)
 }
 
 /// An absence rule's deadline passed for `connection`, silent since

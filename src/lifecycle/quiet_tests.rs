@@ -117,3 +117,25 @@ fn an_alert_muted_from_the_start_resolves_without_a_word() {
     let resolved = apply(&mut states, &sync(&[("bills", "success")], t(5), &all_xero, &config)).unwrap();
     assert!(told(&resolved).is_empty(), "nobody was told it fired");
 }
+
+#[test]
+fn an_event_without_a_connection_notifies_each_time_and_stays_firing_nowhere() {
+    let text = RULES.replace("when: { failed: { above: 0 } }", "when: { event: login }");
+    let config = Arc::new(load_str(&text, Path::new("rules.yaml"), &|_| None).unwrap());
+    let mut states = States::default();
+    for minute in [1, 2] {
+        let event = Arc::new(parse_event(br#"{"data":{"event":"login","businessName":"Acme"}}"#).unwrap());
+        let input = AlertInput {
+            matches: matches_of(&config, &event, Environment::Production),
+            config: config.clone(),
+            event,
+            environment: Environment::Production,
+            received_at: t(minute),
+            silences: Arc::default(),
+            stale: false,
+        };
+        let applied = apply(&mut states, &input).unwrap();
+        assert_eq!(told(&applied), [(Effect::Firing, 1)], "login {minute}");
+    }
+    assert!(states.0.values().all(|s| s.phase == Phase::Resolved), "{:?}", states.0);
+}
