@@ -296,3 +296,40 @@ async fn an_absence_alert_held_by_a_silence_is_told_when_it_ends(backend: Backen
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
     assert!(slack.headers()[0].contains("stopped-syncing"), "{:?}", slack.headers());
 }
+
+on_both_stores!(an_absence_notification_has_an_id_that_history_prints_and_explain_takes);
+async fn an_absence_notification_has_an_id_that_history_prints_and_explain_takes(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let rules = "  - name: stopped-syncing\n    when: { no_sync_for: 1s }\n";
+    let app = start(&backend, &slack, rules).await;
+    app.post_ok(clean("s1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    let storage = match &backend {
+        Backend::Sqlite => format!("storage:\n  path: {}\n", crate::helpers::database(&app.dir).display()),
+        Backend::Postgres(url) => format!("storage:\n  postgres: {url}\n"),
+    };
+    let file = crate::helpers::RulesFile::new(&format!("{}{storage}", yaml(&slack, rules)));
+    let run = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(["--config".to_owned(), file.path.display().to_string()]);
+        crate::helpers::syncwatch_async(all)
+    };
+    let history = crate::helpers::stdout(&run(&["history", "--rule", "stopped-syncing"]).await);
+    let id = history
+        .split_whitespace()
+        .find(|word| word.starts_with("absence:stopped-syncing:CON-1:"))
+        .unwrap_or_else(|| panic!("no absence id in history: {history}"))
+        .to_owned();
+    let explained = run(&["explain", &id]).await;
+    assert_eq!(
+        explained.status.code(),
+        Some(0),
+        "{}",
+        crate::helpers::stderr(&explained)
+    );
+    let said = crate::helpers::stdout(&explained);
+    assert!(
+        said.contains("stopped-syncing/CON-1: new → firing, FIRING to ops"),
+        "{said}"
+    );
+}

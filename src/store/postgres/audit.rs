@@ -8,7 +8,8 @@ use crate::store::sqlite::audit::{AttemptRow, EventRow, HistoryFilter, Notificat
 
 use super::super::time::from_millis;
 
-const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, d.request_id, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id";
+// As in the SQLite store: an event without a requestId is named by its key.
+const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id";
 
 fn list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -45,8 +46,8 @@ fn notification_row(row: &Row) -> NotificationRow {
 pub async fn recent_events(client: &Client, filter: &HistoryFilter) -> Result<Vec<EventRow>, Error> {
     let rows = client
         .query(
-            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions FROM events
-             WHERE ($1::text IS NULL OR connection = $1)
+            "SELECT received_at, COALESCE(request_id, dedup_key), event, connection, environment, fired, suppressed,
+             transitions FROM events WHERE ($1::text IS NULL OR connection = $1)
                AND ($2::text IS NULL OR fired::jsonb ? $2 OR suppressed::jsonb ? $2)
              ORDER BY received_at DESC, id DESC LIMIT $3",
             &[&filter.connection, &filter.rule, &(filter.limit as i64)],
@@ -74,8 +75,8 @@ pub async fn recent_notifications(client: &Client, filter: &HistoryFilter) -> Re
 pub async fn find_event(client: &Client, request_id: &str) -> Result<Option<StoredEvent>, Error> {
     let found = client
         .query_opt(
-            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions, body, id
-             FROM events WHERE request_id = $1 OR dedup_key = $1 ORDER BY id LIMIT 1",
+            "SELECT received_at, COALESCE(request_id, dedup_key), event, connection, environment, fired, suppressed,
+             transitions, body, id FROM events WHERE request_id = $1 OR dedup_key = $1 ORDER BY id LIMIT 1",
             &[&request_id],
         )
         .await?;

@@ -251,9 +251,9 @@ fn check_one(
         cx.silences.clone(),
     );
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
-    // A check that notified is recorded as an event of its own
-    // (`absence`), so `history` and `explain absence:...` show it.
-    if !applied.notifications.is_empty() {
+    // A check that moved its alert (muted or not) is recorded as an event
+    // of its own (`absence`), so `history` and `explain absence:...` show it.
+    if !applied.transitions.is_empty() {
         let dedup_key = format!("absence:{}:{}:{}", rule.name, known.id, millis(cx.now));
         let body = serde_json::json!({ "absence": rule.name, "connectionId": known.id }).to_string();
         let fired = [AlertKey {
@@ -306,7 +306,7 @@ pub async fn sweep(
             let transitions: Vec<String> = (swept.applied.transitions.iter())
                 .map(|t| format!("{}{note}", t.describe()))
                 .collect();
-            if !swept.applied.notifications.is_empty() {
+            if !swept.applied.transitions.is_empty() {
                 let dedup_key = format!("{}:{}:{}:{}", swept.kind, key.rule, key.connection, millis(now));
                 let body = serde_json::json!({ swept.kind: key.rule, "connectionId": key.connection }).to_string();
                 let event = NewEvent {

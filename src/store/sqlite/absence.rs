@@ -86,7 +86,9 @@ fn check_one(
     let states = &mut SqlStates::new(tx);
     let (applied, state) = apply_absence(states, config, rule, &known, silent_since, now, silences.clone())?;
     let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
-    if !applied.notifications.is_empty() {
+    // Every move is recorded, a muted one too: `history` and `explain`
+    // show it with what muted it.
+    if !applied.transitions.is_empty() {
         let what = ("absence", rule.name.as_str(), known.id.as_str());
         let event_id = record_event(tx, what, known.environment.as_str(), now, &transitions)?;
         for notification in &applied.notifications {
@@ -145,7 +147,7 @@ pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -
         let transitions: Vec<String> = (swept.applied.transitions.iter())
             .map(|t| format!("{}{note}", t.describe()))
             .collect();
-        if !swept.applied.notifications.is_empty() {
+        if !swept.applied.transitions.is_empty() {
             let environment = known.as_ref().map_or("production", |k| k.environment.as_str());
             let what = (swept.kind, key.rule.as_str(), key.connection.as_str());
             let event_id = record_event(tx, what, environment, now, &transitions)?;

@@ -76,7 +76,10 @@ fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
     })
 }
 
-const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, d.request_id, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id";
+// An event without a requestId (an absence check, a closing, a body
+// without one) is named by its key, which `explain` takes; a digest by
+// nothing (its members are listed).
+const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id";
 
 fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow> {
     Ok(NotificationRow {
@@ -104,8 +107,8 @@ pub fn recent_events(conn: &Connection, filter: &HistoryFilter) -> rusqlite::Res
         None => "?1 IS NULL",
     };
     let mut statement = conn.prepare(&format!(
-        "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions FROM events e
-         WHERE {by_connection}
+        "SELECT received_at, COALESCE(request_id, dedup_key), event, connection, environment, fired, suppressed, transitions
+         FROM events e WHERE {by_connection}
            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.fired) WHERE value = ?2)
                           OR EXISTS (SELECT 1 FROM json_each(e.suppressed) WHERE value = ?2))
          ORDER BY received_at DESC, id DESC LIMIT ?3"
@@ -136,8 +139,8 @@ pub fn recent_notifications(conn: &Connection, filter: &HistoryFilter) -> rusqli
 pub fn find_event(conn: &Connection, request_id: &str) -> rusqlite::Result<Option<StoredEvent>> {
     let found = conn
         .query_row(
-            "SELECT received_at, request_id, event, connection, environment, fired, suppressed, transitions, body, id, body_lz4
-             FROM events WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id DESC LIMIT 1",
+            "SELECT received_at, COALESCE(request_id, dedup_key), event, connection, environment, fired, suppressed,
+             transitions, body, id, body_lz4 FROM events WHERE request_id = ?1 OR dedup_key = ?1 ORDER BY id DESC LIMIT 1",
             [request_id],
             |row| {
                 let body = body::unpack(row.get(8)?, row.get(10)?)?;
