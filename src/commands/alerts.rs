@@ -1,24 +1,39 @@
 //! `syncwatch alerts`: the pending and firing alerts, one line each,
 //! read-only beside the running daemon.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::time::SystemTime;
 
+use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::{AlertState, Phase};
+use crate::quiet::Silence;
+use crate::status::{AlertFacts, Cover, Quiet};
+use crate::store::sqlite::{open_read_only, silences};
 
 use super::history::time;
 use super::{Database, EXIT_FAILED, EXIT_OK};
 
+type Read = (Vec<KnownConnection>, Vec<(AlertKey, AlertState)>, Vec<Silence>);
+
 /// `state`: `pending` or `firing`; `None` lists both.
 pub fn alerts(database: &Database, state: Option<&str>, out: &mut dyn Write) -> std::io::Result<u8> {
-    let rows = database.active_alerts();
-    let rows = match rows {
-        Ok(rows) => rows,
+    let now = SystemTime::now();
+    let read: Result<Read, String> = database
+        .connections()
+        .and_then(|(known, alerts)| Ok((known, alerts, silences_of(database, now)?)));
+    let (known, rows, silences) = match read {
+        Ok(read) => read,
         Err(err) => {
             writeln!(out, "cannot read the database {database}: {err}")?;
             return Ok(EXIT_FAILED);
         }
     };
+    // What quiets an alert is matched now, as the status page does; the
+    // windows are in rules.yaml, which this command does not read.
+    let quiet = Quiet::new(&silences, None, now);
+    let known: HashMap<&str, &KnownConnection> = known.iter().map(|c| (c.id.as_str(), c)).collect();
     let shown: Vec<&(AlertKey, AlertState)> = rows
         .iter()
         .filter(|(_, s)| state.is_none_or(|wanted| s.phase.as_str() == wanted))
@@ -26,13 +41,38 @@ pub fn alerts(database: &Database, state: Option<&str>, out: &mut dyn Write) -> 
     let firing = shown.iter().filter(|(_, s)| s.phase == Phase::Firing).count();
     writeln!(out, "ALERTS ({} firing, {} pending)", firing, shown.len() - firing)?;
     for (key, alert) in shown {
-        writeln!(out, "{}", line(key, alert))?;
+        let connection = known.get(key.connection.as_str()).copied();
+        let cover = quiet.cover(&facts(key, alert, connection));
+        writeln!(out, "{}", line(key, alert, &cover))?;
     }
     Ok(EXIT_OK)
 }
 
+/// The silences not yet over, read without taking locks.
+fn silences_of(database: &Database, now: SystemTime) -> Result<Vec<Silence>, String> {
+    match database {
+        Database::Sqlite(path) => open_read_only(path)
+            .and_then(|conn| silences::current(&conn, now))
+            .map_err(|err| err.to_string()),
+        Database::Postgres(_) => database.silences(now),
+    }
+}
+
+fn facts<'a>(key: &'a AlertKey, alert: &'a AlertState, connection: Option<&'a KnownConnection>) -> AlertFacts<'a> {
+    AlertFacts {
+        rule: &key.rule,
+        connection: &key.connection,
+        data_type: key.data_type.as_deref(),
+        business: connection.and_then(|c| c.business.as_deref()),
+        service: connection.and_then(|c| c.service.as_deref()),
+        environment: connection.map(|c| c.environment.as_str()),
+        last_event: connection.and_then(|c| c.last_event_name.as_deref()),
+        muted_by: alert.muted_by.as_deref(),
+    }
+}
+
 /// `firing   rule  CON-1 (bills)  since 2026-11-27T10:00:00Z  3 failing syncs  last notified ...`
-fn line(key: &AlertKey, alert: &AlertState) -> String {
+fn line(key: &AlertKey, alert: &AlertState, cover: &Cover) -> String {
     let mut connection = key.connection.clone();
     if let Some(data_type) = &key.data_type {
         connection.push_str(&format!(" ({data_type})"));
@@ -49,8 +89,12 @@ fn line(key: &AlertKey, alert: &AlertState) -> String {
         if alert.matches == 1 { "sync" } else { "syncs" },
         notified
     );
-    if let Some(by) = &alert.muted_by {
-        text.push_str(&format!("  muted by {by}"));
+    match cover {
+        Cover::By(by) => text.push_str(&format!("  muted by {by}")),
+        Cover::Unchecked(by) => text.push_str(&format!(
+            "  muted by {by} at its last match (this command does not read the windows: see /ui)"
+        )),
+        Cover::Not { .. } => {}
     }
     text
 }

@@ -4,20 +4,21 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use crate::config::Config;
-
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
+use crate::config::Config;
 use crate::lifecycle::{AlertState, Phase};
+use crate::status::ConnectionState;
 
 use super::history::time;
 use super::{Database, EXIT_FAILED, EXIT_OK};
 
 /// The states `--state` filters by.
-pub const STATES: [&str; 4] = ["ok", "failing", "quiet", "disconnected"];
+pub const STATES: [&str; 4] = ConnectionState::NAMES;
 
 /// `state`: one of [`STATES`]; `None` lists all. `absence_rules` names the
-/// absence rules, whose alerts make a connection `quiet`.
+/// absence rules, whose alerts make a connection `quiet` (when no other
+/// fires): the state is [`ConnectionState::of`], as on the status page.
 pub fn connections(
     database: &Database,
     state: Option<&str>,
@@ -40,7 +41,11 @@ pub fn connections(
         .iter()
         .map(|c| {
             let firing = firing.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
-            (c, state_of(c, firing, absence_rules))
+            let rules = firing.iter().map(|(key, _)| key.rule.as_str());
+            (
+                c,
+                ConnectionState::of(c.status.as_deref(), rules, absence_rules).as_str(),
+            )
         })
         .filter(|(_, s)| state.is_none_or(|wanted| *s == wanted))
         .collect();
@@ -50,21 +55,6 @@ pub fn connections(
         writeln!(out, "{}", line(known, state, alerts))?;
     }
     Ok(EXIT_OK)
-}
-
-/// `quiet` when an absence alert fires, `failing` when another does,
-/// `disconnected` when its last status is not `active`, else `ok`.
-fn state_of(known: &KnownConnection, firing: &[(&AlertKey, &AlertState)], absence_rules: &[String]) -> &'static str {
-    if !known.is_expected_to_sync() {
-        return "disconnected";
-    }
-    if firing.iter().any(|(key, _)| absence_rules.contains(&key.rule)) {
-        return "quiet";
-    }
-    match firing.is_empty() {
-        true => "ok",
-        false => "failing",
-    }
 }
 
 fn line(known: &KnownConnection, state: &str, firing: &[(&AlertKey, &AlertState)]) -> String {

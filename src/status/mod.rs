@@ -1,19 +1,25 @@
 //! The status page: `GET /api/status` (JSON) and `GET /ui`, a page that
 //! renders it. Read-only, nothing secret, no external assets.
 
+mod cover;
 mod model;
 mod page;
+mod state;
 
 use std::time::SystemTime;
 
 use crate::config::Config;
 use crate::quiet::Silence;
+use crate::rules::Severity;
 use crate::store::{Store, StoreError};
 
+pub use cover::{AlertFacts, Cover, Quiet};
 pub use model::{
-    AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow, SilenceRow, Status, Totals, WindowRow,
+    AlertPage, AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow, Paging, ReadContext, SilenceRow,
+    Status, Totals, WindowRow,
 };
 pub use page::{Asset, asset};
+pub use state::ConnectionState;
 
 /// Recent notifications shown.
 const RECENT: usize = 20;
@@ -32,33 +38,41 @@ pub async fn status(
         .filter(|r| r.absence.is_some())
         .map(|r| r.name.clone())
         .collect();
-    let mut status = store.status(filter, &absence_rules, RECENT, now).await?;
-    for alert in &mut status.alerts {
+    let quiet = Quiet::new(silences, Some(&config.maintenance), now);
+    let mut filter = filter.clone();
+    filter.read = ReadContext {
+        by_severity: Severity::ALL.map(|(_, severity)| {
+            (config.rules.iter())
+                .filter(|r| r.severity == severity)
+                .map(|r| r.name.clone())
+                .collect()
+        }),
+        every_alert: quiet.in_force(),
+    };
+    let mut status = store.status(&filter, &absence_rules, RECENT, now).await?;
+    let alerts = &mut status.alerts;
+    status.totals.firing = alerts.firing as usize;
+    status.totals.pending = alerts.pending as usize;
+    // Counted over every alert the filter keeps; none is covered when
+    // nothing is in force.
+    status.totals.silenced = std::mem::take(&mut alerts.every)
+        .iter()
+        .filter(|a| quiet.cover(&a.facts()).is_quiet())
+        .count();
+    for alert in &mut alerts.rows {
         alert.severity = config
             .rules
             .iter()
             .find(|r| r.name == alert.rule)
             .map_or("unknown", |r| r.severity.as_str())
             .to_owned();
+        let cover = quiet.cover(&alert.facts());
+        alert.silenced = cover.is_quiet();
+        alert.silenced_by = match cover {
+            Cover::By(by) | Cover::Unchecked(by) => Some(by),
+            Cover::Not { ended } => ended.map(|by| format!("{by} (ended)")),
+        };
     }
-    // Most severe first, then the oldest.
-    status
-        .alerts
-        .sort_by(|a, b| rank(&a.severity).cmp(&rank(&b.severity)).then(a.since.cmp(&b.since)));
-    status.totals.firing = status.alerts.iter().filter(|a| a.state == "firing").count();
-    status.totals.pending = status.alerts.iter().filter(|a| a.state == "pending").count();
-    // What muted an alert's last message may have ended since.
-    for alert in &mut status.alerts {
-        if let Some(by) = alert.silenced_by.take() {
-            let still = still_muting(&by, config, silences, now);
-            alert.silenced_by = Some(if still { by } else { format!("{by} (ended)") });
-        }
-    }
-    status.totals.silenced = status
-        .alerts
-        .iter()
-        .filter(|a| a.silenced_by.as_deref().is_some_and(|by| !by.ends_with("(ended)")))
-        .count();
     status.silences = silences
         .iter()
         .map(|s| SilenceRow {
@@ -86,24 +100,4 @@ pub async fn status(
         .collect();
     status.generated_at = humantime::format_rfc3339_seconds(now).to_string();
     Ok(status)
-}
-
-/// Whether `silence ID` or `maintenance NAME` still holds at `now`.
-fn still_muting(by: &str, config: &Config, silences: &[Silence], now: SystemTime) -> bool {
-    if let Some(id) = by.strip_prefix("silence ") {
-        return silences.iter().any(|s| s.id == id && s.is_active(now));
-    }
-    if let Some(name) = by.strip_prefix("maintenance ") {
-        return config.maintenance.iter().any(|w| w.name == name && w.is_open(now));
-    }
-    false
-}
-
-fn rank(severity: &str) -> u8 {
-    match severity {
-        "critical" => 0,
-        "warning" => 1,
-        "info" => 2,
-        _ => 3,
-    }
 }

@@ -2,30 +2,66 @@
 
 use serde::Serialize;
 
+use super::cover::AlertFacts;
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
     pub generated_at: String,
     pub totals: Totals,
-    pub alerts: Vec<AlertRow>,
+    /// `alerts` (this page's rows) and `alerts_paging`.
+    #[serde(flatten)]
+    pub alerts: AlertPage,
     pub connections: ConnectionPage,
     pub silences: Vec<SilenceRow>,
     pub maintenance: Vec<WindowRow>,
     pub notifications: Vec<NotificationRow>,
 }
 
+/// `firing`, `pending` and `silenced` count every alert the filter keeps
+/// (not one page); the connection counts ignore the filter.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
     pub firing: usize,
     pub pending: usize,
-    /// Active alerts whose last message was held back.
+    /// Active alerts that a silence in force or a window open now covers.
     pub silenced: usize,
-    /// Connections whose absence alert fires.
+    /// Connections in the `quiet` state (see [`ConnectionState`]).
+    ///
+    /// [`ConnectionState`]: super::ConnectionState
     pub quiet_connections: usize,
     pub known_connections: u64,
     pub outbox_depth: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One page of the pending and firing alerts, most severe first, then the
+/// oldest; with what the store counted of all of them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertPage {
+    /// This page (the JSON's `alerts`, as before there were pages).
+    #[serde(rename = "alerts")]
+    pub rows: Vec<AlertRow>,
+    #[serde(rename = "alerts_paging")]
+    pub paging: Paging,
+    /// Firing alerts the filter keeps, counted by the store.
+    #[serde(skip)]
+    pub firing: u64,
+    /// Pending alerts the filter keeps, counted by the store.
+    #[serde(skip)]
+    pub pending: u64,
+    /// Every alert the filter keeps, read only when something quiets
+    /// alerts now ([`ReadContext::every_alert`]): the silenced count.
+    #[serde(skip)]
+    pub every: Vec<AlertRow>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Paging {
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct AlertRow {
     pub rule: String,
     pub severity: String,
@@ -34,10 +70,39 @@ pub struct AlertRow {
     pub connection: String,
     pub data_type: Option<String>,
     pub service: Option<String>,
+    /// The connection's: `production` or `sandbox`.
+    pub environment: Option<String>,
     pub since: String,
     pub failing_syncs: u64,
     pub last_notified: Option<String>,
+    /// What covers it now (`silence ID`, `maintenance NAME`); when nothing
+    /// does and its last message was held back by one that has ended
+    /// since, that one followed by ` (ended)`.
     pub silenced_by: Option<String>,
+    /// Whether a silence in force or a window open now covers it.
+    pub silenced: bool,
+    /// The name of the connection's last event (windows match it).
+    #[serde(skip)]
+    pub last_event: Option<String>,
+    /// What held back its last message, as stored.
+    #[serde(skip)]
+    pub muted_by: Option<String>,
+}
+
+impl AlertRow {
+    /// What silences and windows are matched against.
+    pub fn facts(&self) -> AlertFacts<'_> {
+        AlertFacts {
+            rule: &self.rule,
+            connection: &self.connection,
+            data_type: self.data_type.as_deref(),
+            business: self.business.as_deref(),
+            service: self.service.as_deref(),
+            environment: self.environment.as_deref(),
+            last_event: self.last_event.as_deref(),
+            muted_by: self.muted_by.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -60,7 +125,7 @@ pub struct ConnectionRow {
     pub last_event: String,
     pub last_sync: Option<String>,
     pub firing: Vec<String>,
-    /// The last 14 days (UTC), oldest first.
+    /// The last 14 days, oldest first; days in UTC.
     pub days: Vec<Day>,
 }
 
@@ -101,7 +166,7 @@ pub struct NotificationRow {
     pub last_error: Option<String>,
 }
 
-/// `/api/status?business=&connection=&service=&rule=&q=&page=&per_page=`
+/// `/api/status?business=&connection=&service=&rule=&q=&page=&per_page=&alerts_page=&alerts_per_page=`
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct Filter {
     pub business: Option<String>,
@@ -110,6 +175,36 @@ pub struct Filter {
     pub rule: Option<String>,
     /// Any of the four, as the page's filter box sends it.
     pub q: Option<String>,
+    /// The page of connections (from 1), and its size.
     pub page: Option<u64>,
     pub per_page: Option<u64>,
+    /// The page of alerts (from 1), and its size.
+    pub alerts_page: Option<u64>,
+    pub alerts_per_page: Option<u64>,
+    /// Set by [`status`](super::status), never from the query.
+    #[serde(skip)]
+    pub read: ReadContext,
+}
+
+/// Alerts a page holds unless `alerts_per_page` says otherwise: as many as
+/// the list held before it had pages.
+pub const ALERTS_PER_PAGE: u64 = 1000;
+
+impl Filter {
+    /// The page of alerts asked for and its size (1 to 1,000).
+    pub fn alerts_paging(&self) -> (u64, u64) {
+        let per_page = self.alerts_per_page.unwrap_or(ALERTS_PER_PAGE).clamp(1, 1000);
+        (self.alerts_page.unwrap_or(1).max(1), per_page)
+    }
+}
+
+/// What the store's reads need besides the query.
+#[derive(Debug, Clone, Default)]
+pub struct ReadContext {
+    /// The rules that are critical, warning and info: the alert list is
+    /// ordered by severity before it is cut into pages.
+    pub by_severity: [Vec<String>; 3],
+    /// Something quiets alerts now: the store also returns every alert the
+    /// filter keeps, to count the silenced ones.
+    pub every_alert: bool,
 }

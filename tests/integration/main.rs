@@ -22,6 +22,7 @@ mod security;
 mod send_test;
 mod shared;
 mod status_page;
+mod status_truth;
 mod storage;
 mod templates;
 mod templates_hostile;

@@ -4,7 +4,9 @@
 
 const REFRESH_MS = 10000;
 const SYMBOL = { clean: "✓", failed: "✗", empty: "∅", none: "·" };
+const ALERTS_PER_PAGE = 100;
 let page = 1;
+let alertsPage = 1;
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -44,9 +46,10 @@ function renderTotals(totals) {
   }
 }
 
-function renderAlerts(alerts) {
+function renderAlerts(alerts, paging) {
   const tbody = document.querySelector("#alerts tbody");
   tbody.replaceChildren();
+  renderPages("alert-pages", paging, "alerts", (to) => { alertsPage = to; });
   if (alerts.length === 0) return emptyRow(tbody, 10, "No firing or pending alert.");
   for (const a of alerts) {
     const row = el("tr");
@@ -59,7 +62,8 @@ function renderAlerts(alerts) {
     cell(row, "Since", a.since);
     cell(row, "Failing syncs", a.failing_syncs);
     cell(row, "Last notified", a.last_notified || "never");
-    cell(row, "Silenced by", a.silenced_by);
+    // What covers it now; one that ended shows as such, greyed.
+    cell(row, "Silenced by", a.silenced_by, a.silenced ? "silenced" : "silence-ended");
     tbody.appendChild(row);
   }
 }
@@ -69,12 +73,12 @@ function strip(days) {
   const words = [];
   for (const day of days) {
     const d = el("span", SYMBOL[day.outcome], "day day-" + day.outcome);
-    d.title = day.date + ": " + day.outcome;
+    d.title = day.date + " (UTC): " + day.outcome;
     d.setAttribute("aria-hidden", "true");
     box.appendChild(d);
     words.push(day.date + " " + day.outcome);
   }
-  box.appendChild(el("span", words.join(", "), "visually-hidden"));
+  box.appendChild(el("span", "days in UTC: " + words.join(", "), "visually-hidden"));
   return box;
 }
 
@@ -94,18 +98,23 @@ function renderConnections(connections) {
     cell(row, "Last 14 days", "").replaceChildren(strip(c.days));
     tbody.appendChild(row);
   }
-  const nav = document.getElementById("pages");
-  nav.replaceChildren();
-  const pages = Math.max(1, Math.ceil(connections.total / connections.per_page));
-  nav.appendChild(el("span", "Page " + connections.page + " of " + pages + " (" + connections.total + " connections) "));
-  if (connections.page > 1) nav.appendChild(pageButton("Previous", connections.page - 1));
-  if (connections.page < pages) nav.appendChild(pageButton("Next", connections.page + 1));
+  renderPages("pages", connections, "connections", (to) => { page = to; });
 }
 
-function pageButton(label, to) {
+// "Page 2 of 40 (4000 alerts)" with Previous and Next; `go` sets the page.
+function renderPages(id, paging, noun, go) {
+  const nav = document.getElementById(id);
+  nav.replaceChildren();
+  const pages = Math.max(1, Math.ceil(paging.total / paging.per_page));
+  nav.appendChild(el("span", "Page " + paging.page + " of " + pages + " (" + paging.total + " " + noun + ") "));
+  if (paging.page > 1) nav.appendChild(pageButton("Previous", () => go(paging.page - 1)));
+  if (paging.page < pages) nav.appendChild(pageButton("Next", () => go(paging.page + 1)));
+}
+
+function pageButton(label, go) {
   const button = el("button", label);
   button.type = "button";
-  button.addEventListener("click", () => { page = to; refresh(); });
+  button.addEventListener("click", () => { go(); refresh(); });
   return button;
 }
 
@@ -145,14 +154,16 @@ function filterValue() {
 }
 
 async function refresh() {
-  const query = new URLSearchParams({ page: String(page) });
+  const query = new URLSearchParams({
+    page: String(page), alerts_page: String(alertsPage), alerts_per_page: String(ALERTS_PER_PAGE),
+  });
   if (filterValue()) query.set("q", filterValue());
   try {
     const response = await fetch("/api/status?" + query.toString(), { cache: "no-store" });
     if (!response.ok) throw new Error("HTTP " + response.status);
     const status = await response.json();
     renderTotals(status.totals);
-    renderAlerts(status.alerts);
+    renderAlerts(status.alerts, status.alerts_paging);
     renderConnections(status.connections);
     renderSilences(status.silences, status.maintenance);
     renderNotifications(status.notifications);
@@ -171,6 +182,7 @@ function start() {
     clearTimeout(timer);
     timer = setTimeout(() => {
       page = 1;
+      alertsPage = 1;
       const url = new URL(location.href);
       if (filterValue()) url.searchParams.set("q", filterValue()); else url.searchParams.delete("q");
       history.replaceState(null, "", url);
