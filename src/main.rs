@@ -246,9 +246,9 @@ fn main() -> ExitCode {
             };
             with_database(&database, |path, _| commands::history(path, &filter, &mut out))
         }
-        Command::Alerts { database, state } => {
-            with_database(&database, |path, _| commands::alerts(path, state.as_deref(), &mut out))
-        }
+        Command::Alerts { database, state } => with_database(&database, |path, config| {
+            commands::alerts(path, state.as_deref(), config, &mut out)
+        }),
         Command::Connections {
             database,
             state,

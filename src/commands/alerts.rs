@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
+use crate::config::Config;
 use crate::lifecycle::{AlertState, Phase};
 use crate::quiet::Silence;
 use crate::status::{AlertFacts, Cover, Quiet};
@@ -17,8 +18,14 @@ use super::{Database, EXIT_FAILED, EXIT_OK};
 
 type Read = (Vec<KnownConnection>, Vec<(AlertKey, AlertState)>, Vec<Silence>);
 
-/// `state`: `pending` or `firing`; `None` lists both.
-pub fn alerts(database: &Database, state: Option<&str>, out: &mut dyn Write) -> std::io::Result<u8> {
+/// `state`: `pending` or `firing`; `None` lists both. With the rules file
+/// (`config`), the maintenance windows open now count too.
+pub fn alerts(
+    database: &Database,
+    state: Option<&str>,
+    config: Option<&Config>,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
     let now = SystemTime::now();
     let read: Result<Read, String> = database
         .connections()
@@ -31,8 +38,9 @@ pub fn alerts(database: &Database, state: Option<&str>, out: &mut dyn Write) -> 
         }
     };
     // What quiets an alert is matched now, as the status page does; the
-    // windows are in rules.yaml, which this command does not read.
-    let quiet = Quiet::new(&silences, None, now);
+    // windows are in rules.yaml, read unless `--db` alone was given.
+    let windows = config.map(|c| c.maintenance.as_slice());
+    let quiet = Quiet::new(&silences, windows, now);
     let known: HashMap<&str, &KnownConnection> = known.iter().map(|c| (c.id.as_str(), c)).collect();
     let shown: Vec<&(AlertKey, AlertState)> = rows
         .iter()
