@@ -179,7 +179,11 @@ enum SilenceAction {
         environment: Option<String>,
         #[arg(long)]
         data_type: Option<String>,
-        /// For how long, from now (2h, 1d).
+        /// When a planned silence starts (RFC 3339: 2026-12-01T02:00Z);
+        /// default now.
+        #[arg(long, value_parser = commands::silence::parse_until)]
+        start: Option<std::time::SystemTime>,
+        /// For how long, from its start (2h, 1d).
         #[arg(long = "for", value_parser = parse_for, conflicts_with = "until", required_unless_present = "until")]
         duration: Option<std::time::Duration>,
         /// Until when (RFC 3339: 2026-12-01T09:00Z).
@@ -268,7 +272,7 @@ fn main() -> ExitCode {
                 commands::connections(path, state.as_deref(), &absence, &mut out)
             }
         }),
-        Command::Silence { database, action } => with_database(&database, |path, _| match action {
+        Command::Silence { database, action } => with_database(&database, |path, config| match action {
             SilenceAction::Add {
                 rule,
                 connection,
@@ -276,6 +280,7 @@ fn main() -> ExitCode {
                 service,
                 environment,
                 data_type,
+                start,
                 duration,
                 until,
                 comment,
@@ -293,7 +298,14 @@ fn main() -> ExitCode {
                     (None, Some(at)) => commands::silence::Until::At(at),
                     (None, None) => unreachable!("clap requires --for or --until"),
                 };
-                commands::silence::add(path, matchers, until, &comment, &mut out, &mut err)
+                let request = commands::silence::Request {
+                    matchers,
+                    start,
+                    until,
+                    comment,
+                };
+                let rules: Option<Vec<String>> = config.map(|c| c.rules.iter().map(|r| r.name.clone()).collect());
+                commands::silence::add(path, request, rules.as_deref(), &mut out, &mut err)
             }
             SilenceAction::List => commands::silence::list(path, &mut out),
             SilenceAction::Expire { id } => commands::silence::expire(path, &id, &mut out, &mut err),

@@ -24,14 +24,33 @@ pub fn parse_until(text: &str) -> Result<SystemTime, String> {
     Ok(SystemTime::from(timestamp))
 }
 
+/// What `silence add` was asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub matchers: Matchers,
+    /// `--start`: a planned silence; now when absent.
+    pub start: Option<SystemTime>,
+    pub until: Until,
+    pub comment: String,
+}
+
+/// Adds the silence `request` asks for. `rules` are the rule names of the
+/// rules file, when it was read: a `--rule` that names none of them is
+/// warned about (a typo would silence nothing).
 pub fn add(
     database: &Database,
-    matchers: Matchers,
-    until: Until,
-    comment: &str,
+    request: Request,
+    rules: Option<&[String]>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<u8> {
+    let Request {
+        matchers,
+        start,
+        until,
+        comment,
+    } = request;
+    let comment = comment.as_str();
     if matchers.is_empty() {
         writeln!(
             err,
@@ -44,18 +63,20 @@ pub fn add(
         return Ok(EXIT_FAILED);
     }
     let now = SystemTime::now();
+    let starts_at = start.unwrap_or(now).max(now);
     let ends_at = match until {
-        Until::For(duration) => now + duration,
+        Until::For(duration) => starts_at + duration,
         Until::At(at) => at,
     };
-    if ends_at <= now {
+    if ends_at <= starts_at {
         writeln!(err, "the silence would end before it starts: {}", time(ends_at))?;
         return Ok(EXIT_FAILED);
     }
+    warn_about_unknown_rule(matchers.rule.as_deref(), rules, err)?;
     let silence = Silence {
         id: new_id(),
         matchers,
-        starts_at: now,
+        starts_at,
         ends_at,
         comment: comment.to_owned(),
         created_at: now,
@@ -85,10 +106,13 @@ pub fn list(database: &Database, out: &mut dyn Write) -> std::io::Result<u8> {
     };
     writeln!(out, "SILENCES ({})", current.len())?;
     for silence in current {
-        let state = if silence.is_active(now) { "active" } else { "pending" };
+        let (state, from) = match silence.is_active(now) {
+            true => ("active", String::new()),
+            false => ("pending", format!("from {}  ", time(silence.starts_at))),
+        };
         writeln!(
             out,
-            "{}  {:<7}  {}  until {}  \"{}\"",
+            "{}  {:<7}  {}  {from}until {}  \"{}\"",
             silence.id,
             state,
             silence.matchers.describe(),
@@ -115,4 +139,25 @@ pub fn expire(database: &Database, id: &str, out: &mut dyn Write, err: &mut dyn 
             Ok(EXIT_FAILED)
         }
     }
+}
+
+/// `--rule` that matches no rule of the rules file: said, with the rules,
+/// but the silence is still added (the rule may come with the next reload).
+fn warn_about_unknown_rule(
+    pattern: Option<&str>,
+    rules: Option<&[String]>,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    let (Some(pattern), Some(rules)) = (pattern, rules) else {
+        return Ok(());
+    };
+    let wanted = crate::rules::Pattern::new(pattern);
+    if rules.iter().any(|name| wanted.matches(name)) {
+        return Ok(());
+    }
+    writeln!(
+        err,
+        "warning: --rule {pattern} matches no rule of the rules file, so the silence mutes nothing until one does; the rules are: {}",
+        rules.join(", ")
+    )
 }

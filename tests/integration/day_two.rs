@@ -100,3 +100,56 @@ async fn the_shipped_rules_resolve_the_database_to_var_lib_without_state_directo
         }
     }
 }
+
+#[tokio::test]
+async fn a_silence_can_be_planned_and_a_rule_that_does_not_exist_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = RulesFile::new(&shipped_like(dir.path()));
+    let config = rules.path.to_str().unwrap();
+    let app = spawn_app_in(dir, "rules: []\n", crate::helpers::fast_settings()).await;
+    let typo = run(&[
+        "silence",
+        "add",
+        "--rule",
+        "bills-faling",
+        "--for",
+        "1h",
+        "--comment",
+        "x",
+        "--config",
+        config,
+    ])
+    .await;
+    assert_eq!(typo.status.code(), Some(0), "{}", stderr(&typo));
+    assert!(
+        stderr(&typo).contains("--rule bills-faling matches no rule of the rules file")
+            && stderr(&typo).contains("the rules are: bills-failing"),
+        "{}",
+        stderr(&typo)
+    );
+    let tomorrow = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
+    let planned = run(&[
+        "silence",
+        "add",
+        "--service",
+        "xero",
+        "--start",
+        &tomorrow,
+        "--for",
+        "2h",
+        "--comment",
+        "upgrade",
+        "--config",
+        config,
+    ])
+    .await;
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    let id = stdout(&planned).trim().to_owned();
+    let listed = stdout(&run(&["silence", "list", "--config", config]).await);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains("pending") && line.contains("from "), "{line}");
+    drop(app);
+}
