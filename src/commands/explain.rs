@@ -100,6 +100,9 @@ fn write_rules(stored: &StoredEvent, config: &Config, out: &mut dyn Write) -> st
 fn write_notifications(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "\nNOTIFICATIONS ({})", stored.notifications.len())?;
     for (n, attempts) in &stored.notifications {
+        if let Some(kind) = n.kind {
+            write!(out, "{kind} ")?;
+        }
         match n.digest_id {
             Some(digest) => writeln!(
                 out,

@@ -61,9 +61,10 @@ fn write_event(event: &EventRow, out: &mut dyn Write) -> std::io::Result<()> {
 fn write_notification(n: &NotificationRow, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "{}  {:<9}  {} -> {}  {}  requestId {}  attempts {}",
+        "{}  {:<9}  {}{} -> {}  {}  requestId {}  attempts {}",
         time(n.created_at),
         n.status,
+        n.kind.map_or(String::new(), |kind| format!("{kind} ")),
         n.rule,
         n.channel,
         dash(&n.connection),

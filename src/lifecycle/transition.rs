@@ -127,6 +127,24 @@ impl Effect {
         }
     }
 
+    /// What the message says, as messages and `history` spell it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Effect::Firing => "FIRING",
+            Effect::StillFailing => "STILL FAILING",
+            Effect::Resolved => "RESOLVED",
+        }
+    }
+
+    /// What a queued delivery says, from its stored columns: FIRING, STILL
+    /// FAILING, RESOLVED, DIGEST, or `None` for a row of an older version.
+    pub fn kind_of(effect: Option<&str>, is_digest: bool) -> Option<&'static str> {
+        match is_digest {
+            true => Some("DIGEST"),
+            false => effect.and_then(Effect::parse).map(Effect::label),
+        }
+    }
+
     /// FIRING or STILL FAILING: a message that says the alert is on.
     pub fn says_firing(self) -> bool {
         matches!(self, Effect::Firing | Effect::StillFailing)

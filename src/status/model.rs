@@ -158,6 +158,8 @@ pub struct WindowRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct NotificationRow {
     pub at: String,
+    /// FIRING, STILL FAILING, RESOLVED or DIGEST.
+    pub kind: Option<&'static str>,
     pub rule: String,
     pub channel: String,
     pub connection: Option<String>,

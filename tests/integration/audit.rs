@@ -35,12 +35,12 @@ async fn history_lists_events_and_notifications_with_their_status() {
     assert!(out.contains("EVENTS, newest first (2)"), "{out}");
     assert!(out.contains("a3b4fc83-3e24-41aa-ba99-13cab09b0b7a  data  production  CON-0a4e97aa-7a77-bbbb-00aa-b1b1001aa00  notified: production-sync-failed"), "{out}");
     assert!(
-        out.contains("failed     production-sync-failed -> ops  CON-2  requestId second  attempts 1"),
+        out.contains("failed     FIRING production-sync-failed -> ops  CON-2  requestId second  attempts 1"),
         "{out}"
     );
     assert!(out.contains("    last error: 404 no_service"), "{out}");
     assert!(
-        out.contains("delivered  production-sync-failed -> ops  CON-0a4e97aa"),
+        out.contains("delivered  FIRING production-sync-failed -> ops  CON-0a4e97aa"),
         "{out}"
     );
 

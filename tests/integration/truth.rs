@@ -332,4 +332,10 @@ async fn an_absence_notification_has_an_id_that_history_prints_and_explain_takes
         said.contains("stopped-syncing/CON-1: new → firing, FIRING to ops"),
         "{said}"
     );
+    // Which kind of message went out, in history and explain.
+    assert!(
+        history.contains("delivered  FIRING stopped-syncing -> ops"),
+        "{history}"
+    );
+    assert!(said.contains("FIRING stopped-syncing -> ops: delivered"), "{said}");
 }

@@ -139,7 +139,7 @@ function renderNotifications(notifications) {
   for (const n of notifications) {
     const row = el("tr");
     cell(row, "When", n.at);
-    cell(row, "Rule", n.rule);
+    cell(row, "Rule", n.kind ? `${n.kind} ${n.rule}` : n.rule);
     cell(row, "Channel", n.channel);
     cell(row, "Connection", n.connection);
     cell(row, "State", n.status);

@@ -4,12 +4,13 @@
 use deadpool_postgres::Client;
 use tokio_postgres::{Error, Row};
 
+use crate::lifecycle::Effect;
 use crate::store::sqlite::audit::{AttemptRow, EventRow, HistoryFilter, NotificationRow, StoredEvent};
 
 use super::super::time::from_millis;
 
 // As in the SQLite store: an event without a requestId is named by its key.
-const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id";
+const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id, d.effect, d.is_digest";
 
 fn list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -40,6 +41,7 @@ fn notification_row(row: &Row) -> NotificationRow {
         last_error: row.get(7),
         connection: row.get(8),
         digest_id: row.get(9),
+        kind: Effect::kind_of(row.get::<_, Option<&str>>(10), row.get(11)),
     }
 }
 

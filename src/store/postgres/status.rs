@@ -1,13 +1,14 @@
-//! The status page's reads on PostgreSQL: the same rows as the SQLite
-//! store, the classification shared with it.
+//! The status page's reads on PostgreSQL: the same rows and counts as the
+//! SQLite store, the classification shared with it.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
 use deadpool_postgres::Client;
-use tokio_postgres::Error;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error, Row};
 
-use crate::status::{AlertRow, ConnectionPage, ConnectionRow, Filter, NotificationRow, Status};
+use crate::status::{AlertPage, AlertRow, ConnectionPage, ConnectionRow, Filter, NotificationRow, Paging, Status};
 use crate::store::sqlite::status::{complete, like, outcome_of, time};
 
 use super::super::time::millis;
@@ -25,10 +26,15 @@ pub async fn status(
         notifications: recent_notifications(client, recent).await?,
         ..Default::default()
     };
+    // Quiet connections are those in the `quiet` state (`ConnectionState`,
+    // as SQL): an absence alert fires, no other does, the status is active.
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM connections),
-                    (SELECT count(DISTINCT connection) FROM alerts WHERE state = 'firing' AND rule = ANY($1)),
+                    (SELECT count(*) FROM (
+                        SELECT a.connection FROM alerts a JOIN connections c ON c.id = a.connection
+                        WHERE a.state = 'firing' AND (c.status IS NULL OR c.status = 'active')
+                        GROUP BY a.connection HAVING bool_and(a.rule = ANY($1))) quiet),
                     (SELECT count(*) FROM deliveries WHERE status = 'pending')",
             &[&absence_rules],
         )
@@ -39,45 +45,100 @@ pub async fn status(
     Ok(status)
 }
 
-async fn alerts(client: &Client, filter: &Filter) -> Result<Vec<AlertRow>, Error> {
-    let rows = client
-        .query(
-            "SELECT a.rule, a.state, a.connection, a.data_type, c.business, c.service, COALESCE(a.firing_since, a.since),
-                    a.matches, a.last_notified, a.muted_by
-             FROM alerts a LEFT JOIN connections c ON c.id = a.connection
-             WHERE a.state IN ('pending', 'firing')
-               AND ($1::text IS NULL OR c.business ILIKE $1) AND ($2::text IS NULL OR a.connection ILIKE $2)
-               AND ($3::text IS NULL OR c.service ILIKE $3) AND ($4::text IS NULL OR a.rule ILIKE $4)
-               AND ($5::text IS NULL OR c.business ILIKE $5 OR a.connection ILIKE $5 OR c.service ILIKE $5 OR a.rule ILIKE $5)
-             ORDER BY a.since LIMIT 1000",
-            &[
-                &like(&filter.business),
-                &like(&filter.connection),
-                &like(&filter.service),
-                &like(&filter.rule),
-                &like(&filter.q),
-            ],
+/// The active alerts the filter keeps: `a` is the alert, `c` its
+/// connection; `$1`-`$5` are business, connection, service, rule and any.
+const ALERTS_WHERE: &str = "a.state IN ('pending', 'firing')
+    AND ($1::text IS NULL OR c.business ILIKE $1) AND ($2::text IS NULL OR a.connection ILIKE $2)
+    AND ($3::text IS NULL OR c.service ILIKE $3) AND ($4::text IS NULL OR a.rule ILIKE $4)
+    AND ($5::text IS NULL OR c.business ILIKE $5 OR a.connection ILIKE $5 OR c.service ILIKE $5 OR a.rule ILIKE $5)";
+
+const ALERT_COLUMNS: &str = "a.rule, a.state, a.connection, a.data_type, c.business, c.service,
+    COALESCE(a.firing_since, a.since), a.matches, a.last_notified, a.muted_by, c.environment, c.last_event_name";
+
+/// As the SQLite store's: one page, most severe then oldest first, the
+/// counts, and every alert when `filter.read.every_alert`.
+async fn alerts(client: &Client, filter: &Filter) -> Result<AlertPage, Error> {
+    let (page, per_page) = filter.alerts_paging();
+    let [business, connection, service, rule, q] = [
+        &filter.business,
+        &filter.connection,
+        &filter.service,
+        &filter.rule,
+        &filter.q,
+    ]
+    .map(like);
+    let filters: [&(dyn ToSql + Sync); 5] = [&business, &connection, &service, &rule, &q];
+    let counts = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FILTER (WHERE a.state = 'firing'), count(*) FILTER (WHERE a.state = 'pending')
+                 FROM alerts a LEFT JOIN connections c ON c.id = a.connection WHERE {ALERTS_WHERE}"
+            ),
+            &filters,
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let data_type: String = row.get(3);
-            AlertRow {
-                rule: row.get(0),
-                severity: String::new(),
-                state: row.get(1),
-                connection: row.get(2),
-                data_type: (!data_type.is_empty()).then_some(data_type),
-                business: row.get(4),
-                service: row.get(5),
-                since: time(row.get(6)),
-                failing_syncs: row.get::<_, i64>(7) as u64,
-                last_notified: row.get::<_, Option<i64>>(8).map(time),
-                silenced_by: row.get(9),
-            }
-        })
-        .collect())
+    let (firing, pending): (i64, i64) = (counts.get(0), counts.get(1));
+    let [critical, warning, info] = &filter.read.by_severity;
+    let (limit, offset) = (per_page as i64, ((page - 1) * per_page) as i64);
+    let mut params = filters.to_vec();
+    params.extend([critical as &(dyn ToSql + Sync), warning, info, &limit, &offset]);
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts a LEFT JOIN connections c ON c.id = a.connection
+                 WHERE {ALERTS_WHERE}
+                 ORDER BY CASE WHEN a.rule = ANY($6) THEN 0 WHEN a.rule = ANY($7) THEN 1
+                               WHEN a.rule = ANY($8) THEN 2 ELSE 3 END,
+                          COALESCE(a.firing_since, a.since), a.rule, a.connection, a.data_type
+                 LIMIT $9 OFFSET $10"
+            ),
+            &params,
+        )
+        .await?;
+    let every = match filter.read.every_alert {
+        true => {
+            client
+                .query(
+                    &format!(
+                        "SELECT {ALERT_COLUMNS} FROM alerts a LEFT JOIN connections c ON c.id = a.connection
+                         WHERE {ALERTS_WHERE}"
+                    ),
+                    &filters,
+                )
+                .await?
+        }
+        false => Vec::new(),
+    };
+    Ok(AlertPage {
+        rows: rows.iter().map(alert_row).collect(),
+        paging: Paging {
+            total: (firing + pending) as u64,
+            page,
+            per_page,
+        },
+        firing: firing as u64,
+        pending: pending as u64,
+        every: every.iter().map(alert_row).collect(),
+    })
+}
+
+fn alert_row(row: &Row) -> AlertRow {
+    let data_type: String = row.get(3);
+    AlertRow {
+        rule: row.get(0),
+        state: row.get(1),
+        connection: row.get(2),
+        data_type: (!data_type.is_empty()).then_some(data_type),
+        business: row.get(4),
+        service: row.get(5),
+        since: time(row.get(6)),
+        failing_syncs: row.get::<_, i64>(7) as u64,
+        last_notified: row.get::<_, Option<i64>>(8).map(time),
+        muted_by: row.get(9),
+        environment: row.get(10),
+        last_event: row.get(11),
+        ..AlertRow::default()
+    }
 }
 
 const WHERE: &str = "($1::text IS NULL OR business ILIKE $1) AND ($2::text IS NULL OR id ILIKE $2)
@@ -180,7 +241,7 @@ async fn fill(
 async fn recent_notifications(client: &Client, limit: usize) -> Result<Vec<NotificationRow>, Error> {
     let rows = client
         .query(
-            "SELECT d.created_at, d.rule, d.channel, e.connection, d.status, d.attempts, d.last_error
+            "SELECT d.created_at, d.rule, d.channel, e.connection, d.status, d.attempts, d.last_error, d.effect, d.is_digest
              FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.id DESC LIMIT $1",
             &[&(limit as i64)],
         )
@@ -189,6 +250,7 @@ async fn recent_notifications(client: &Client, limit: usize) -> Result<Vec<Notif
         .iter()
         .map(|row| NotificationRow {
             at: time(row.get(0)),
+            kind: crate::lifecycle::Effect::kind_of(row.get::<_, Option<&str>>(7), row.get(8)),
             rule: row.get(1),
             channel: row.get(2),
             connection: row.get(3),

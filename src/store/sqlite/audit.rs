@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use crate::lifecycle::Effect;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{body, from_millis};
@@ -42,6 +43,8 @@ pub struct NotificationRow {
     pub connection: Option<String>,
     /// The digest that carried it, if one did.
     pub digest_id: Option<i64>,
+    /// What it says: FIRING, STILL FAILING, RESOLVED, DIGEST.
+    pub kind: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +82,7 @@ fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
 // An event without a requestId (an absence check, a closing, a body
 // without one) is named by its key, which `explain` takes; a digest by
 // nothing (its members are listed).
-const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id";
+const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id, d.effect, d.is_digest";
 
 fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow> {
     Ok(NotificationRow {
@@ -93,6 +96,7 @@ fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow
         last_error: row.get(7)?,
         connection: row.get(8)?,
         digest_id: row.get(9)?,
+        kind: Effect::kind_of(row.get::<_, Option<String>>(10)?.as_deref(), row.get(11)?),
     })
 }
 

@@ -1,15 +1,18 @@
-//! The status page's reads: active alerts with their connection's
-//! business and service, a page of known connections with their 14-day
-//! strip, recent notifications. Each is one indexed query (or one per
-//! page of connections), so 10,000 connections cost a page, not a scan
-//! in Rust.
+//! The status page's reads: a page of active alerts with their
+//! connection's business and service, and their counts; a page of known
+//! connections with their 14-day strip; recent notifications. Counts are
+//! SQL, and only a page of rows reaches Rust, so 10,000 connections or
+//! alerts cost a page, not a scan in Rust (but for the silenced count
+//! while a silence or window is in force: see `ReadContext`).
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
 use rusqlite::{Connection, params};
 
-use crate::status::{AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow};
+use crate::status::{
+    AlertPage, AlertRow, ConnectionPage, ConnectionRow, ConnectionState, Day, Filter, NotificationRow, Paging,
+};
 
 use super::{from_millis, millis};
 
@@ -25,45 +28,108 @@ pub(crate) fn like(value: &Option<String>) -> Option<String> {
         .map(|v| format!("%{}%", v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
 }
 
-/// Pending and firing alerts, filtered; severity comes from the rules.
-pub fn alerts(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<AlertRow>> {
-    let mut query = conn.prepare_cached(
-        "SELECT a.rule, a.state, a.connection, a.data_type, c.business, c.service, COALESCE(a.firing_since, a.since),
-                a.matches, a.last_notified, a.muted_by
-         FROM alerts a LEFT JOIN connections c ON c.id = a.connection
-         WHERE a.state IN ('pending', 'firing')
-           AND (?1 IS NULL OR c.business LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR a.connection LIKE ?2 ESCAPE '\\')
-           AND (?3 IS NULL OR c.service LIKE ?3 ESCAPE '\\') AND (?4 IS NULL OR a.rule LIKE ?4 ESCAPE '\\')
-           AND (?5 IS NULL OR c.business LIKE ?5 ESCAPE '\\' OR a.connection LIKE ?5 ESCAPE '\\'
-                OR c.service LIKE ?5 ESCAPE '\\' OR a.rule LIKE ?5 ESCAPE '\\')
-         ORDER BY a.since LIMIT 1000",
-    )?;
-    let rows = query.query_map(
-        params![
-            like(&filter.business),
-            like(&filter.connection),
-            like(&filter.service),
-            like(&filter.rule),
-            like(&filter.q)
-        ],
-        |row| {
-            let data_type: String = row.get(3)?;
-            Ok(AlertRow {
-                rule: row.get(0)?,
-                severity: String::new(),
-                state: row.get(1)?,
-                connection: row.get(2)?,
-                data_type: (!data_type.is_empty()).then_some(data_type),
-                business: row.get(4)?,
-                service: row.get(5)?,
-                since: time(row.get(6)?),
-                failing_syncs: row.get::<_, i64>(7)? as u64,
-                last_notified: row.get::<_, Option<i64>>(8)?.map(time),
-                silenced_by: row.get(9)?,
-            })
+/// The active alerts the filter keeps, as SQL: `a` is the alert, `c` its
+/// connection; `?1`-`?5` are business, connection, service, rule and any.
+const ALERTS_WHERE: &str = "a.state IN ('pending', 'firing')
+    AND (?1 IS NULL OR c.business LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR a.connection LIKE ?2 ESCAPE '\\')
+    AND (?3 IS NULL OR c.service LIKE ?3 ESCAPE '\\') AND (?4 IS NULL OR a.rule LIKE ?4 ESCAPE '\\')
+    AND (?5 IS NULL OR c.business LIKE ?5 ESCAPE '\\' OR a.connection LIKE ?5 ESCAPE '\\'
+         OR c.service LIKE ?5 ESCAPE '\\' OR a.rule LIKE ?5 ESCAPE '\\')";
+
+const ALERT_COLUMNS: &str = "a.rule, a.state, a.connection, a.data_type, c.business, c.service,
+    COALESCE(a.firing_since, a.since), a.matches, a.last_notified, a.muted_by, c.environment, c.last_event_name";
+
+/// One page of the pending and firing alerts the filter keeps, most severe
+/// first (`filter.read` says which rules are), then the oldest; with their
+/// counts, and every one of them when `filter.read.every_alert`. Severity
+/// and what quiets them now are the caller's.
+pub fn alerts(conn: &Connection, filter: &Filter) -> rusqlite::Result<AlertPage> {
+    let (page, per_page) = filter.alerts_paging();
+    let filters = [
+        like(&filter.business),
+        like(&filter.connection),
+        like(&filter.service),
+        like(&filter.rule),
+        like(&filter.q),
+    ];
+    let (firing, pending): (i64, i64) = conn
+        .prepare_cached(&format!(
+            "SELECT count(CASE WHEN a.state = 'firing' THEN 1 END), count(CASE WHEN a.state = 'pending' THEN 1 END)
+             FROM alerts a LEFT JOIN connections c ON c.id = a.connection WHERE {ALERTS_WHERE}"
+        ))?
+        .query_row(rusqlite::params_from_iter(&filters), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    let [critical, warning, info] = filter.read.by_severity.each_ref().map(|rules| json(rules));
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts a LEFT JOIN connections c ON c.id = a.connection
+             WHERE {ALERTS_WHERE}
+             ORDER BY CASE WHEN a.rule IN (SELECT value FROM json_each(?6)) THEN 0
+                           WHEN a.rule IN (SELECT value FROM json_each(?7)) THEN 1
+                           WHEN a.rule IN (SELECT value FROM json_each(?8)) THEN 2 ELSE 3 END,
+                      COALESCE(a.firing_since, a.since), a.rule, a.connection, a.data_type
+             LIMIT ?9 OFFSET ?10"
+        ))?
+        .query_map(
+            params![
+                filters[0],
+                filters[1],
+                filters[2],
+                filters[3],
+                filters[4],
+                critical,
+                warning,
+                info,
+                per_page as i64,
+                ((page - 1) * per_page) as i64
+            ],
+            alert_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let every = match filter.read.every_alert {
+        true => conn
+            .prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts a LEFT JOIN connections c ON c.id = a.connection WHERE {ALERTS_WHERE}"
+            ))?
+            .query_map(rusqlite::params_from_iter(&filters), alert_row)?
+            .collect::<rusqlite::Result<_>>()?,
+        false => Vec::new(),
+    };
+    Ok(AlertPage {
+        rows,
+        paging: Paging {
+            total: (firing + pending) as u64,
+            page,
+            per_page,
         },
-    )?;
-    rows.collect()
+        firing: firing as u64,
+        pending: pending as u64,
+        every,
+    })
+}
+
+fn json(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_default()
+}
+
+fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    let data_type: String = row.get(3)?;
+    Ok(AlertRow {
+        rule: row.get(0)?,
+        state: row.get(1)?,
+        connection: row.get(2)?,
+        data_type: (!data_type.is_empty()).then_some(data_type),
+        business: row.get(4)?,
+        service: row.get(5)?,
+        since: time(row.get(6)?),
+        failing_syncs: row.get::<_, i64>(7)? as u64,
+        last_notified: row.get::<_, Option<i64>>(8)?.map(time),
+        muted_by: row.get(9)?,
+        environment: row.get(10)?,
+        last_event: row.get(11)?,
+        ..AlertRow::default()
+    })
 }
 
 /// One page of known connections, filtered, with firing alerts and the
@@ -173,7 +239,10 @@ pub(crate) fn complete(
 ) {
     for row in rows.iter_mut() {
         row.firing = firing.remove(&row.id).unwrap_or_default();
-        row.state = state_of(row, absence_rules).to_owned();
+        let firing = row.firing.iter().map(String::as_str);
+        row.state = ConnectionState::of(row.status.as_deref(), firing, absence_rules)
+            .as_str()
+            .to_owned();
         row.days = (today - 13..=today)
             .map(|day| Day {
                 date: date_of(day),
@@ -193,16 +262,6 @@ pub(crate) fn outcome_of(clean: i64, failed: i64, empty: i64) -> &'static str {
     }
 }
 
-fn state_of(row: &ConnectionRow, absence_rules: &[String]) -> &'static str {
-    if row.status.as_deref().is_some_and(|s| s != "active") {
-        return "disconnected";
-    }
-    if row.firing.iter().any(|rule| absence_rules.contains(rule)) {
-        return "quiet";
-    }
-    if row.firing.is_empty() { "ok" } else { "failing" }
-}
-
 /// `YYYY-MM-DD` of a day number (days since the Unix epoch, UTC).
 fn date_of(day: i64) -> String {
     let text = humantime::format_rfc3339_seconds(from_millis(day * 86_400_000)).to_string();
@@ -215,25 +274,30 @@ pub fn known_count(conn: &Connection) -> rusqlite::Result<u64> {
         .map(|n| n as u64)
 }
 
-/// Connections whose absence alert fires.
+/// Connections in the `quiet` state ([`ConnectionState`], as SQL): an
+/// absence alert fires, no other does, and the last status is `active`.
 pub fn quiet_count(conn: &Connection, absence_rules: &[String]) -> rusqlite::Result<usize> {
-    let rules = serde_json::to_string(absence_rules).unwrap_or_default();
     conn.prepare_cached(
-        "SELECT count(DISTINCT connection) FROM alerts WHERE state = 'firing' AND rule IN (SELECT value FROM json_each(?1))",
+        "SELECT count(*) FROM (
+             SELECT a.connection FROM alerts a JOIN connections c ON c.id = a.connection
+             WHERE a.state = 'firing' AND (c.status IS NULL OR c.status = 'active')
+             GROUP BY a.connection
+             HAVING min(a.rule IN (SELECT value FROM json_each(?1))) = 1)",
     )?
-    .query_row([rules], |row| row.get::<_, i64>(0))
+    .query_row([json(absence_rules)], |row| row.get::<_, i64>(0))
     .map(|n| n as usize)
 }
 
 /// The most recent notifications with their delivery state.
 pub fn recent_notifications(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<NotificationRow>> {
     let mut query = conn.prepare_cached(
-        "SELECT d.created_at, d.rule, d.channel, e.connection, d.status, d.attempts, d.last_error
+        "SELECT d.created_at, d.rule, d.channel, e.connection, d.status, d.attempts, d.last_error, d.effect, d.is_digest
          FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.id DESC LIMIT ?1",
     )?;
     let rows = query.query_map([limit as i64], |row| {
         Ok(NotificationRow {
             at: time(row.get(0)?),
+            kind: crate::lifecycle::Effect::kind_of(row.get::<_, Option<String>>(7)?.as_deref(), row.get(8)?),
             rule: row.get(1)?,
             channel: row.get(2)?,
             connection: row.get(3)?,
