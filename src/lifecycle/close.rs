@@ -162,7 +162,11 @@ fn facts(
     facts.notice = Notice::Resolved {
         since,
         lasted: now.duration_since(since).unwrap_or(Duration::ZERO),
-        failing: state.matches,
+        // An alert on a state counts checks, not failing syncs.
+        failing: match rule.absence.is_none() && !rule.watches_connection() {
+            true => state.matches,
+            false => 0,
+        },
         clean_request: None,
         reason: Some(reason.to_owned()),
     };

@@ -104,16 +104,19 @@ pub(super) fn facts(
     cx: &Cx<'_>,
 ) -> Facts {
     let firing_since = after.firing_since.unwrap_or(after.since);
+    // An alert on a state counts checks, not failing syncs: none are said.
+    let counts_syncs = observed.rule.absence.is_none() && !observed.rule.watches_connection();
+    let failing = |matches: u64| if counts_syncs { matches } else { 0 };
     let notice = match effect {
         Effect::Firing => Notice::Firing,
         Effect::StillFailing => Notice::StillFailing {
             since: firing_since,
-            failing: after.matches,
+            failing: failing(after.matches),
         },
         Effect::Resolved => Notice::Resolved {
             since: firing_since,
             lasted: cx.now.duration_since(firing_since).unwrap_or(Duration::ZERO),
-            failing: before.map_or(after.matches, |s| s.matches),
+            failing: failing(before.map_or(after.matches, |s| s.matches)),
             clean_request: cx.event.and_then(|e| e.request_id.clone()),
             reason: None,
         },

@@ -42,6 +42,7 @@ impl Notice {
     pub fn line(&self) -> Option<String> {
         match self {
             Notice::Firing => None,
+            Notice::StillFailing { since, failing: 0 } => Some(format!("Still failing since {}", rfc3339(*since))),
             Notice::StillFailing { since, failing } => Some(format!(
                 "Still failing since {} ({} failing {} so far)",
                 rfc3339(*since),
@@ -55,11 +56,10 @@ impl Notice {
                 reason: Some(reason),
                 ..
             } => Some(format!(
-                "Closed: {reason}; it had fired since {} for {}, {} failing {}",
+                "Closed: {reason}; it had fired since {} for {}{}",
                 rfc3339(*since),
                 rounded(*lasted),
-                failing,
-                syncs(*failing)
+                failing_syncs(*failing)
             )),
             Notice::Resolved {
                 since,
@@ -68,14 +68,22 @@ impl Notice {
                 clean_request,
                 reason: None,
             } => Some(format!(
-                "Resolved: firing since {} for {}, {} failing {}; clean sync requestId {}",
+                "Resolved: firing since {} for {}{}; clean sync requestId {}",
                 rfc3339(*since),
                 rounded(*lasted),
-                failing,
-                syncs(*failing),
+                failing_syncs(*failing),
                 clean_request.as_deref().unwrap_or("(none)")
             )),
         }
+    }
+}
+
+/// `, 3 failing syncs`; nothing for an alert whose condition is a state
+/// (a lost connection, no sync for a while), which counts no syncs.
+fn failing_syncs(count: u64) -> String {
+    match count {
+        0 => String::new(),
+        n => format!(", {n} failing {}", syncs(n)),
     }
 }
 
@@ -117,6 +125,12 @@ mod tests {
         assert_eq!(
             resolved.line().unwrap(),
             "Resolved: firing since 2025-11-24T16:00:00Z for 2h 5m, 1 failing sync; clean sync requestId req-9"
+        );
+        let lost = Notice::StillFailing { since, failing: 0 };
+        assert_eq!(
+            lost.line().unwrap(),
+            "Still failing since 2025-11-24T16:00:00Z",
+            "a state counts no syncs"
         );
         let closed = Notice::Resolved {
             since,

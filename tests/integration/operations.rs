@@ -101,7 +101,7 @@ async fn sigterm_lets_a_delivery_in_flight_finish_and_exits_0() {
     let out = crate::helpers::stdout(&history);
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(
-        out.contains("delivered  failed -> ops"),
+        out.contains("delivered  FIRING failed -> ops"),
         "the attempt was recorded before exit:\n{out}\n{log}"
     );
 }
