@@ -172,6 +172,15 @@ fn yaml(slack: &SlackStandIn, rules: &str) -> String {
     )
 }
 
+/// The rules file the CLI reads beside the app: its rules and its database.
+fn rules_file(backend: &Backend, app: &TestApp, slack: &SlackStandIn, rules: &str) -> crate::helpers::RulesFile {
+    let storage = match backend {
+        Backend::Sqlite => format!("storage:\n  path: {}\n", crate::helpers::database(&app.dir).display()),
+        Backend::Postgres(url) => format!("storage:\n  postgres: {url}\n"),
+    };
+    crate::helpers::RulesFile::new(&format!("{}{storage}", yaml(slack, rules)))
+}
+
 on_both_stores!(a_rule_removed_by_a_reload_closes_its_alerts);
 async fn a_rule_removed_by_a_reload_closes_its_alerts(backend: Backend) {
     let slack = SlackStandIn::start().await;
@@ -216,11 +225,7 @@ async fn forgetting_a_connection_closes_its_firing_alerts(backend: Backend) {
     let app = start(&backend, &slack, BILLS_FAILING).await;
     app.post_ok(failing("f1")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
-    let storage = match &backend {
-        Backend::Sqlite => format!("storage:\n  path: {}\n", crate::helpers::database(&app.dir).display()),
-        Backend::Postgres(url) => format!("storage:\n  postgres: {url}\n"),
-    };
-    let file = crate::helpers::RulesFile::new(&format!("{}{storage}", yaml(&slack, BILLS_FAILING)));
+    let file = rules_file(&backend, &app, &slack, BILLS_FAILING);
     let args = [
         "connections",
         "forget",
@@ -264,11 +269,7 @@ async fn an_absence_alert_held_by_a_silence_is_told_when_it_ends(backend: Backen
     let slack = SlackStandIn::start().await;
     let rules = "  - name: stopped-syncing\n    when: { no_sync_for: 1s }\n";
     let app = start(&backend, &slack, rules).await;
-    let storage = match &backend {
-        Backend::Sqlite => format!("storage:\n  path: {}\n", crate::helpers::database(&app.dir).display()),
-        Backend::Postgres(url) => format!("storage:\n  postgres: {url}\n"),
-    };
-    let file = crate::helpers::RulesFile::new(&format!("{}{storage}", yaml(&slack, rules)));
+    let file = rules_file(&backend, &app, &slack, rules);
     let config = file.path.to_str().unwrap();
     let silence = [
         "silence",
@@ -304,11 +305,7 @@ async fn an_absence_notification_has_an_id_that_history_prints_and_explain_takes
     let app = start(&backend, &slack, rules).await;
     app.post_ok(clean("s1")).await;
     assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
-    let storage = match &backend {
-        Backend::Sqlite => format!("storage:\n  path: {}\n", crate::helpers::database(&app.dir).display()),
-        Backend::Postgres(url) => format!("storage:\n  postgres: {url}\n"),
-    };
-    let file = crate::helpers::RulesFile::new(&format!("{}{storage}", yaml(&slack, rules)));
+    let file = rules_file(&backend, &app, &slack, rules);
     let run = |args: &[&str]| {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         all.extend(["--config".to_owned(), file.path.display().to_string()]);
