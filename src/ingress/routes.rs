@@ -183,8 +183,14 @@ fn page_headers(reply: impl Reply) -> impl Reply {
 async fn api_status(filter: StatusFilter, state: Arc<AppState>) -> warp::reply::Response {
     let config = state.config();
     let silences = state.silences();
-    match status::status(&state.store, &config, &silences, &filter, SystemTime::now()).await {
-        Ok(status) => page_headers(warp::reply::json(&status)).into_response(),
+    let now = SystemTime::now();
+    let request = status::request(&config, &silences, &filter, now);
+    let read = (state.store).status(&request.filter, &request.absence_rules, request.recent, now);
+    match read.await {
+        Ok(read) => {
+            let status = status::complete(&request, read, &config, &silences, now);
+            page_headers(warp::reply::json(&status)).into_response()
+        }
         Err(err) => {
             let body = json!({ "error": err.to_string() });
             let reply = warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE);

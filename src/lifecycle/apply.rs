@@ -11,8 +11,8 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
 use crate::quiet::{Mutes, Silence};
+use crate::render::{Item, Message};
 use crate::rules::{Context, Environment, Evidence, Rule, evaluate_in};
-use crate::store::NewDelivery;
 
 use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
@@ -105,6 +105,15 @@ pub trait AlertStates {
     /// The pending and firing alerts of `connection`.
     fn active(&mut self, connection: &str) -> Result<Vec<(AlertKey, AlertState)>, Self::Error>;
     fn put(&mut self, key: &AlertKey, state: &AlertState) -> Result<(), Self::Error>;
+}
+
+/// One channel's message to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub channel: String,
+    pub message: Message,
+    /// What a digest shows of it, should it go out in one.
+    pub item: Option<Item>,
 }
 
 /// A message to queue, and the alert it is about.

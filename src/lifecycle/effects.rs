@@ -11,8 +11,8 @@ use crate::event::Event;
 use crate::quiet::{Mutes, Subject};
 use crate::render::{Alert, Facts, Item, Notice, message_for};
 use crate::rules::{Environment, Evidence, Rule};
-use crate::store::NewDelivery;
 
+use super::apply::NewDelivery;
 use super::transition::{AlertState, Effect};
 
 /// What the observations of one step share.

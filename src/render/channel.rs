@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::config::ChannelKind;
-use crate::store::Message;
+use super::Message;
 
 use super::digest::{Item, render_digest_email, render_digest_slack};
 use super::email::{EmailMessage, render_email};

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::*;
 use crate::render::channel::{slack_message, templated_email};
 use crate::render::email::EmailMessage;
-use crate::store::Message;
+use crate::render::Message;
 
 /// Slack mentions, HTML, mrkdwn, a Markdown link, and a line break that
 /// would forge a header or another line of the message.

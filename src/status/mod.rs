@@ -11,7 +11,6 @@ use std::time::SystemTime;
 use crate::config::Config;
 use crate::quiet::Silence;
 use crate::rules::Severity;
-use crate::store::{Store, StoreError};
 
 pub use cover::{AlertFacts, Cover, Quiet};
 pub use model::{
@@ -24,14 +23,19 @@ pub use state::ConnectionState;
 /// Recent notifications shown.
 const RECENT: usize = 20;
 
-/// The status as of `now`, filtered.
-pub async fn status(
-    store: &Store,
-    config: &Config,
-    silences: &[Silence],
-    filter: &Filter,
-    now: SystemTime,
-) -> Result<Status, StoreError> {
+/// What the page asks of the store, from the configuration and the
+/// silences in force: the caller reads the store with it (this layer does
+/// not name the store), then [`complete`]s what it read.
+pub struct Request {
+    pub filter: Filter,
+    pub absence_rules: Vec<String>,
+    /// How many recent notifications.
+    pub recent: usize,
+    quiet: Quiet,
+}
+
+/// The store read for the page as of `now`, filtered.
+pub fn request(config: &Config, silences: &[Silence], filter: &Filter, now: SystemTime) -> Request {
     let absence_rules: Vec<String> = config
         .rules
         .iter()
@@ -49,7 +53,24 @@ pub async fn status(
         }),
         every_alert: quiet.in_force(),
     };
-    let mut status = store.status(&filter, &absence_rules, RECENT, now).await?;
+    Request {
+        filter,
+        absence_rules,
+        recent: RECENT,
+        quiet,
+    }
+}
+
+/// The status as of `now`: what the store read for `request`, with the
+/// severities, silences and windows of the configuration in force.
+pub fn complete(
+    request: &Request,
+    mut status: Status,
+    config: &Config,
+    silences: &[Silence],
+    now: SystemTime,
+) -> Status {
+    let quiet = &request.quiet;
     let alerts = &mut status.alerts;
     status.totals.firing = alerts.firing as usize;
     status.totals.pending = alerts.pending as usize;
@@ -99,5 +120,5 @@ pub async fn status(
         })
         .collect();
     status.generated_at = humantime::format_rfc3339_seconds(now).to_string();
-    Ok(status)
+    status
 }

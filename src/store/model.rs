@@ -3,32 +3,17 @@
 
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-
 use bytes::Bytes;
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::lifecycle::AlertInput;
-use crate::render::{EmailMessage, Item};
 use crate::rules::Environment;
 
-/// A message rendered at ingest time, so what is delivered is what the
-/// event said when it arrived, whatever changes in the config afterwards.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Message {
-    Slack { payload: serde_json::Value },
-    Email(EmailMessage),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewDelivery {
-    pub channel: String,
-    pub message: Message,
-    /// What a digest shows of it, should it go out in one.
-    pub item: Option<Item>,
-}
+// The plain types the layers below produce, named here too: what the store
+// keeps is theirs.
+pub use crate::lifecycle::NewDelivery;
+pub use crate::render::Message;
 
 /// Everything one accepted webhook writes.
 #[derive(Debug, Clone)]
