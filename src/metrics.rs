@@ -1,7 +1,10 @@
-//! What `/metrics` exposes, in the Prometheus text format: events by type,
-//! environment and outcome; rule matches; notifications by channel and
-//! outcome; delivery latency; the queue's depth; reloads; build info.
+//! What `/metrics` exposes: events by type, environment and outcome; rule
+//! matches; notifications by channel and outcome; delivery latency; the
+//! queue's depth; reloads; build info. In OpenMetrics to a scraper that asks
+//! for it (`Accept: application/openmetrics-text`), else in the Prometheus
+//! text format 0.0.4, which `promtool check metrics` accepts.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -255,12 +258,122 @@ impl Metrics {
             .inc();
     }
 
-    pub fn render(&self) -> String {
-        let mut out = String::new();
+    /// The page in `format`.
+    pub fn render(&self, format: Format) -> String {
+        let mut open_metrics = String::new();
         // Writing to a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
-        out
+        let _ = encode(&mut open_metrics, &self.registry);
+        match format {
+            Format::OpenMetrics => open_metrics,
+            Format::Prometheus => prometheus_text(&open_metrics),
+        }
     }
+}
+
+/// The formats `/metrics` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4: what a scraper gets unless it asks
+    /// for OpenMetrics.
+    Prometheus,
+    /// OpenMetrics 1.0.0 text: counters typed by their family name
+    /// (`syncwatch_reloads`, samples `syncwatch_reloads_total`), `# EOF` last.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format for a request's `Accept` header (all of its values,
+    /// joined by commas): OpenMetrics when it names
+    /// `application/openmetrics-text` (version 1.0.0, 0.0.1 or none) with
+    /// a quality above 0 and no lower than what it gives the text format
+    /// (`text/plain`, `text/*`, `*/*`); the text format otherwise, also
+    /// without an `Accept` header. Prometheus asks for OpenMetrics first.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let mut open_metrics = 0.0_f32;
+        let mut text = 0.0_f32;
+        for range in accept.unwrap_or_default().split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let mut quality = Some(1.0_f32);
+            let mut version = None;
+            for param in parts {
+                let Some((key, value)) = param.split_once('=') else {
+                    continue;
+                };
+                let value = value.trim().trim_matches('"');
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "q" => quality = value.parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)),
+                    "version" => version = Some(value.to_owned()),
+                    _ => {}
+                }
+            }
+            // A range with a quality that is not a number is ignored.
+            let Some(quality) = quality else { continue };
+            match media.as_str() {
+                "application/openmetrics-text" if matches!(version.as_deref(), None | Some("1.0.0" | "0.0.1")) => {
+                    open_metrics = open_metrics.max(quality)
+                }
+                "text/plain" | "text/*" | "*/*" => text = text.max(quality),
+                _ => {}
+            }
+        }
+        if open_metrics > 0.0 && open_metrics >= text {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// The Prometheus text format 0.0.4 of prometheus-client's OpenMetrics
+/// text (the only text it writes). The samples are the same; the
+/// descriptors differ: a 0.0.4 parser types a family by the name of its
+/// samples, so a counter's HELP and TYPE name `syncwatch_reloads_total`
+/// (OpenMetrics: `syncwatch_reloads`), an info metric is a gauge named
+/// `..._info`, `unknown` is `untyped`, and there is no `# UNIT` and no
+/// `# EOF`. Label values are escaped alike in both formats. This registry
+/// holds counters, gauges and a histogram, without exemplars.
+fn prometheus_text(open_metrics: &str) -> String {
+    let mut families: HashMap<&str, (String, &str)> = HashMap::new();
+    for line in open_metrics.lines() {
+        let Some((name, kind)) = line.strip_prefix("# TYPE ").and_then(|rest| rest.split_once(' ')) else {
+            continue;
+        };
+        let typed = match kind {
+            "counter" => (format!("{name}_total"), "counter"),
+            "info" => (format!("{name}_info"), "gauge"),
+            "stateset" => (name.to_owned(), "gauge"),
+            "unknown" => (name.to_owned(), "untyped"),
+            other => (name.to_owned(), other),
+        };
+        families.insert(name, typed);
+    }
+    let mut out = String::with_capacity(open_metrics.len());
+    for line in open_metrics.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            let shown = families.get(name).map_or(name, |(shown, _)| shown.as_str());
+            out.push_str(&format!("# HELP {shown} {help}\n"));
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split_once(' ').map_or(rest, |(name, _)| name);
+            if let Some((shown, kind)) = families.get(name) {
+                out.push_str(&format!("# TYPE {shown} {kind}\n"));
+            }
+        } else if line.starts_with('#') {
+            // `# UNIT` and `# EOF` are OpenMetrics' own.
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The Railz events that get a label of their own; any other name from a
@@ -298,7 +411,7 @@ mod tests {
         metrics.rule_matched("a \"quoted\" \\ rule\nsecond line");
         metrics.event("x\"} 1\nsyncwatch_fake 2", "production", "accepted");
         metrics.event("dataPerType", "production", "accepted");
-        let text = metrics.render();
+        let text = metrics.render(Format::Prometheus);
         assert!(
             text.contains(r#"syncwatch_rule_matches_total{rule="a \"quoted\" \\ rule\nsecond line"} 1"#),
             "{text}"
@@ -309,5 +422,122 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("syncwatch_"), "a line outside any metric: {line}");
         }
+    }
+
+    /// Metrics with a sample in each family that takes labels, and an
+    /// observation in the histogram.
+    fn busy() -> Metrics {
+        let metrics = Metrics::new();
+        metrics.event("data", "production", "accepted");
+        metrics.rule_matched("failed");
+        metrics.notification("ops", "delivered");
+        metrics.reload(true);
+        metrics.lane_restart("ops");
+        metrics.downtime(std::time::Duration::from_secs(90));
+        metrics.delivery_latency.observe(0.2);
+        metrics
+    }
+
+    /// The metric name of a sample line: before its labels or its value.
+    fn sample_name(line: &str) -> &str {
+        line.split(['{', ' ']).next().unwrap()
+    }
+
+    #[test]
+    fn the_text_format_names_each_family_as_its_samples_are_named() {
+        let text = busy().render(Format::Prometheus);
+        for expected in [
+            "# HELP syncwatch_events_received_total Webhooks received, by outcome.\n# TYPE syncwatch_events_received_total counter\n",
+            "# TYPE syncwatch_downtimes_total counter\nsyncwatch_downtimes_total 1\n",
+            "# TYPE syncwatch_delivery_latency_seconds histogram\n",
+            "# TYPE syncwatch_outbox_depth gauge\n",
+            "# TYPE syncwatch_build_info gauge\n",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+        // Every sample belongs to the family typed just before it, every
+        // family has its HELP, and a counter's name ends in `_total`.
+        let mut family: Option<(&str, &str)> = None;
+        let mut helped = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                helped = rest.split(' ').next();
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                assert_eq!(helped, Some(name), "no HELP for {name}");
+                assert!(kind != "counter" || name.ends_with("_total"), "{line}");
+                family = Some((name, kind));
+            } else {
+                let (name, kind) = family.unwrap_or_else(|| panic!("a sample before any TYPE: {line}"));
+                let sample = sample_name(line);
+                let belongs = match kind {
+                    "histogram" => ["_bucket", "_sum", "_count"]
+                        .map(|s| format!("{name}{s}"))
+                        .contains(&sample.to_owned()),
+                    _ => sample == name,
+                };
+                assert!(belongs, "{sample} is not of {kind} {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn openmetrics_keeps_its_own_names_and_ends_in_eof() {
+        let metrics = busy();
+        let open = metrics.render(Format::OpenMetrics);
+        assert!(open.ends_with("\n# EOF\n"), "{open}");
+        assert!(open.contains("# TYPE syncwatch_events_received counter\n"), "{open}");
+        assert!(open.contains("syncwatch_events_received_total{"), "{open}");
+        let samples = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            samples(&open),
+            samples(&metrics.render(Format::Prometheus)),
+            "the same samples"
+        );
+    }
+
+    #[test]
+    fn openmetrics_is_served_to_who_asks_for_it() {
+        let prometheus_2 = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        let prometheus_protobuf_first = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        let cases = [
+            (None, Format::Prometheus),
+            (Some(""), Format::Prometheus),
+            (Some("*/*"), Format::Prometheus),
+            (Some("text/plain;version=0.0.4"), Format::Prometheus),
+            (Some("text/plain;version=0.0.4;q=0.5,*/*;q=0.1"), Format::Prometheus),
+            (Some(prometheus_2), Format::OpenMetrics),
+            (Some(prometheus_protobuf_first), Format::OpenMetrics),
+            (Some("application/openmetrics-text"), Format::OpenMetrics),
+            (
+                Some("Application/OpenMetrics-Text; Version=1.0.0; charset=utf-8"),
+                Format::OpenMetrics,
+            ),
+            (Some("application/openmetrics-text;q=0"), Format::Prometheus),
+            (
+                Some("application/openmetrics-text;q=0.2, text/plain;q=0.5"),
+                Format::Prometheus,
+            ),
+            (Some("application/openmetrics-text;version=2.0.0"), Format::Prometheus),
+            (Some("application/openmetrics-text;q=x"), Format::Prometheus),
+            (Some("application/json"), Format::Prometheus),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(Format::negotiate(accept), expected, "Accept: {accept:?}");
+        }
+        assert_eq!(
+            Format::OpenMetrics.content_type(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        assert_eq!(
+            Format::Prometheus.content_type(),
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
     }
 }

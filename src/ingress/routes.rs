@@ -15,7 +15,7 @@ use super::ingest::{Answer, IngestError, Running, ingest};
 use super::rejection::{Problem, handle_rejection};
 use super::state::AppState;
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics::{Format, Metrics};
 use crate::status::{self, Filter as StatusFilter};
 use crate::verify::{Refusal, check_body, check_headers, parse_header};
 
@@ -46,6 +46,7 @@ pub fn routes(
         .then(readiness);
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(warp::header::headers_cloned())
         .and(with_state(state.clone()))
         .then(render_metrics);
     let api = warp::path!("api" / "status")
@@ -199,7 +200,9 @@ async fn api_status(filter: StatusFilter, state: Arc<AppState>) -> warp::reply::
     }
 }
 
-async fn render_metrics(state: Arc<AppState>) -> impl Reply {
+/// `/metrics` in the format the scraper's `Accept` asks for: OpenMetrics,
+/// or the Prometheus text format 0.0.4 (see `Format::negotiate`).
+async fn render_metrics(headers: warp::http::HeaderMap, state: Arc<AppState>) -> impl Reply {
     if let Ok(depth) = state.store.pending_count().await {
         state.metrics.outbox_depth.set(depth as i64);
     }
@@ -216,11 +219,15 @@ async fn render_metrics(state: Arc<AppState>) -> impl Reply {
     let (commits, writes) = crate::store::commit_counts();
     Metrics::catch_up(&state.metrics.store_commits, commits);
     Metrics::catch_up(&state.metrics.store_writes, writes);
-    warp::reply::with_header(
-        state.metrics.render(),
-        "content-type",
-        "text/plain; version=0.0.4; charset=utf-8",
-    )
+    // Every Accept line, as one list; a value that is not text is skipped.
+    let accept: Vec<&str> = headers
+        .get_all(warp::http::header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    let format = Format::negotiate((!accept.is_empty()).then(|| accept.join(",")).as_deref());
+    let page = warp::reply::with_header(state.metrics.render(format), "content-type", format.content_type());
+    warp::reply::with_header(page, "vary", "accept")
 }
 
 async fn readiness(state: Arc<AppState>) -> impl Reply {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::email::EmailMessage;
-use super::escape::{html_escape, one_line, slack_escape, truncate};
+use super::escape::{bidi_escape, html_escape, one_line, slack_escape, truncate};
 use super::facts::Facts;
 
 /// What a digest needs of one notification, kept beside it in the queue.
@@ -141,7 +141,8 @@ fn summary(items: &[Item]) -> Vec<(&'static str, String)> {
 
 /// `37 alerts: 35 production-sync-failed, 2 connection-lost`, and how many
 /// of them are over when some are: `2 alerts, 1 resolved: 2 bills-failing`.
-/// `items` are alerts, one each ([`Item::latest_per_alert`]).
+/// `items` are alerts, one each ([`Item::latest_per_alert`]). Bidirectional
+/// controls are shown escaped: the title is the digest's subject and header.
 fn title(items: &[Item]) -> String {
     let noun = if items.len() == 1 { "alert" } else { "alerts" };
     let resolved = items.iter().filter(|i| i.state == "RESOLVED").count();
@@ -149,11 +150,11 @@ fn title(items: &[Item]) -> String {
         0 => String::new(),
         n => format!(", {n} resolved"),
     };
-    format!(
+    bidi_escape(&format!(
         "{} {noun}{over}: {}",
         items.len(),
         listed(&counted(items.iter().map(|i| i.rule.as_str())))
-    )
+    ))
 }
 
 const SECTION_MAX: usize = 3000;

@@ -1,8 +1,10 @@
 //! The email: a subject that reads in an inbox list, a text part and an
 //! HTML part. Values are escaped for HTML, and nothing from the payload can
-//! put a line break into a header.
+//! put a line break into a header. The subject and the parts' titles show
+//! bidirectional controls escaped (`\u{202e}`), so a name cannot reverse
+//! what they read.
 
-use super::escape::{html_escape, one_line, truncate};
+use super::escape::{bidi_escape, html_escape, one_line, truncate};
 use super::facts::Facts;
 use super::notice::{Notice, rfc3339, rounded};
 
@@ -51,15 +53,16 @@ fn subject(facts: &Facts) -> String {
             rounded(*lasted)
         ),
     };
-    truncate(&one_line(&subject), SUBJECT_MAX)
+    truncate(&bidi_escape(&one_line(&subject)), SUBJECT_MAX)
 }
 
 fn title(facts: &Facts) -> String {
-    match facts.notice {
+    let title = match facts.notice {
         Notice::Firing => format!("{} {}", facts.severity_label(), facts.rule),
         Notice::StillFailing { .. } => format!("{} {} (STILL FAILING)", facts.severity_label(), facts.rule),
         Notice::Resolved { .. } => format!("RESOLVED {}", facts.rule),
-    }
+    };
+    bidi_escape(&title)
 }
 
 fn text_part(facts: &Facts) -> String {
@@ -67,7 +70,7 @@ fn text_part(facts: &Facts) -> String {
         "{} ({})\n{}\n",
         title(facts),
         facts.environment_label(),
-        facts.summary()
+        bidi_escape(&facts.summary())
     );
     if let Some(line) = facts.notice.line() {
         out.push_str(&format!("{line}\n"));
@@ -98,7 +101,7 @@ fn html_part(facts: &Facts) -> String {
         "<h2>{} <small>({})</small></h2>\n<p><strong>{}</strong></p>\n",
         html_escape(&title(facts)),
         facts.environment_label(),
-        html_escape(&facts.summary())
+        html_escape(&bidi_escape(&facts.summary()))
     ));
     if let Some(line) = facts.notice.line() {
         out.push_str(&format!("<p>{}</p>\n", html_escape(&line)));

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::escape::{one_line, slack_escape, truncate};
+use super::escape::{bidi_escape, one_line, slack_escape, truncate};
 use super::facts::Facts;
 use super::notice::Notice;
 
@@ -36,13 +36,14 @@ fn fallback(facts: &Facts) -> String {
     if let Some(line) = facts.notice.line() {
         text.push_str(&format!(" · {line}"));
     }
-    truncate(&slack_escape(&one_line(&text)), FALLBACK_MAX)
+    truncate(&slack_escape(&bidi_escape(&one_line(&text))), FALLBACK_MAX)
 }
 
 /// `CRITICAL rule`, `CRITICAL rule · still failing`, `✅ RESOLVED rule`: a
-/// resolution must not read like another alarm.
+/// resolution must not read like another alarm. Bidirectional controls
+/// are shown escaped (`\u{202e}`): they must not reverse a title.
 fn title(facts: &Facts) -> String {
-    let rule = one_line(&facts.rule);
+    let rule = bidi_escape(&one_line(&facts.rule));
     match facts.notice {
         Notice::Firing => format!("{} {rule}", facts.severity_label()),
         Notice::StillFailing { .. } => format!("{} {rule} · still failing", facts.severity_label()),
@@ -63,7 +64,7 @@ fn summary(facts: &Facts) -> Value {
     let mut text = format!(
         "*{}* · {}",
         facts.environment_label(),
-        slack_escape(&one_line(&facts.summary()))
+        slack_escape(&bidi_escape(&one_line(&facts.summary())))
     );
     if let Some(line) = facts.notice.line() {
         text.push_str(&format!("\n*{}*", slack_escape(&line)));

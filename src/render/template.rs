@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::digest::Item;
-use super::escape::{one_line, slack_escape};
+use super::escape::{bidi_escape, one_line, slack_escape};
 use super::facts::Facts;
 use super::notice::{Notice, rfc3339, rounded};
 use super::template_samples::samples;
@@ -78,11 +78,13 @@ pub enum Medium {
 impl Medium {
     /// A value as the built-in messages show it: on one line (a line break
     /// from a payload could forge another line of the message, or a
-    /// header), and in Slack with mrkdwn's control characters escaped.
+    /// header), in Slack with mrkdwn's control characters escaped, and in
+    /// a subject with bidirectional controls shown escaped (`\u{202e}`).
     fn value(self, text: &str) -> String {
         match self {
             Medium::Slack => slack_escape(&one_line(text)),
-            Medium::Subject | Medium::Text => one_line(text),
+            Medium::Subject => bidi_escape(&one_line(text)),
+            Medium::Text => one_line(text),
         }
     }
 

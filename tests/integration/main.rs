@@ -8,6 +8,7 @@ mod absence;
 mod audit;
 mod backends;
 mod cli;
+mod conformance;
 mod crash;
 mod day_two;
 mod delivery;

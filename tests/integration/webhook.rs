@@ -17,11 +17,13 @@ async fn each_fixture_is_accepted() {
 }
 
 #[tokio::test]
-async fn the_full_and_simple_fixtures_share_a_request_id_so_the_second_is_a_duplicate() {
+async fn the_full_and_simple_fixtures_are_two_events_each_accepted_once() {
     let app = spawn_app(RULES).await;
     let full = std::fs::read(fixture("data-full.json")).unwrap();
     let simple = std::fs::read(fixture("data-simple.json")).unwrap();
-    assert_eq!(app.post_json(full).await.1, json!({ "status": "accepted" }));
+    assert_eq!(app.post_json(full.clone()).await.1, json!({ "status": "accepted" }));
+    assert_eq!(app.post_json(simple.clone()).await.1, json!({ "status": "accepted" }));
+    assert_eq!(app.post_json(full).await.1, json!({ "status": "duplicate" }));
     assert_eq!(app.post_json(simple).await.1, json!({ "status": "duplicate" }));
 }
 
