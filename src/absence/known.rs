@@ -6,6 +6,23 @@ use std::time::{Duration, SystemTime};
 use crate::event::Event;
 use crate::rules::Environment;
 
+/// How long before its arrival a sign of life (a sync, an `auth`) counts
+/// as having set the connection's status: Railz's clock (`effectiveOn`) and
+/// syncwatch's (arrival) differ, and a disconnect delivered a little late
+/// must not be taken as older than a sync that followed it.
+pub const STATUS_GRACE: Duration = Duration::from_secs(300);
+
+/// When the status an event speaks of took effect: a `connectionStatus` at
+/// its `effectiveOn` (never later than its arrival: a clock ahead of ours
+/// must not make every later disconnect look stale), any other event
+/// [`STATUS_GRACE`] before it arrived at `at`.
+pub fn status_time(event: &Event, at: SystemTime) -> SystemTime {
+    match event.event.as_deref() {
+        Some("connectionStatus") => event.effective_at(at).min(at),
+        _ => at.checked_sub(STATUS_GRACE).unwrap_or(at),
+    }
+}
+
 /// When syncwatch was last not running: from its last heartbeat before,
 /// to its start after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +99,7 @@ impl KnownConnection {
             _ if event.shows_connection_back() => Some("active".to_owned()),
             _ => None,
         };
-        let effective = event.effective_at(at);
+        let effective = status_time(event, at);
         if let Some(status) = status.filter(|_| !known.is_stale(effective)) {
             let back = status == "active" && !known.is_expected_to_sync();
             if back {
@@ -94,8 +111,9 @@ impl KnownConnection {
         Some(known)
     }
 
-    /// Whether a status that took effect at `effective` is older than the
-    /// one applied: it then changes no status and moves no alert.
+    /// Whether a status that took effect at `effective` (see
+    /// [`status_time`]) is older than the one applied: it then changes no
+    /// status and moves no alert.
     pub fn is_stale(&self, effective: SystemTime) -> bool {
         self.status_at.is_some_and(|applied| effective < applied)
     }

@@ -8,5 +8,5 @@ mod known;
 mod scheduler;
 
 pub use deadlines::{Check, Deadlines, watches};
-pub use known::{Downtime, KnownConnection};
+pub use known::{Downtime, KnownConnection, STATUS_GRACE, status_time};
 pub use scheduler::Absence;

@@ -164,10 +164,14 @@ impl Event {
         matches!(self.event.as_deref(), Some("data" | "dataPerType"))
     }
 
-    /// A sign that the connection is back: a sync, an `auth` event, or a
-    /// `connectionStatus` to `active`.
+    /// A sign that the connection is back: an `auth` event, a
+    /// `connectionStatus` to `active`, or a sync that reached the service
+    /// (some request succeeded or came back empty). A sync in which every
+    /// request failed is no such sign: it is what expired credentials look
+    /// like.
     pub fn shows_connection_back(&self) -> bool {
-        self.is_sync()
+        let reached = self.count(&Status::Success) > 0 || self.count(&Status::Empty) > 0;
+        (self.is_sync() && (reached || self.count(&Status::Failed) == 0))
             || self.event.as_deref() == Some("auth")
             || (self.event.as_deref() == Some("connectionStatus") && self.new_status.as_deref() == Some("active"))
     }
@@ -194,6 +198,7 @@ impl Event {
             return None;
         }
         Some(Event {
+            event: Some("dataPerType".to_owned()),
             request_type: Some(data_type.to_owned()),
             tallies,
             ..self.clone()

@@ -6,14 +6,15 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::absence::KnownConnection;
+use crate::absence::{KnownConnection, status_time};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
 use crate::quiet::{Mutes, Silence};
 use crate::render::{Item, Message};
-use crate::rules::{Context, Environment, Evidence, Rule, evaluate_in};
+use crate::rules::{Context, Environment, Evidence, Rule, Verdict, evaluate_in};
 
+use super::close::close;
 use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
 
@@ -80,7 +81,7 @@ impl AlertInput {
             None => known.environment,
             Some(_) => self.environment,
         };
-        let effective = self.event.effective_at(self.received_at);
+        let effective = status_time(&self.event, self.received_at);
         let stale = self.event.new_status.is_some() && known.is_stale(effective);
         if environment == self.environment && !stale {
             return None;
@@ -167,9 +168,18 @@ pub struct Applied {
     /// Matched keys that sent nothing: pending, or firing within
     /// `repeat_interval`.
     pub quiet: Vec<AlertKey>,
+    /// What the event did not do, and why (a stale `connectionStatus`).
+    pub notes: Vec<String>,
 }
 
 impl Applied {
+    /// Each transition described, then each note: what the event row
+    /// keeps for `history` and `explain`.
+    pub fn described(&self) -> Vec<String> {
+        let transitions = self.transitions.iter().map(Transition::describe);
+        transitions.chain(self.notes.iter().cloned()).collect()
+    }
+
     /// Keys that queued messages.
     pub fn notified(&self) -> impl Iterator<Item = &AlertKey> {
         self.notifications.iter().map(|n| &n.key)
@@ -189,6 +199,13 @@ pub fn policy(rule: &Rule) -> Policy {
 /// `states`, storing each new state; returns what to queue.
 pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Applied, S::Error> {
     let mut applied = Applied::default();
+    if input.stale {
+        let status = input.event.new_status.as_deref().unwrap_or("-");
+        let on = input.event.effective_on.as_deref().unwrap_or("(none)");
+        applied.notes.push(format!(
+            "connectionStatus {status} (effectiveOn {on}) ignored: older than the status already applied to the connection"
+        ));
+    }
     let cx = Cx {
         config: &input.config,
         now: input.received_at,
@@ -218,17 +235,26 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
     let Some(connection) = input.event.connection_id.as_deref() else {
         return Ok(applied);
     };
-    if input.stale || !input.event.shows_connection_back() {
+    if input.stale || !(input.event.is_sync() || input.event.shows_connection_back()) {
         return Ok(applied);
     }
     for (key, state) in states.active(connection)? {
         if input.matches.iter().any(|m| m.key == key) {
             continue;
         }
-        // A rule removed by a reload can no longer say what clean means.
+        // A rule removed by a reload can no longer say what clean means
+        // (the reload closed its alerts).
         let Some(rule) = input.config.rules.iter().find(|r| r.name == key.rule) else {
             continue;
         };
+        if input.event.is_sync() && no_longer_applies(rule, &input.event, input.environment) {
+            let about = KnownConnection::observe(None, &input.event, input.environment, cx.now);
+            let (next, closed) = close(&input.config, &key, &state, about.as_ref(), cx.now, NO_LONGER_APPLIES);
+            states.put(&key, &next)?;
+            applied.notifications.extend(closed.notifications);
+            applied.transitions.extend(closed.transitions);
+            continue;
+        }
         if !is_clean(rule, &key, &input.event, input.environment) {
             continue;
         }
@@ -240,6 +266,18 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         record(states, &cx, &observed, Some(&state), Observation::Clean, &mut applied)?;
     }
     Ok(applied)
+}
+
+/// Why an alert is closed when its rule can never apply to its connection.
+pub const NO_LONGER_APPLIES: &str =
+    "the rule no longer applies to this connection (its service, business or environment)";
+
+/// Whether `rule` can never apply to the connection `event` is from any
+/// more: a matcher on its service, business, id or environment says no (a
+/// reload narrowed the rule, or the connection moved to sandbox). Its
+/// alert would otherwise wait for ever for a clean sync.
+pub fn no_longer_applies(rule: &Rule, event: &Event, environment: Environment) -> bool {
+    rule.absence.is_none() && rule.when.verdict(&Context { event, environment }) == Verdict::Never
 }
 
 /// An event that names no connection (`login`, ...) is a notice of its

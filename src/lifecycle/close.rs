@@ -12,8 +12,8 @@ use crate::event::Event;
 use crate::render::{Facts, Notice};
 use crate::rules::{Condition, Environment, Rule, Severity};
 
-use super::apply::{Applied, Notification, Transition};
-use super::effects::render_for;
+use super::apply::{Applied, NO_LONGER_APPLIES, Notification, Transition, no_longer_applies};
+use super::effects::{recipients, render_for};
 use super::transition::{AlertState, Effect, Phase};
 
 /// Which pending and firing alerts a store closes, and why.
@@ -75,6 +75,9 @@ fn unresolvable(
     let Some(rule) = config.rules.iter().find(|r| r.name == key.rule) else {
         return Some(format!("rule `{}` was removed from rules.yaml", key.rule));
     };
+    if connection.is_some_and(|k| no_longer_applies(rule, &k.as_event(), k.environment)) {
+        return Some(NO_LONGER_APPLIES.to_owned());
+    }
     let limit = rule.absence?;
     let Some(connection) = connection else {
         return Some("its connection is no longer known".to_owned());
@@ -115,10 +118,7 @@ pub fn close(
     let rule = rule.unwrap_or_else(|| removed(&key.rule));
     let told = state.phase == Phase::Firing && rule.send_resolved;
     let channels: Vec<String> = match told {
-        true => (state.notified.iter())
-            .filter(|c| config.channels.contains_key(*c))
-            .cloned()
-            .collect(),
+        true => recipients(Effect::Resolved, &rule, Some(state), config),
         false => Vec::new(),
     };
     let mut applied = Applied::default();

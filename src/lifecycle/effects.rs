@@ -84,16 +84,27 @@ pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
 }
 
 /// Who is told: the rule's channels when it fires or repeats; the ones
-/// that were told it fired when it resolves (and still exist).
+/// that were told it fired when it resolves (and still exist). When none
+/// of those exists any more (a reload renamed the channel), the rule's
+/// channels now: a renamed channel must not be left with a CRITICAL as its
+/// last word.
 pub(super) fn recipients(effect: Effect, rule: &Rule, state: Option<&AlertState>, config: &Config) -> Vec<String> {
-    let names: Vec<String> = match effect {
-        Effect::Firing | Effect::StillFailing => rule.notify.clone(),
-        Effect::Resolved => state.map(|s| s.notified.clone()).unwrap_or_default(),
+    let existing = |names: &[String]| -> Vec<String> {
+        (names.iter())
+            .filter(|name| config.channels.contains_key(*name))
+            .cloned()
+            .collect()
     };
-    names
-        .into_iter()
-        .filter(|name| config.channels.contains_key(name))
-        .collect()
+    match effect {
+        Effect::Firing | Effect::StillFailing => existing(&rule.notify),
+        Effect::Resolved => {
+            let told = state.map(|s| s.notified.as_slice()).unwrap_or_default();
+            match existing(told) {
+                none if none.is_empty() && !told.is_empty() => existing(&rule.notify),
+                some => some,
+            }
+        }
+    }
 }
 
 pub(super) fn facts(

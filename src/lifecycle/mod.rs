@@ -12,7 +12,8 @@ mod told;
 mod transition;
 
 pub use apply::{
-    AlertInput, AlertStates, Applied, Matched, NewDelivery, Notification, Transition, apply, apply_absence, matches_of, policy,
+    AlertInput, AlertStates, Applied, Matched, NewDelivery, Notification, Transition, apply, apply_absence, matches_of,
+    policy,
 };
 pub use close::{Closing, close};
 pub use remind::remind;

@@ -81,7 +81,12 @@ fn a_data_type_silence_mutes_only_alerts_about_that_data_type() {
     let input = sync(&[("bills", "success"), ("invoices", "failed")], t(1), &bills, &config);
     let applied = apply(&mut states, &input).unwrap();
     assert_eq!(told(&applied), [(Effect::Firing, 1)], "{:?}", applied.transitions);
-    // An alert about bills is muted.
+    // An alert about bills and invoices still speaks for invoices.
+    let mut states = States::default();
+    let input = sync(&[("bills", "failed"), ("invoices", "failed")], t(1), &bills, &config);
+    let applied = apply(&mut states, &input).unwrap();
+    assert_eq!(told(&applied), [(Effect::Firing, 1)], "{:?}", applied.transitions);
+    // An alert about bills alone is muted.
     let mut states = States::default();
     let input = sync(&[("bills", "failed"), ("invoices", "success")], t(1), &bills, &config);
     let applied = apply(&mut states, &input).unwrap();

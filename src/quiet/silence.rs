@@ -57,9 +57,15 @@ impl Matchers {
             None => true,
             Some(pattern) => value.is_some_and(|v| Pattern::new(pattern).matches(v)),
         };
+        // Every data type the alert is about must be silenced: an alert
+        // about bills and invoices still speaks for invoices under a
+        // `--data-type bills` silence.
         let data_type = match &self.data_type {
             None => true,
-            Some(pattern) => subject.data_types.iter().any(|t| Pattern::new(pattern).matches(t)),
+            Some(pattern) => {
+                let pattern = Pattern::new(pattern);
+                !subject.data_types.is_empty() && subject.data_types.iter().all(|t| pattern.matches(t))
+            }
         };
         one(&self.rule, Some(subject.rule))
             && one(&self.connection, subject.connection)

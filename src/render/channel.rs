@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use crate::config::ChannelKind;
 use super::Message;
+use crate::config::ChannelKind;
 
 use super::digest::{Item, render_digest_email, render_digest_slack};
 use super::email::{EmailMessage, render_email};

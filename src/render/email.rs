@@ -47,7 +47,8 @@ fn subject(facts: &Facts) -> String {
             facts.summary()
         ),
         Notice::Resolved { lasted, .. } => format!(
-            "[syncwatch] RESOLVED {}: {} after {}",
+            "[syncwatch] {} {}: {} after {}",
+            facts.notice.label(),
             facts.rule,
             facts.summary(),
             rounded(*lasted)
@@ -60,7 +61,7 @@ fn title(facts: &Facts) -> String {
     let title = match facts.notice {
         Notice::Firing => format!("{} {}", facts.severity_label(), facts.rule),
         Notice::StillFailing { .. } => format!("{} {} (STILL FAILING)", facts.severity_label(), facts.rule),
-        Notice::Resolved { .. } => format!("RESOLVED {}", facts.rule),
+        Notice::Resolved { .. } => format!("{} {}", facts.notice.label(), facts.rule),
     };
     bidi_escape(&title)
 }

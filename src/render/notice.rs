@@ -28,12 +28,15 @@ pub enum Notice {
 }
 
 impl Notice {
-    /// `FIRING`, `STILL FAILING` or `RESOLVED`: the one spelling that
-    /// titles, digests and templates use.
+    /// `FIRING`, `STILL FAILING`, `RESOLVED` or `CLOSED`: the one spelling
+    /// that titles, digests and templates use. An alert closed without a
+    /// clean sync (its rule removed, its connection forgotten) is CLOSED:
+    /// the problem may well go on, so it must not read as an all-clear.
     pub fn label(&self) -> &'static str {
         match self {
             Notice::Firing => "FIRING",
             Notice::StillFailing { .. } => "STILL FAILING",
+            Notice::Resolved { reason: Some(_), .. } => "CLOSED",
             Notice::Resolved { .. } => "RESOLVED",
         }
     }

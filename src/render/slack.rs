@@ -39,14 +39,16 @@ fn fallback(facts: &Facts) -> String {
     truncate(&slack_escape(&bidi_escape(&one_line(&text))), FALLBACK_MAX)
 }
 
-/// `CRITICAL rule`, `CRITICAL rule · still failing`, `✅ RESOLVED rule`: a
-/// resolution must not read like another alarm. Bidirectional controls
+/// `CRITICAL rule`, `CRITICAL rule · still failing`, `✅ RESOLVED rule`,
+/// `⏹ CLOSED rule`: a resolution must not read like another alarm, nor a
+/// closing like an all-clear. Bidirectional controls
 /// are shown escaped (`\u{202e}`): they must not reverse a title.
 fn title(facts: &Facts) -> String {
     let rule = bidi_escape(&one_line(&facts.rule));
     match facts.notice {
         Notice::Firing => format!("{} {rule}", facts.severity_label()),
         Notice::StillFailing { .. } => format!("{} {rule} · still failing", facts.severity_label()),
+        Notice::Resolved { reason: Some(_), .. } => format!("⏹ CLOSED {rule}"),
         Notice::Resolved { .. } => format!("✅ RESOLVED {rule}"),
     }
 }

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::*;
+use crate::render::Message;
 use crate::render::channel::{slack_message, templated_email};
 use crate::render::email::EmailMessage;
-use crate::render::Message;
 
 /// Slack mentions, HTML, mrkdwn, a Markdown link, and a line break that
 /// would forge a header or another line of the message.

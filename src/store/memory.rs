@@ -122,7 +122,7 @@ impl MemoryStore {
         }
         IngestOutcome::Accepted {
             notified: applied.notified().cloned().collect(),
-            transitions: applied.transitions.iter().map(|t| t.describe()).collect(),
+            transitions: applied.described(),
             suppressed: applied.quiet,
             channels,
             known: known.map(Box::new),

@@ -194,7 +194,7 @@ async fn a_rule_removed_by_a_reload_closes_its_alerts(backend: Backend) {
     .await;
     assert!(firing(&app).await.is_empty(), "the removed rule's alert is closed");
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
-    assert_eq!(slack.headers()[1], "✅ RESOLVED bills-failing");
+    assert_eq!(slack.headers()[1], "⏹ CLOSED bills-failing");
     let said = slack.delivered()[1].to_string();
     assert!(
         said.contains("rule `bills-failing` was removed from rules.yaml"),
@@ -335,4 +335,76 @@ async fn an_absence_notification_has_an_id_that_history_prints_and_explain_takes
         "{history}"
     );
     assert!(said.contains("FIRING stopped-syncing -> ops: delivered"), "{said}");
+}
+
+on_both_stores!(a_sync_in_which_everything_failed_does_not_bring_a_lost_connection_back);
+async fn a_sync_in_which_everything_failed_does_not_bring_a_lost_connection_back(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let rule = "  - name: connection-lost\n    when: { event: connectionStatus, connection_status: [disconnected] }\n";
+    let app = start(&backend, &slack, rule).await;
+    app.post_ok(clean("s1")).await;
+    // A disconnect that took effect a minute before the failing sync below
+    // arrived, delivered after it: still news.
+    let minute_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1)).to_string();
+    let all_failed = sync("f1", "fullSync", false, &[("bills", "failed"), ("invoices", "failed")]);
+    app.post_ok(all_failed).await;
+    app.post_ok(status("d1", "disconnected", &minute_ago)).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    // Expired credentials make every request fail: not a sign of life.
+    app.post_ok(sync(
+        "f2",
+        "fullSync",
+        false,
+        &[("bills", "failed"), ("invoices", "failed")],
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(firing(&app).await, ["connection-lost"]);
+    assert_eq!(slack.delivered().len(), 1, "{:?}", slack.headers());
+    let row = &app.status("?q=con-1").await["connections"]["rows"][0];
+    assert_eq!(row["status"], "disconnected", "{row}");
+    app.post_ok(sync(
+        "s2",
+        "fullSync",
+        false,
+        &[("bills", "success"), ("invoices", "failed")],
+    ))
+    .await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    assert_eq!(slack.headers()[1], "✅ RESOLVED connection-lost");
+}
+
+on_both_stores!(an_alert_whose_rule_no_longer_applies_to_its_connection_is_closed);
+async fn an_alert_whose_rule_no_longer_applies_to_its_connection_is_closed(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let app = start(&backend, &slack, BILLS_FAILING).await;
+    app.post_ok(failing("f1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    // Narrowed to xero: this quickbooks connection's alert would wait for
+    // ever for a clean sync the rule applies to.
+    let narrowed = "  - name: bills-failing\n    when: { service: xero, failed: { above: 0, data_types: [bills] } }\n";
+    app.reload(&yaml(&slack, narrowed)).await;
+    assert!(firing(&app).await.is_empty());
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    assert_eq!(slack.headers()[1], "⏹ CLOSED bills-failing");
+    assert!(
+        slack.delivered()[1]
+            .to_string()
+            .contains("no longer applies to this connection")
+    );
+}
+
+on_both_stores!(a_renamed_channel_still_hears_that_its_alert_is_over);
+async fn a_renamed_channel_still_hears_that_its_alert_is_over(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let app = start(&backend, &slack, BILLS_FAILING).await;
+    app.post_ok(failing("f1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    let renamed = yaml(&slack, BILLS_FAILING)
+        .replace("  ops:\n", "  ops-slack:\n")
+        .replace("notify: [ops]", "notify: [ops-slack]");
+    app.reload(&renamed).await;
+    app.post_ok(clean("c1")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
+    assert_eq!(slack.headers()[1], "✅ RESOLVED bills-failing");
 }

@@ -122,7 +122,7 @@ fn accept(
     let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
     let Ok(applied) = apply(states, alerts);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
-    let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
+    let transitions: Vec<String> = applied.described();
     let mut channels = Vec::new();
     let new_event = NewEvent {
         dedup_key: &ingest.dedup_key,

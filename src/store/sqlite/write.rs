@@ -26,7 +26,7 @@ pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite:
     let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
     let applied = apply(&mut SqlStates::new(tx), alerts)?;
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
-    let transitions: Vec<String> = applied.transitions.iter().map(|t| t.describe()).collect();
+    let transitions: Vec<String> = applied.described();
     // The event row is written once, with its verdicts.
     tx.prepare_cached(
         "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions, body_lz4)
