@@ -99,8 +99,11 @@ impl KnownConnection {
             _ if event.shows_connection_back() => Some("active".to_owned()),
             _ => None,
         };
+        // Only a `connectionStatus` can be stale: a sync or an `auth` is
+        // news as it arrives.
         let effective = status_time(event, at);
-        if let Some(status) = status.filter(|_| !known.is_stale(effective)) {
+        let stale = event.new_status.is_some() && known.is_stale(effective);
+        if let Some(status) = status.filter(|_| !stale) {
             let back = status == "active" && !known.is_expected_to_sync();
             if back {
                 known.expected_since = Some(at);
@@ -251,6 +254,19 @@ mod tests {
         assert!(retried.is_expected_to_sync(), "its absence clock keeps running");
         let newer = observe(Some(&active), &lost("2023-11-15T01:00:00Z"), 3);
         assert_eq!(newer.status.as_deref(), Some("disconnected"));
+    }
+
+    #[test]
+    fn a_sign_of_life_right_after_a_disconnect_brings_it_back() {
+        let lost = observe(Some(&observe(None, SYNC, 0)), LOST, 1);
+        let back = KnownConnection::observe(
+            Some(&lost),
+            &event(AUTH),
+            Environment::Production,
+            at(1) + Duration::from_secs(3),
+        )
+        .unwrap();
+        assert!(back.is_expected_to_sync(), "an auth is news as it arrives");
     }
 
     #[test]
