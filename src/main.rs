@@ -159,6 +159,25 @@ enum Command {
         #[arg(long)]
         channel: String,
     },
+    /// Copy the SQLite store (storage.path, or --db) into an empty
+    /// PostgreSQL database, with the daemon stopped: events, alerts,
+    /// connections, the queue, silences. Prints what it copied.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// The PostgreSQL URL to copy into (postgres://user:password@host/db);
+        /// never printed with its password. `ps` shows arguments: prefer
+        /// --to-file, or SYNCWATCH_MIGRATE_TO in the environment.
+        #[arg(long)]
+        to: Option<String>,
+        /// A file holding the URL, as storage.postgres_file does.
+        #[arg(long)]
+        to_file: Option<PathBuf>,
+        /// Copy even though the daemon's heartbeat is recent (it seems to
+        /// be running).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -259,18 +278,7 @@ fn main() -> ExitCode {
             action,
         } => with_database(&database, |path, config| match action {
             Some(ConnectionsAction::Forget { id }) => commands::forget_connection(path, &id, config, &mut out),
-            None => {
-                let absence: Vec<String> = config
-                    .map(|c| {
-                        c.rules
-                            .iter()
-                            .filter(|r| r.absence.is_some())
-                            .map(|r| r.name.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                commands::connections(path, state.as_deref(), &absence, &mut out)
-            }
+            None => commands::connections(path, state.as_deref(), config, &mut out),
         }),
         Command::Silence { database, action } => with_database(&database, |path, config| match action {
             SilenceAction::Add {
@@ -324,6 +332,21 @@ fn main() -> ExitCode {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(commands::send_test(loaded, &channel, &mut out))
         }),
+        Command::Migrate {
+            database,
+            to,
+            to_file,
+            force,
+        } => {
+            let args = commands::MigrateArgs {
+                db: database.db,
+                config: database.config.config,
+                to,
+                to_file,
+                force,
+            };
+            commands::migrate(&args, &mut out, &mut err)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use crate::absence::KnownConnection;
+use crate::absence::{Deadlines, KnownConnection};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::lifecycle::{AlertState, Phase};
@@ -16,15 +16,21 @@ use super::{Database, EXIT_FAILED, EXIT_OK};
 /// The states `--state` filters by.
 pub const STATES: [&str; 4] = ConnectionState::NAMES;
 
-/// `state`: one of [`STATES`]; `None` lists all. `absence_rules` names the
-/// absence rules, whose alerts make a connection `quiet` (when no other
-/// fires): the state is [`ConnectionState::of`], as on the status page.
+/// `state`: one of [`STATES`]; `None` lists all. With the rules file
+/// (`config`): its absence rules, whose alerts make a connection `quiet`
+/// (when no other fires; the state is [`ConnectionState::of`], as on the
+/// status page), and each connection's next absence deadline.
 pub fn connections(
     database: &Database,
     state: Option<&str>,
-    absence_rules: &[String],
+    config: Option<&Config>,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
+    let absence_rules: Vec<String> = (config.map(|c| c.rules.as_slice()).unwrap_or_default().iter())
+        .filter(|r| r.absence.is_some())
+        .map(|r| r.name.clone())
+        .collect();
+    let absence_rules = absence_rules.as_slice();
     let read = database.connections();
     let (known, alerts) = match read {
         Ok(read) => read,
@@ -52,9 +58,21 @@ pub fn connections(
     writeln!(out, "CONNECTIONS ({})", rows.len())?;
     for (known, state) in rows {
         let alerts = firing.get(known.id.as_str()).map_or(&[][..], Vec::as_slice);
-        writeln!(out, "{}", line(known, state, alerts))?;
+        let mut text = line(known, state, alerts);
+        if let Some(deadline) = config.and_then(|config| next_deadline(config, known)) {
+            text.push_str(&format!("  next deadline {}", time(deadline)));
+        }
+        writeln!(out, "{text}")?;
     }
     Ok(EXIT_OK)
+}
+
+/// When the first absence rule watching `known` would fire if it does not
+/// sync, from its last sync (a downtime since may start its clock again).
+fn next_deadline(config: &Config, known: &KnownConnection) -> Option<std::time::SystemTime> {
+    let mut deadlines = Deadlines::default();
+    deadlines.plan(config, known, None);
+    deadlines.next()
 }
 
 fn line(known: &KnownConnection, state: &str, firing: &[(&AlertKey, &AlertState)]) -> String {

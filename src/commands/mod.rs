@@ -8,6 +8,7 @@ mod database;
 mod describe;
 mod explain;
 mod history;
+mod migrate;
 mod replay;
 mod send_test;
 mod serve;
@@ -21,6 +22,7 @@ pub use connections::{STATES as CONNECTION_STATES, connections, forget as forget
 pub use database::Database;
 pub use explain::explain;
 pub use history::history;
+pub use migrate::{MigrateArgs, migrate};
 pub use replay::replay;
 pub use send_test::send_test;
 pub use serve::serve;

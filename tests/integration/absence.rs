@@ -73,7 +73,10 @@ async fn a_connection_that_stops_syncing_fires_then_a_sync_resolves_it() {
         "{:?}",
         slack.texts()
     );
-    assert!(stdout(&listing("ok").await).contains("CON-1"));
+    let ok = stdout(&listing("ok").await);
+    assert!(ok.contains("CON-1"), "{ok}");
+    // Its next deadline: two seconds after the sync that brought it back.
+    assert!(ok.contains("  next deadline 20"), "{ok}");
 }
 
 #[tokio::test]

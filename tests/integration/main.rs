@@ -17,6 +17,7 @@ mod digest_keys;
 mod hardening;
 mod lifecycle;
 mod limits;
+mod migrate;
 mod operations;
 mod quiet;
 mod security;

@@ -6,6 +6,7 @@
 
 mod audit;
 mod batcher;
+pub mod import;
 mod locked;
 mod open;
 mod queue;

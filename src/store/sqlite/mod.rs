@@ -9,6 +9,7 @@ pub mod audit;
 mod body;
 pub mod connections;
 mod digest;
+pub mod export;
 mod open;
 mod read;
 pub mod schema;
