@@ -25,13 +25,27 @@ pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Resu
         let shutdown = shutdown_signal()?;
         warn_if_open(&config);
         // The admin commands must find this same database: say which.
-        let database = match in_memory {
-            true => "memory (lost at exit)".to_owned(),
-            false => super::database::Database::of(&config).to_string(),
+        // `--dry-run` keeps its state in memory too (see `App::build`).
+        let database = match (in_memory, dry_run) {
+            (true, _) => "memory (lost at exit)".to_owned(),
+            (false, true) => "memory (--dry-run: the database is not touched)".to_owned(),
+            (false, false) => super::database::Database::of(&config).to_string(),
         };
+        let (rules, channels, windows) = (config.rules.len(), config.channels.len(), config.maintenance.len());
+        let effective_dry_run = dry_run_mode(dry_run, &config);
         let app = App::build(config, settings).await?;
-        tracing::info!(addr = %app.addr(), config = %config_path.display(), database, dry_run, "syncwatch listening");
-        tokio::spawn(reload_on_hangup(hangup, app.state(), config_path.to_owned()));
+        tracing::info!(
+            addr = %app.addr(),
+            config = %config_path.display(),
+            database,
+            rules,
+            channels,
+            windows,
+            dry_run = effective_dry_run.is_some(),
+            dry_run_by = effective_dry_run,
+            "syncwatch listening"
+        );
+        tokio::spawn(reload_on_hangup(hangup, app.state(), config_path.to_owned(), dry_run));
         systemd::spawn_watchdog();
         systemd::ready();
         app.run(shutdown).await;
@@ -61,6 +75,17 @@ pub const MAX_WORKERS: usize = 4;
 /// Threads for blocking work (large payloads, SMTP name lookups) at most.
 pub const MAX_BLOCKING: usize = 8;
 
+/// Whether notifications are only logged, and what says so: the
+/// `--dry-run` flag or the file's `delivery.dry_run` (either is enough,
+/// as `deliver::senders` decides).
+fn dry_run_mode(flag: bool, config: &Config) -> Option<&'static str> {
+    match (flag, config.delivery.dry_run) {
+        (true, _) => Some("--dry-run"),
+        (false, true) => Some("delivery.dry_run"),
+        (false, false) => None,
+    }
+}
+
 /// Beyond loopback, without a signature or a token, anyone who can reach
 /// the port can post events.
 fn warn_if_open(config: &Config) {
@@ -88,23 +113,36 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
     })
 }
 
+/// Said at each reload: what a reload cannot change.
+const RELOAD_ENVIRONMENT: &str = "environment variables (${NAME} in rules.yaml) keep the values syncwatch started with: systemd does not pass a changed EnvironmentFile= to a running daemon, so restart to change them; `<key>_file` secrets, ca_file and templates were read again";
+
 /// Each SIGHUP re-reads and validates the file: a good one replaces the
 /// rules and channels at once, a broken one is logged and the running set
 /// stays.
-async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, state: Arc<AppState>, path: PathBuf) {
+async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, state: Arc<AppState>, path: PathBuf, flag: bool) {
     while hangup.recv().await.is_some() {
         systemd::reloading();
         let result = match load_file(&path) {
             Ok(config) => {
                 let rules = config.rules.len();
-                state.reload(config).await.map(|()| rules)
+                let mode = dry_run_mode(flag, &config);
+                state.reload(config).await.map(|()| (rules, mode))
             }
             Err(errors) => Err(errors.to_string()),
         };
         state.metrics.reload(result.is_ok());
         match result {
-            Ok(rules) => {
-                tracing::info!(config = %path.display(), rules, "configuration reloaded");
+            Ok((rules, mode)) => {
+                tracing::info!(
+                    config = %path.display(),
+                    rules,
+                    dry_run = mode.is_some(),
+                    "configuration reloaded"
+                );
+                // systemd reads EnvironmentFile= for each command it starts
+                // (ExecReload's `check` sees a new value) but never into the
+                // running process; `load_file` reads each `_file` again.
+                tracing::info!("{RELOAD_ENVIRONMENT}");
                 systemd::reloaded("serving");
             }
             Err(errors) => {

@@ -73,7 +73,7 @@ pub fn load_str(text: &str, file: &Path, env: EnvLookup<'_>) -> Result<Config, C
 
 fn load_with(mut reader: Reader<'_>, text: &str, file: &Path) -> Result<Config, ConfigErrors> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let root: Value = serde_yaml::from_str(text).map_err(|err| syntax_error(file, &err))?;
+    let root: Value = serde_yaml::from_str(text).map_err(|err| syntax_error(file, text, &err))?;
     let top = reader.fields(Some(&root), At::default(), TOP_LEVEL);
     let config = read_config(&mut reader, &top, file);
     if reader.errors.is_empty() {
@@ -85,21 +85,67 @@ fn load_with(mut reader: Reader<'_>, text: &str, file: &Path) -> Result<Config, 
     Err(ConfigErrors(errors))
 }
 
-fn syntax_error(file: &Path, err: &serde_yaml::Error) -> ConfigErrors {
-    let message = err.to_string();
+fn syntax_error(file: &Path, text: &str, err: &serde_yaml::Error) -> ConfigErrors {
+    let full = err.to_string();
     // serde_yaml appends "at line L column C"; the line goes in its own field.
-    let message = match message.find(" at line ") {
-        Some(cut) => message[..cut].to_owned(),
-        None => message,
+    let message = match full.find(" at line ") {
+        Some(cut) => &full[..cut],
+        None => &full,
+    };
+    let hint = syntax_hint(text, &full, err.location());
+    let message = match hint {
+        Some(hint) => format!("not valid YAML: {message}: {hint}"),
+        None => format!("not valid YAML: {message}"),
     };
     ConfigErrors(vec![ConfigError {
         file: file.to_owned(),
         line: err.location().map(|l| l.line()),
         rule: None,
         key: String::new(),
-        message: format!("not valid YAML: {message}"),
+        message,
         allowed: None,
     }])
+}
+
+/// What the usual causes of a YAML syntax error look like in rules.yaml,
+/// and what to write instead: the parser's own words name none of them.
+fn syntax_hint(text: &str, message: &str, location: Option<serde_yaml::Location>) -> Option<String> {
+    let location = location?;
+    let line = text.lines().nth(location.line().checked_sub(1)?).unwrap_or("");
+    if message.starts_with("unknown anchor") || message.contains("while scanning an alias") {
+        return Some(alias_hint(line, location.column()));
+    }
+    let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+    if indent.contains('\t') {
+        return Some(format!(
+            "line {} is indented with a tab: YAML indents with spaces only",
+            location.line()
+        ));
+    }
+    // In `[${A}]` the parser stops at the `{` of `${`, which opens a
+    // mapping inside the list (or inside `{...}`).
+    let before: Vec<char> = line.chars().take(location.column()).collect();
+    if message.contains("while parsing a flow") && before.ends_with(&['$', '{']) {
+        return Some(
+            "an unquoted `${...}` inside `[...]` or `{...}` is read as YAML syntax: quote the string, e.g. `[\"${A}\", \"${B}\"]`"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+/// `*books` unquoted is an alias to an anchor `&books`: the word the
+/// parser stopped at (from the `*` at or before `column`), quoted.
+fn alias_hint(line: &str, column: usize) -> String {
+    let before: String = line.chars().take(column).collect();
+    let word = match before.rfind('*') {
+        Some(star) => line[star..]
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+            .next()
+            .unwrap_or("*"),
+        None => "*",
+    };
+    format!("YAML reads a value starting with `*` as an alias: quote it, e.g. `'{word}'`")
 }
 
 fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config {

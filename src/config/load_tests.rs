@@ -493,3 +493,74 @@ fn storage_postgres_file_is_read_even_by_commands_that_skip_secrets() {
     let url = config.storage.postgres.as_ref().map(|url| url.expose().to_owned());
     assert_eq!(url.as_deref(), Some("postgres://sw:pw@db/syncwatch"));
 }
+
+#[test]
+fn an_unquoted_star_is_explained_as_an_alias_with_the_value_quoted() {
+    let found = errors("rules:\n  - name: a\n    when:\n      service: *books\n");
+    assert_eq!(
+        found,
+        [
+            "rules.yaml:4: not valid YAML: unknown anchor: YAML reads a value starting with `*` as an alias: quote it, e.g. `'*books'`"
+        ]
+    );
+    let found = errors("rules:\n  - name: a\n    when: { service: [quick*, *Statements] }\n");
+    assert!(found[0].starts_with("rules.yaml:3: "), "{found:?}");
+    assert!(found[0].ends_with("quote it, e.g. `'*Statements'`"), "{found:?}");
+    // A lone `*` is an alias without a name.
+    let found = errors("rules:\n  - name: a\n    when:\n      service: *\n");
+    assert!(found[0].starts_with("rules.yaml:4: not valid YAML: "), "{found:?}");
+    assert!(found[0].ends_with("quote it, e.g. `'*'`"), "{found:?}");
+}
+
+#[test]
+fn a_substitution_inside_a_flow_list_or_mapping_is_told_to_be_quoted() {
+    let hint = "an unquoted `${...}` inside `[...]` or `{...}` is read as YAML syntax: quote the string, e.g. `[\"${A}\", \"${B}\"]`";
+    let found = errors("security:\n  signing_secret: [${A}, ${B}]\n");
+    assert_eq!(
+        found,
+        [format!(
+            "rules.yaml:2: not valid YAML: did not find expected ',' or ']': {hint}"
+        )]
+    );
+    // On the line of the `${`, when the list spans lines.
+    let found = errors("defaults:\n  notify: [\n    ops,\n    ${CHAN},\n  ]\n");
+    assert!(found[0].starts_with("rules.yaml:4: "), "{found:?}");
+    assert!(found[0].ends_with(hint), "{found:?}");
+    let found = errors("channels:\n  ops:\n    slack: { webhook_url: ${SLACK_URL} }\n");
+    assert!(found[0].ends_with(hint), "{found:?}");
+    // Quoted, it loads.
+    assert!(load("channels:\n  ops:\n    slack: { webhook_url: \"${SLACK_URL}\" }\n").is_ok());
+}
+
+#[test]
+fn a_tab_in_the_indentation_is_named_with_its_line() {
+    for (text, line) in [
+        ("server:\n\tlisten: 127.0.0.1:9650\n", 2),
+        ("server:\n  listen: 127.0.0.1:9650\n\tpath: /x\n", 3),
+        ("rules:\n  - name: a\n    when:\n    \tservice: x\n", 4),
+    ] {
+        let found = errors(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(&format!("rules.yaml:{line}: not valid YAML: ")),
+            "{found:?}"
+        );
+        assert!(
+            found[0].ends_with(&format!(
+                ": line {line} is indented with a tab: YAML indents with spaces only"
+            )),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_syntax_error_without_a_known_cause_gets_no_hint() {
+    let found = errors("server:\n  listen: [unclosed\n");
+    assert_eq!(
+        found,
+        ["rules.yaml:3: not valid YAML: did not find expected ',' or ']'"]
+    );
+    // A tab after the value is only separation, not indentation.
+    assert!(load("server:\n  listen: 127.0.0.1:9650 \t# here\n").is_ok());
+}

@@ -1,6 +1,8 @@
 //! SMTP through lettre: a pooled async transport per channel, STARTTLS,
 //! implicit TLS or plain, and the server's answer classified by its code
-//! (4xx and connection trouble transient, 5xx permanent).
+//! (4xx and connection trouble transient, 5xx permanent). What the client
+//! itself refuses (the server lacks STARTTLS, offers no AUTH the channel
+//! can use) is the channel's configuration: permanent, with what to change.
 
 use std::time::Duration;
 
@@ -22,6 +24,9 @@ pub struct EmailSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
+    /// To word what to change when the server and the channel disagree.
+    tls: TlsMode,
+    port: u16,
 }
 
 impl EmailSender {
@@ -44,6 +49,8 @@ impl EmailSender {
             transport: builder.build(),
             from: channel.from.clone(),
             to: channel.to.clone(),
+            tls: channel.tls,
+            port: channel.port,
         })
     }
 
@@ -60,7 +67,7 @@ impl EmailSender {
                     response.message().collect::<Vec<_>>().join(" ")
                 ),
             },
-            Err(err) => classify(&err),
+            Err(err) => classify(&err, self.tls, self.port),
         }
     }
 
@@ -99,7 +106,15 @@ fn tls_parameters(channel: &EmailChannel) -> Result<TlsParameters, String> {
     builder.build().map_err(|err| format!("TLS setup for {host}: {err}"))
 }
 
-fn classify(err: &SmtpError) -> Outcome {
+fn classify(err: &SmtpError, tls: TlsMode, port: u16) -> Outcome {
+    if err.is_client() {
+        // lettre refused before sending: the same server and the same
+        // channel settings give the same refusal, so retrying for a day
+        // would only hide it.
+        return Outcome::Permanent {
+            reason: client_refusal(err, tls, port),
+        };
+    }
     let reason = describe(err);
     if err.is_permanent() {
         Outcome::Permanent { reason }
@@ -113,13 +128,47 @@ fn classify(err: &SmtpError) -> Outcome {
     }
 }
 
+/// lettre's words for a refusal of its own (without its "internal client
+/// error" prefix, which suggests a bug), and what to change in the channel.
+fn client_refusal(err: &SmtpError, tls: TlsMode, port: u16) -> String {
+    let said = match std::error::Error::source(err) {
+        Some(source) => one_line(&source.to_string()),
+        None => describe(err),
+    };
+    let fix = if said.starts_with("STARTTLS is not supported") {
+        Some(format!(
+            "port {port} offers no STARTTLS: use `tls: none` on a trusted network, or `tls: tls` if the server takes TLS from the first byte (usually port 465)"
+        ))
+    } else if said.starts_with("No compatible authentication mechanism") {
+        Some(match tls {
+            TlsMode::None => "the server offers no AUTH before encryption (most offer it only after STARTTLS): use `tls: starttls` (or `tls: tls` on port 465), or drop username/password if it needs no login".to_owned(),
+            TlsMode::StartTls | TlsMode::Tls => "the server offers neither AUTH PLAIN nor AUTH LOGIN: drop username/password if it needs no login, or enable one of them on the server".to_owned(),
+        })
+    } else {
+        None
+    };
+    match fix {
+        Some(fix) => format!("{said}: {fix}"),
+        None => format!("{said} (refused by syncwatch's SMTP client: fix the channel or the server)"),
+    }
+}
+
+/// lettre's error and its causes, each text once: lettre's own message
+/// already ends with its source's, and a cause may repeat its own source.
 fn describe(err: &SmtpError) -> String {
     let mut detail = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !detail.contains(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
         source = cause.source();
     }
-    detail.replace(['\r', '\n'], " ")
+    one_line(&detail)
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
 }

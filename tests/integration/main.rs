@@ -11,6 +11,7 @@ mod cli;
 mod conformance;
 mod crash;
 mod day_two;
+mod day_two_ops;
 mod delivery;
 mod digest;
 mod digest_keys;
