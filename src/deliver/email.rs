@@ -74,7 +74,11 @@ impl EmailSender {
     fn build(&self, message: &EmailMessage) -> Result<Message, String> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(message.subject.clone());
+            .subject(message.subject.clone())
+            .message_id(message.message_id.clone());
+        if let Some(firing) = &message.in_reply_to {
+            builder = builder.in_reply_to(firing.clone()).references(firing.clone());
+        }
         for to in &self.to {
             builder = builder.to(to.clone());
         }

@@ -9,7 +9,7 @@ use crate::absence::{KnownConnection, watches};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
-use crate::render::{Facts, Notice};
+use crate::render::{Facts, Notice, Thread};
 use crate::rules::{Condition, Environment, Rule, Severity};
 
 use super::apply::{Applied, NO_LONGER_APPLIES, Notification, Transition, no_longer_applies};
@@ -170,6 +170,10 @@ fn facts(
         clean_request: None,
         reason: Some(reason.to_owned()),
     };
+    facts.thread = Some(Thread {
+        key: key.to_string(),
+        since,
+    });
     facts
 }
 

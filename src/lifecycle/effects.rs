@@ -9,7 +9,7 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
 use crate::quiet::{Mutes, Subject};
-use crate::render::{Alert, Facts, Item, Notice, message_for};
+use crate::render::{Alert, Facts, Item, Notice, Thread, message_for};
 use crate::rules::{Environment, Evidence, Rule};
 
 use super::apply::NewDelivery;
@@ -159,6 +159,10 @@ pub(super) fn facts(
         }
     };
     facts.notice = notice;
+    facts.thread = Some(Thread {
+        key: observed.key.to_string(),
+        since: firing_since,
+    });
     facts
 }
 

@@ -105,6 +105,8 @@ mod tests {
             subject: "s".into(),
             text: "t".into(),
             html: "h".into(),
+            message_id: None,
+            in_reply_to: None,
         });
         assert!(matches!(*senders.for_message(&email), Sender::Email(_)));
     }

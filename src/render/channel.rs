@@ -13,6 +13,7 @@ use super::digest::{Item, render_digest_email, render_digest_slack};
 use super::email::{EmailMessage, render_email};
 use super::escape::{html_escape, truncate};
 use super::facts::Facts;
+use super::notice::Notice;
 use super::slack::render_slack;
 use super::template::{Context, Medium, Template};
 
@@ -55,13 +56,53 @@ type Render<'a> = dyn FnMut(&Template, Medium) -> Option<String> + 'a;
 fn message_with(kind: &ChannelKind, facts: &Facts, render: &mut Render<'_>) -> Message {
     match kind {
         ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), render, || render_slack(facts)),
-        ChannelKind::Email(email) => Message::Email(templated_email(
-            render_email(facts),
-            email.subject_template.as_ref(),
-            email.body_template.as_ref(),
-            render,
-        )),
+        ChannelKind::Email(email) => {
+            let message = templated_email(
+                render_email(facts),
+                email.subject_template.as_ref(),
+                email.body_template.as_ref(),
+                render,
+            );
+            Message::Email(threaded(message, email.from.email.domain(), facts))
+        }
     }
+}
+
+/// Gives an email its `Message-ID` at the `from` domain, and a STILL
+/// FAILING, RESOLVED or CLOSED the FIRING's as `In-Reply-To`. The FIRING's
+/// id is made from the alert episode alone (its key and when it started
+/// firing), so the messages that follow it can name it without storing it.
+fn threaded(mut message: EmailMessage, domain: &str, facts: &Facts) -> EmailMessage {
+    let Some(thread) = &facts.thread else {
+        message.message_id = Some(message_id(&[&fastrand::u64(..).to_string()], "digest", domain));
+        return message;
+    };
+    let since = (thread.since.duration_since(std::time::UNIX_EPOCH))
+        .map_or(0, |d| d.as_millis())
+        .to_string();
+    let firing = message_id(&[&thread.key, &since], "firing", domain);
+    if matches!(facts.notice, Notice::Firing) {
+        message.message_id = Some(firing);
+        return message;
+    }
+    let unique = fastrand::u64(..).to_string();
+    let label = facts.notice.label().to_lowercase().replace(' ', "-");
+    message.message_id = Some(message_id(&[&thread.key, &since, &unique], &label, domain));
+    message.in_reply_to = Some(firing);
+    message
+}
+
+/// `<syncwatch.firing.1f2e3d4c5b6a79880f1e2d3c@example.com>`: 96 bits of
+/// the SHA-256 of `parts`.
+fn message_id(parts: &[&str], kind: &str, domain: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let hex: String = hash.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("<syncwatch.{kind}.{hex}@{domain}>")
 }
 
 pub fn digest_for(kind: &ChannelKind, items: &[Item], max_items: usize, now: SystemTime) -> Message {

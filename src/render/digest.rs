@@ -224,6 +224,8 @@ pub fn render_digest_email(items: &[Item], max_items: usize) -> EmailMessage {
         subject,
         text,
         html: html_table(items, shown, more),
+        message_id: None,
+        in_reply_to: None,
     }
 }
 

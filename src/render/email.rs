@@ -18,6 +18,16 @@ pub struct EmailMessage {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// `Message-ID` (`<...@from-domain>`), fixed when the message is
+    /// queued, so each retry of it carries the same. Messages queued by an
+    /// older version have none: the SMTP client then makes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// A STILL FAILING, RESOLVED or CLOSED: the `Message-ID` of its
+    /// alert's FIRING, sent as `In-Reply-To` and `References`, so mail
+    /// clients show one conversation per alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
 }
 
 pub fn render_email(facts: &Facts) -> EmailMessage {
@@ -25,6 +35,8 @@ pub fn render_email(facts: &Facts) -> EmailMessage {
         subject: subject(facts),
         text: text_part(facts),
         html: html_part(facts),
+        message_id: None,
+        in_reply_to: None,
     }
 }
 

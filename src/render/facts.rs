@@ -58,6 +58,17 @@ pub struct Facts {
     pub last_sync: Option<String>,
     /// Firing, still failing, or resolved.
     pub notice: Notice,
+    /// The alert episode the message belongs to, when it is about one (a
+    /// digest is not): what email threads its messages by.
+    pub thread: Option<Thread>,
+}
+
+/// One alert episode: its key (`rule/connection[/data type]`) and when it
+/// started firing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    pub key: String,
+    pub since: SystemTime,
 }
 
 impl<'a> Alert<'a> {
@@ -103,6 +114,7 @@ impl Facts {
             status_message: event.message.clone(),
             last_sync: None,
             notice: Notice::Firing,
+            thread: None,
         }
     }
 

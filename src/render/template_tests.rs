@@ -170,6 +170,8 @@ fn email(template: &Template, context: &Context) -> EmailMessage {
         subject: "built-in".into(),
         text: "built-in".into(),
         html: "built-in".into(),
+        message_id: None,
+        in_reply_to: None,
     };
     let mut render = rendered(template, context);
     templated_email(built_in, Some(template), Some(template), &mut render)

@@ -182,3 +182,56 @@ async fn every_fixture_is_accepted_by_one_app_as_the_quick_start_shows() {
         );
     }
 }
+
+/// The value of the header `name` in a raw email (unfolded).
+fn header(mail: &crate::helpers::Mail, name: &str) -> Option<String> {
+    let text = mail.data.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    head.lines()
+        .find_map(|line| line.split_once(':').filter(|(key, _)| key.eq_ignore_ascii_case(name)))
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+#[tokio::test]
+async fn an_alerts_emails_are_one_thread() {
+    let smtp = crate::helpers::SmtpServer::start();
+    let app = spawn_app(&format!(
+        "channels:\n  mail:\n    email: {{ host: 127.0.0.1, port: {}, tls: none, from: \"syncwatch <alerts@example.com>\", to: [ops@example.com] }}\n    digest: off\ndefaults:\n  notify: [mail]\n  repeat_interval: 0s\nrules:\n  - name: bills-failing\n    when: {{ failed: {{ above: 0 }} }}\n",
+        smtp.addr.port()
+    ))
+    .await;
+    let sync = |id: &str, status: &str| {
+        format!(
+            r#"{{"data":{{"event":"data","connectionId":"CON-1","businessName":"Acme","serviceName":"xero","sandbox":false,"requests":[{{"request":"bills","status":"{status}"}}]}},"requestId":"{id}"}}"#
+        )
+    };
+    app.post_ok(sync("f1", "failed")).await;
+    assert!(eventually(WAIT, || smtp.accepted().len() == 1).await);
+    app.post_ok(sync("f2", "failed")).await;
+    assert!(eventually(WAIT, || smtp.accepted().len() == 2).await);
+    app.post_ok(sync("c1", "success")).await;
+    assert!(eventually(WAIT, || smtp.accepted().len() == 3).await);
+    let mails = smtp.accepted();
+    let ids: Vec<String> = mails
+        .iter()
+        .map(|m| header(m, "Message-ID").expect("a Message-ID"))
+        .collect();
+    for id in &ids {
+        assert!(id.starts_with("<syncwatch.") && id.ends_with("@example.com>"), "{id}");
+    }
+    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 3, "{ids:?}");
+    let firing = &ids[0];
+    assert_eq!(header(&mails[0], "In-Reply-To"), None);
+    for follow_up in &mails[1..] {
+        assert_eq!(header(follow_up, "In-Reply-To").as_ref(), Some(firing));
+        assert_eq!(header(follow_up, "References").as_ref(), Some(firing));
+    }
+    // Each subject keeps the FIRING's stable part: the tool, the rule, the business.
+    for mail in &mails {
+        let subject = header(mail, "Subject").unwrap();
+        assert!(
+            subject.contains("[syncwatch]") && subject.contains("bills-failing"),
+            "{subject}"
+        );
+    }
+}

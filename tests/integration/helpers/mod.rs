@@ -21,4 +21,4 @@ pub use daemon::{Daemon, free_port};
 pub use payloads::{BILLS, sync};
 pub use postgres::set_reachable;
 pub use slack::{SlackReply, SlackStandIn};
-pub use smtp::{SmtpServer, eventually};
+pub use smtp::{Mail, SmtpServer, eventually};
