@@ -15,6 +15,21 @@ use super::apply::{Applied, Notification, Transition, policy};
 use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
 use super::transition::{AlertState, Effect, Phase, repeat_due};
 
+/// Whether [`remind`] could have anything to do for `key` in `state` at
+/// `now`, judged without its connection or the silences: the sweep runs
+/// every few seconds over every active alert, and only these are worth
+/// reading the connection (and, on PostgreSQL, taking its lock) for.
+pub fn may_remind(config: &Config, (key, state): (&AlertKey, &AlertState), now: SystemTime) -> bool {
+    let Some(rule) = config.rules.iter().find(|r| r.name == key.rule) else {
+        return false;
+    };
+    let lost = rule.watches_connection();
+    let held = state.muted_by.is_some() || state.last_notified.is_none();
+    state.phase == Phase::Firing
+        && (lost || rule.absence.is_some())
+        && (held || (lost && repeat_due(state, &policy(rule), now)))
+}
+
 /// What is due for the firing alert `key` of a state rule at `now`: its
 /// new state and what to queue; `None` when nothing is.
 ///
@@ -30,19 +45,14 @@ pub fn remind(
     mutes: &Mutes,
     now: SystemTime,
 ) -> Option<(AlertState, Applied)> {
+    if !may_remind(config, (key, state), now) {
+        return None;
+    }
     let rule = config.rules.iter().find(|r| r.name == key.rule)?;
     let connection = connection?;
     let lost = rule.watches_connection();
-    if state.phase != Phase::Firing || !(lost || rule.absence.is_some()) {
-        return None;
-    }
     // Back, but not yet resolved by the event that says so: not a reminder.
     if lost && connection.is_expected_to_sync() {
-        return None;
-    }
-    let held = state.muted_by.is_some() || state.last_notified.is_none();
-    let repeat = lost && repeat_due(state, &policy(rule), now);
-    if !(held || repeat) {
         return None;
     }
     let effect = match state.last_notified {

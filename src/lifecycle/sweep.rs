@@ -12,7 +12,7 @@ use crate::quiet::Mutes;
 
 use super::apply::Applied;
 use super::close::{Closing, close};
-use super::remind::remind;
+use super::remind::{may_remind, remind};
 use super::transition::AlertState;
 
 #[derive(Debug, Clone)]
@@ -41,6 +41,15 @@ impl Sweep {
         match self {
             Sweep::Close(closing) => closing.connection(),
             Sweep::Remind(_) => None,
+        }
+    }
+
+    /// Whether the alert `key` in `state` is worth a look at all (see
+    /// [`may_remind`]): a closing looks at every alert it is about.
+    pub fn may_visit(&self, config: &Config, alert: (&AlertKey, &AlertState), now: SystemTime) -> bool {
+        match self {
+            Sweep::Close(_) => true,
+            Sweep::Remind(_) => may_remind(config, alert, now),
         }
     }
 

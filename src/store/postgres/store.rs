@@ -248,7 +248,10 @@ impl PgStore {
         sweep: Sweep,
         now: SystemTime,
     ) -> Result<AbsenceOutcome, StoreError> {
+        // Only the connections with an alert worth a look are locked: the
+        // reminder sweep runs every few seconds beside ingest.
         let mut connections: Vec<String> = (self.active_alerts().await?.into_iter())
+            .filter(|(key, state)| sweep.may_visit(&config, (key, state), now))
             .map(|(key, _)| key.connection)
             .filter(|c| sweep.only().is_none_or(|only| only == c))
             .collect();

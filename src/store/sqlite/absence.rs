@@ -138,6 +138,9 @@ fn record_event(
 pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -> rusqlite::Result<AbsenceOutcome> {
     let mut outcome = AbsenceOutcome::default();
     for (key, state) in alerts::active_of(tx, sweep.only())? {
+        if !sweep.may_visit(config, (&key, &state), now) {
+            continue;
+        }
         let known = connections::get(tx, &key.connection)?;
         let Some(swept) = sweep.visit(config, (&key, &state), known.as_ref(), now) else {
             continue;
