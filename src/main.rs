@@ -56,6 +56,28 @@ struct DatabaseArg {
     db: Option<PathBuf>,
 }
 
+/// `-o json`: one JSON document with stable field names, for scripts.
+#[derive(clap::Args)]
+struct OutputArg {
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+impl OutputArg {
+    fn format(&self) -> commands::Output {
+        match self.output {
+            OutputFormat::Text => commands::Output::Text,
+            OutputFormat::Json => commands::Output::Json,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon: receive webhooks and deliver notifications.
@@ -98,6 +120,8 @@ enum Command {
         /// At most this many of each.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// The pending and firing alerts, one line each (read-only; safe while
     /// the daemon runs).
@@ -107,6 +131,8 @@ enum Command {
         /// Only alerts in this state.
         #[arg(long, value_parser = ["pending", "firing"])]
         state: Option<String>,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// The known connections: last event, last sync, status, firing
     /// alerts; `connections forget ID` forgets one.
@@ -116,6 +142,8 @@ enum Command {
         /// Only connections in this state.
         #[arg(long, value_parser = commands::CONNECTION_STATES)]
         state: Option<String>,
+        #[command(flatten)]
+        output: OutputArg,
         #[command(subcommand)]
         action: Option<ConnectionsAction>,
     },
@@ -213,7 +241,10 @@ enum SilenceAction {
         comment: String,
     },
     /// The silences in force or to come.
-    List,
+    List {
+        #[command(flatten)]
+        output: OutputArg,
+    },
     /// End a silence now.
     Expire { id: String },
 }
@@ -260,6 +291,7 @@ fn main() -> ExitCode {
             rule,
             status,
             limit,
+            output,
         } => {
             let filter = HistoryFilter {
                 connection,
@@ -267,18 +299,25 @@ fn main() -> ExitCode {
                 status,
                 limit,
             };
-            with_database(&database, |path, _| commands::history(path, &filter, &mut out))
+            with_database(&database, |path, _| {
+                commands::history(path, &filter, output.format(), &mut out)
+            })
         }
-        Command::Alerts { database, state } => with_database(&database, |path, config| {
-            commands::alerts(path, state.as_deref(), config, &mut out)
+        Command::Alerts {
+            database,
+            state,
+            output,
+        } => with_database(&database, |path, config| {
+            commands::alerts(path, state.as_deref(), config, output.format(), &mut out)
         }),
         Command::Connections {
             database,
             state,
+            output,
             action,
         } => with_database(&database, |path, config| match action {
             Some(ConnectionsAction::Forget { id }) => commands::forget_connection(path, &id, config, &mut out),
-            None => commands::connections(path, state.as_deref(), config, &mut out),
+            None => commands::connections(path, state.as_deref(), config, output.format(), &mut out),
         }),
         Command::Silence { database, action } => with_database(&database, |path, config| match action {
             SilenceAction::Add {
@@ -315,7 +354,7 @@ fn main() -> ExitCode {
                 let rules: Option<Vec<String>> = config.map(|c| c.rules.iter().map(|r| r.name.clone()).collect());
                 commands::silence::add(path, request, rules.as_deref(), &mut out, &mut err)
             }
-            SilenceAction::List => commands::silence::list(path, &mut out),
+            SilenceAction::List { output } => commands::silence::list(path, output.format(), &mut out),
             SilenceAction::Expire { id } => commands::silence::expire(path, &id, &mut out, &mut err),
         }),
         Command::Explain { database, request_id } => with_database(&database, |path, config| {

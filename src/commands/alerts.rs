@@ -14,7 +14,7 @@ use crate::status::{AlertFacts, Cover, Quiet};
 use crate::store::sqlite::{open_read_only, silences};
 
 use super::history::time;
-use super::{Database, EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK, Output, json_time, print_json};
 
 type Read = (Vec<KnownConnection>, Vec<(AlertKey, AlertState)>, Vec<Silence>);
 
@@ -24,6 +24,7 @@ pub fn alerts(
     database: &Database,
     state: Option<&str>,
     config: Option<&Config>,
+    output: Output,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
     let now = SystemTime::now();
@@ -47,6 +48,16 @@ pub fn alerts(
         .filter(|(_, s)| state.is_none_or(|wanted| s.phase.as_str() == wanted))
         .collect();
     let firing = shown.iter().filter(|(_, s)| s.phase == Phase::Firing).count();
+    if output == Output::Json {
+        let rows: Vec<serde_json::Value> = (shown.iter())
+            .map(|(key, alert)| {
+                let connection = known.get(key.connection.as_str()).copied();
+                json_row(key, alert, &quiet.cover(&facts(key, alert, connection)))
+            })
+            .collect();
+        let document = serde_json::json!({ "firing": firing, "pending": shown.len() - firing, "alerts": rows });
+        return print_json(out, &document);
+    }
     writeln!(out, "ALERTS ({} firing, {} pending)", firing, shown.len() - firing)?;
     for (key, alert) in shown {
         let connection = known.get(key.connection.as_str()).copied();
@@ -77,6 +88,25 @@ fn facts<'a>(key: &'a AlertKey, alert: &'a AlertState, connection: Option<&'a Kn
         last_event: connection.and_then(|c| c.last_event_name.as_deref()),
         muted_by: alert.muted_by.as_deref(),
     }
+}
+
+/// One alert in `-o json`.
+fn json_row(key: &AlertKey, alert: &AlertState, cover: &Cover) -> serde_json::Value {
+    let muted_by = match cover {
+        Cover::By(by) | Cover::Unchecked(by) => Some(by.clone()),
+        Cover::Not { .. } => None,
+    };
+    serde_json::json!({
+        "state": alert.phase.as_str(),
+        "rule": key.rule,
+        "connection": key.connection,
+        "data_type": key.data_type,
+        "since": json_time(alert.firing_since.unwrap_or(alert.since)),
+        "failing_syncs": alert.matches,
+        "last_notified": alert.last_notified.map(json_time),
+        "notified": alert.notified,
+        "muted_by": muted_by,
+    })
 }
 
 /// `firing   rule  CON-1 (bills)  since 2026-11-27T10:00:00Z  3 failing syncs  last notified ...`

@@ -11,7 +11,7 @@ use crate::lifecycle::{AlertState, Phase};
 use crate::status::ConnectionState;
 
 use super::history::time;
-use super::{Database, EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK, Output, json_time, print_json};
 
 /// The states `--state` filters by.
 pub const STATES: [&str; 4] = ConnectionState::NAMES;
@@ -24,6 +24,7 @@ pub fn connections(
     database: &Database,
     state: Option<&str>,
     config: Option<&Config>,
+    output: Output,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
     let absence_rules: Vec<String> = (config.map(|c| c.rules.as_slice()).unwrap_or_default().iter())
@@ -55,6 +56,16 @@ pub fn connections(
         })
         .filter(|(_, s)| state.is_none_or(|wanted| *s == wanted))
         .collect();
+    if output == Output::Json {
+        let rows: Vec<serde_json::Value> = (rows.iter())
+            .map(|(known, state)| {
+                let alerts = firing.get(known.id.as_str()).map_or(&[][..], Vec::as_slice);
+                let deadline = config.and_then(|config| next_deadline(config, known));
+                json_row(known, state, alerts, deadline)
+            })
+            .collect();
+        return print_json(out, &serde_json::json!({ "connections": rows }));
+    }
     writeln!(out, "CONNECTIONS ({})", rows.len())?;
     for (known, state) in rows {
         let alerts = firing.get(known.id.as_str()).map_or(&[][..], Vec::as_slice);
@@ -73,6 +84,29 @@ fn next_deadline(config: &Config, known: &KnownConnection) -> Option<std::time::
     let mut deadlines = Deadlines::default();
     deadlines.plan(config, known, None);
     deadlines.next()
+}
+
+/// One connection in `-o json`.
+fn json_row(
+    known: &KnownConnection,
+    state: &str,
+    firing: &[(&AlertKey, &AlertState)],
+    next_deadline: Option<std::time::SystemTime>,
+) -> serde_json::Value {
+    let firing: Vec<String> = firing.iter().map(|(key, _)| key.to_string()).collect();
+    serde_json::json!({
+        "id": known.id,
+        "state": state,
+        "business": known.business,
+        "service": known.service,
+        "environment": known.environment.as_str(),
+        "status": known.status,
+        "last_event": json_time(known.last_event),
+        "last_event_name": known.last_event_name,
+        "last_sync": known.last_sync.map(json_time),
+        "firing": firing,
+        "next_deadline": next_deadline.map(json_time),
+    })
 }
 
 fn line(known: &KnownConnection, state: &str, firing: &[(&AlertKey, &AlertState)]) -> String {

@@ -5,9 +5,14 @@ use std::time::SystemTime;
 
 use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow};
 
-use super::{Database, EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK, Output, json_time, print_json};
 
-pub fn history(database: &Database, filter: &HistoryFilter, out: &mut dyn Write) -> std::io::Result<u8> {
+pub fn history(
+    database: &Database,
+    filter: &HistoryFilter,
+    output: Output,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
     let rows = database.history(filter);
     let (events, notifications) = match rows {
         Ok(rows) => rows,
@@ -16,6 +21,14 @@ pub fn history(database: &Database, filter: &HistoryFilter, out: &mut dyn Write)
             return Ok(EXIT_FAILED);
         }
     };
+    if output == Output::Json {
+        let events: Vec<serde_json::Value> = events.iter().map(json_event).collect();
+        let notifications: Vec<serde_json::Value> = notifications.iter().map(json_notification).collect();
+        return print_json(
+            out,
+            &serde_json::json!({ "events": events, "notifications": notifications }),
+        );
+    }
     if filter.status.is_none() {
         writeln!(out, "EVENTS, newest first ({})", events.len())?;
         for event in &events {
@@ -28,6 +41,35 @@ pub fn history(database: &Database, filter: &HistoryFilter, out: &mut dyn Write)
         write_notification(notification, out)?;
     }
     Ok(EXIT_OK)
+}
+
+fn json_event(event: &EventRow) -> serde_json::Value {
+    serde_json::json!({
+        "received_at": json_time(event.received_at),
+        "request_id": event.request_id,
+        "event": event.event,
+        "connection": event.connection,
+        "environment": event.environment,
+        "notified": event.fired,
+        "kept_quiet": event.suppressed,
+        "transitions": event.transitions,
+    })
+}
+
+fn json_notification(n: &NotificationRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": n.id,
+        "created_at": json_time(n.created_at),
+        "kind": n.kind,
+        "status": n.status,
+        "rule": n.rule,
+        "channel": n.channel,
+        "connection": n.connection,
+        "request_id": n.request_id,
+        "attempts": n.attempts,
+        "last_error": n.last_error,
+        "digest_id": n.digest_id,
+    })
 }
 
 pub fn time(at: SystemTime) -> String {

@@ -29,6 +29,26 @@ pub use serve::serve;
 pub use sign::sign;
 pub use test::test_payloads;
 
+/// How the listing commands print: lines for a person, or one JSON
+/// document with stable field names for a script (`-o json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `value` as one JSON document on its own line.
+fn print_json(out: &mut dyn std::io::Write, value: &serde_json::Value) -> std::io::Result<u8> {
+    writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default())?;
+    Ok(EXIT_OK)
+}
+
+/// A time as the JSON documents give it: RFC 3339, UTC, to the second.
+fn json_time(at: std::time::SystemTime) -> serde_json::Value {
+    serde_json::Value::String(humantime::format_rfc3339_seconds(at).to_string())
+}
+
 /// Exit codes shared by every subcommand.
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;

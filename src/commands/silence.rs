@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::quiet::{Matchers, Silence, new_id};
 
 use super::history::time;
-use super::{Database, EXIT_FAILED, EXIT_OK};
+use super::{Database, EXIT_FAILED, EXIT_OK, Output, json_time, print_json};
 
 /// How long a silence lasts: `--for D` or `--until TIME`.
 #[derive(Debug, Clone)]
@@ -94,7 +94,7 @@ pub fn add(
     }
 }
 
-pub fn list(database: &Database, out: &mut dyn Write) -> std::io::Result<u8> {
+pub fn list(database: &Database, output: Output, out: &mut dyn Write) -> std::io::Result<u8> {
     let now = SystemTime::now();
     let found = database.silences(now);
     let current = match found {
@@ -104,6 +104,21 @@ pub fn list(database: &Database, out: &mut dyn Write) -> std::io::Result<u8> {
             return Ok(EXIT_FAILED);
         }
     };
+    if output == Output::Json {
+        let rows: Vec<serde_json::Value> = (current.iter())
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id,
+                    "state": if s.is_active(now) { "active" } else { "pending" },
+                    "matchers": s.matchers,
+                    "starts_at": json_time(s.starts_at),
+                    "ends_at": json_time(s.ends_at),
+                    "comment": s.comment,
+                })
+            })
+            .collect();
+        return print_json(out, &serde_json::json!({ "silences": rows }));
+    }
     writeln!(out, "SILENCES ({})", current.len())?;
     for silence in current {
         let (state, from) = match silence.is_active(now) {

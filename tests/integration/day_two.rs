@@ -153,3 +153,56 @@ async fn a_silence_can_be_planned_and_a_rule_that_does_not_exist_is_warned_about
     assert!(line.contains("pending") && line.contains("from "), "{line}");
     drop(app);
 }
+
+#[tokio::test]
+async fn the_listings_speak_json_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = RulesFile::new(&shipped_like(dir.path()));
+    let config = rules.path.to_str().unwrap();
+    let yaml = "rules:\n  - name: bills-failing\n    when: { failed: { above: 0 } }\n";
+    let app = spawn_app_in(dir, yaml, crate::helpers::fast_settings()).await;
+    let failing = r#"{"data":{"event":"data","connectionId":"CON-1","businessName":"Acme","serviceName":"xero","sandbox":false,"requests":[{"request":"bills","status":"failed"}]},"requestId":"j1"}"#;
+    app.post_ok(failing).await;
+    let added = run(&[
+        "silence",
+        "add",
+        "--service",
+        "xero",
+        "--for",
+        "1h",
+        "--comment",
+        "x",
+        "--config",
+        config,
+    ])
+    .await;
+    let id = stdout(&added).trim().to_owned();
+    let json = |args: &'static [&'static str]| {
+        let config = config.to_owned();
+        async move {
+            let mut all = args.to_vec();
+            all.extend(["-o", "json", "--config", &config]);
+            let output = run(&all).await;
+            assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+            serde_json::from_str::<serde_json::Value>(&stdout(&output))
+                .unwrap_or_else(|err| panic!("{args:?}: {err}: {}", stdout(&output)))
+        }
+    };
+    let alerts = json(&["alerts"]).await;
+    assert_eq!(alerts["firing"], 1, "{alerts}");
+    assert_eq!(alerts["alerts"][0]["rule"], "bills-failing");
+    assert_eq!(alerts["alerts"][0]["connection"], "CON-1");
+    assert_eq!(alerts["alerts"][0]["muted_by"], format!("silence {id}"));
+    let connections = json(&["connections"]).await;
+    assert_eq!(connections["connections"][0]["id"], "CON-1", "{connections}");
+    assert_eq!(connections["connections"][0]["state"], "failing");
+    assert_eq!(connections["connections"][0]["firing"][0], "bills-failing/CON-1");
+    let history = json(&["history"]).await;
+    assert_eq!(history["events"][0]["request_id"], "j1", "{history}");
+    let moved = history["events"][0]["transitions"][0].as_str().unwrap_or_default();
+    assert!(moved.starts_with("bills-failing/CON-1: new → firing"), "{history}");
+    let silences = json(&["silence", "list"]).await;
+    assert_eq!(silences["silences"][0]["id"], id, "{silences}");
+    assert_eq!(silences["silences"][0]["matchers"]["service"], "xero");
+    assert_eq!(silences["silences"][0]["state"], "active");
+}
