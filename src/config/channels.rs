@@ -184,7 +184,7 @@ fn read_template(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str, medium
         return Some(None);
     };
     let path = reader.string(value, &at)?;
-    match Template::load(std::path::Path::new(&path), medium) {
+    match Template::load(&reader.resolve(&path), medium) {
         Ok(template) => Some(Some(template)),
         Err(error) => {
             reader.error(&at, format!("template {error}"), None);
@@ -233,17 +233,18 @@ fn read_credentials(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<Opti
 /// Reads and checks a PEM file of CA certificates at load time.
 fn read_ca_file(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<Vec<u8>> {
     let path = reader.string(value, at)?;
+    let path = reader.resolve(&path);
     let pem = match std::fs::read(&path) {
         Ok(pem) => pem,
         Err(err) => {
-            reader.error(at, format!("cannot read `{path}`: {err}"), None);
+            reader.error(at, format!("cannot read `{}`: {err}", path.display()), None);
             return None;
         }
     };
     if count_certificates(&pem) == 0 {
         reader.error(
             at,
-            format!("`{path}` holds no PEM certificate"),
+            format!("`{}` holds no PEM certificate", path.display()),
             Some("a PEM file of CA certificates"),
         );
         return None;

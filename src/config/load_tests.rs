@@ -564,3 +564,21 @@ fn a_syntax_error_without_a_known_cause_gets_no_hint() {
     // A tab after the value is only separation, not indentation.
     assert!(load("server:\n  listen: 127.0.0.1:9650 \t# here\n").is_ok());
 }
+
+#[test]
+fn relative_paths_are_relative_to_the_rules_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hook"), "https://hooks.slack.com/services/T0/B0/x\n").unwrap();
+    std::fs::write(dir.path().join("slack.j2"), "{{ rule }} fired").unwrap();
+    let rules = dir.path().join("rules.yaml");
+    let text = "channels:\n  ops:\n    slack: { webhook_url_file: hook, template: slack.j2 }\n  mail:\n    email: { host: smtp.example.com, from: a@example.com, to: b@example.com, ca_file: certs/ca.pem }\nrules: []\n";
+    std::fs::write(&rules, text).unwrap();
+    // Not from the working directory: from the folder of rules.yaml.
+    let errors = load_file(&rules).unwrap_err().to_string();
+    let ca = dir.path().join("certs/ca.pem");
+    assert!(errors.contains(&format!("cannot read `{}`", ca.display())), "{errors}");
+    assert!(!errors.contains("hook") && !errors.contains("slack.j2"), "{errors}");
+    std::fs::write(&rules, text.replace(", ca_file: certs/ca.pem", "")).unwrap();
+    let config = load_file(&rules).unwrap();
+    assert!(config.channels.contains_key("ops"));
+}

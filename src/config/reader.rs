@@ -239,13 +239,25 @@ impl<'a> Reader<'a> {
     }
 
     fn read_secret_file(&mut self, path: &str, at: &At) -> Option<String> {
-        match std::fs::read_to_string(path) {
+        let path = self.resolve(path);
+        match std::fs::read_to_string(&path) {
             // Files written by `echo` end in a newline that is not part of the secret.
             Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned()),
             Err(err) => {
-                self.error(at, format!("cannot read `{path}`: {err}"), None);
+                self.error(at, format!("cannot read `{}`: {err}", path.display()), None);
                 None
             }
+        }
+    }
+
+    /// A path from the file, relative to the rules file's folder when it is
+    /// relative: under systemd the working directory is `/`, and a path that
+    /// worked from the shell in `/etc/syncwatch` must not break there.
+    pub fn resolve(&self, path: &str) -> std::path::PathBuf {
+        let path = std::path::Path::new(path);
+        match self.file.parent().filter(|_| path.is_relative()) {
+            Some(folder) => folder.join(path),
+            None => path.to_owned(),
         }
     }
 
