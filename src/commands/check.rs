@@ -26,6 +26,10 @@ pub fn check(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io::
                 channels.len(),
                 channels.join(", ")
             )?;
+            // What is valid but can never work as meant: said, exit 0.
+            for warning in super::lint::warnings(&config) {
+                writeln!(out, "{warning}")?;
+            }
             Ok(EXIT_OK)
         }
         Err(errors) => {

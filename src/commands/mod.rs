@@ -8,6 +8,7 @@ mod database;
 mod describe;
 mod explain;
 mod history;
+mod lint;
 mod migrate;
 mod replay;
 mod send_test;

@@ -163,3 +163,18 @@ fn check_under_journald_gives_each_error_line_the_err_priority() {
         assert!(line.starts_with("<3>"), "{err}");
     }
 }
+
+#[test]
+fn check_warns_about_what_can_never_match_and_still_exits_0() {
+    let rules = RulesFile::new(
+        "rules:\n  - name: r\n    notify: []\n    when: { service: Quickbooks, failed: { above: 0 } }\n",
+    );
+    let output = syncwatch(&["check", "--config", rules.path.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = stdout(&output);
+    assert!(said.contains("warning: rule \"r\": notifies no channel"), "{said}");
+    assert!(
+        said.contains("warning: rule \"r\": service `Quickbooks` never matches: Railz sends `quickbooks`"),
+        "{said}"
+    );
+}
