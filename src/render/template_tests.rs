@@ -337,3 +337,33 @@ fn a_template_that_renders_nothing_is_a_failure_that_names_the_file() {
     let error = template.outcome(&samples()[0], Medium::Slack).unwrap_err();
     assert_eq!(error, "/t/empty.j2: rendered nothing");
 }
+
+/// The README's Slack template, as a reader copies it.
+fn readme_template() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("{# /etc/syncwatch/slack.j2 #}")
+        .expect("the README shows slack.j2");
+    let end = start + readme[start..].find("\n```").unwrap();
+    readme[start..end].to_owned()
+}
+
+#[test]
+fn the_readmes_template_reads_well_for_every_kind_of_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slack.j2");
+    std::fs::write(&path, readme_template()).unwrap();
+    let template = Template::load(&path, Medium::Slack).expect("the README's template is valid");
+    for sample in crate::render::template_samples::samples() {
+        let text = template.try_render(&sample, Medium::Slack).unwrap();
+        assert!(
+            !text.contains("None") && !text.contains("none"),
+            "{}: {text}",
+            sample.kind
+        );
+        if sample.kind != "digest" {
+            let connection = sample.connection.as_deref().unwrap_or_default();
+            assert!(text.contains(connection), "{}: no connection in {text}", sample.kind);
+        }
+    }
+}
