@@ -7,9 +7,8 @@ use std::time::SystemTime;
 use crate::config::{ChannelKind, Config};
 use crate::deliver::{EmailSender, Outcome, Sender, SlackSender, install_crypto_provider};
 use crate::event::Event;
-use crate::render::{Alert, Facts, render_email, render_slack};
+use crate::render::{Alert, Facts, message_for};
 use crate::rules::{Condition, Environment, Evidence, Rule, Severity};
-use crate::store::Message;
 
 use super::{EXIT_FAILED, EXIT_OK};
 
@@ -20,19 +19,13 @@ pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> s
         return Ok(EXIT_FAILED);
     };
     install_crypto_provider();
-    let facts = test_facts();
+    // As the channel would word a real alert: its template applied, if it
+    // has one (the built-in message when the template fails, as the daemon
+    // does).
+    let message = message_for(&found.kind, &test_facts());
     let built = match &found.kind {
-        ChannelKind::Slack(slack) => SlackSender::new(slack).map(|s| {
-            (
-                Sender::Slack(s),
-                Message::Slack {
-                    payload: render_slack(&facts),
-                },
-            )
-        }),
-        ChannelKind::Email(email) => {
-            EmailSender::new(email).map(|s| (Sender::Email(s), Message::Email(render_email(&facts))))
-        }
+        ChannelKind::Slack(slack) => SlackSender::new(slack).map(|s| (Sender::Slack(s), message)),
+        ChannelKind::Email(email) => EmailSender::new(email).map(|s| (Sender::Email(s), message)),
     };
     let (sender, message) = match built {
         Ok(built) => built,

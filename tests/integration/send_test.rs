@@ -161,3 +161,19 @@ async fn serve_runs_the_example_flow_and_stops_on_sigterm() {
         "the webhook URL is a secret: {log}"
     );
 }
+
+#[tokio::test]
+async fn send_test_renders_the_channels_template() {
+    let slack = SlackStandIn::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("slack.j2"), "our own words: {{ state }} {{ rule }}").unwrap();
+    let rules = RulesFile::new(&format!(
+        "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\", template: {} }}\n",
+        slack.url(),
+        dir.path().join("slack.j2").display()
+    ));
+    let output = syncwatch_async(args(&rules, "ops")).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = slack.texts()[0].clone();
+    assert!(text.starts_with("our own words: FIRING "), "{text}");
+}
