@@ -247,16 +247,17 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         let Some(rule) = input.config.rules.iter().find(|r| r.name == key.rule) else {
             continue;
         };
-        if input.event.is_sync() && no_longer_applies(rule, &input.event, input.environment) {
-            let about = KnownConnection::observe(None, &input.event, input.environment, cx.now);
-            let (next, closed) = close(&input.config, &key, &state, about.as_ref(), cx.now, NO_LONGER_APPLIES);
-            states.put(&key, &next)?;
-            applied.notifications.extend(closed.notifications);
-            applied.transitions.extend(closed.transitions);
-            continue;
-        }
-        if !is_clean(rule, &key, &input.event, input.environment) {
-            continue;
+        match seen(rule, &key, &input.event, input.environment) {
+            Seen::Nothing => continue,
+            Seen::NoLongerApplies => {
+                let about = KnownConnection::observe(None, &input.event, input.environment, cx.now);
+                let (next, closed) = close(&input.config, &key, &state, about.as_ref(), cx.now, NO_LONGER_APPLIES);
+                states.put(&key, &next)?;
+                applied.notifications.extend(closed.notifications);
+                applied.transitions.extend(closed.transitions);
+                continue;
+            }
+            Seen::Clean => {}
         }
         let observed = Observed {
             rule,
@@ -334,27 +335,47 @@ pub fn apply_absence<S: AlertStates>(
     Ok((applied, after))
 }
 
-/// Whether `event` shows `rule`'s alert `key` clean. A connection-lost
-/// alert is over when the connection is back; an absence alert when the
-/// connection syncs; any other on a sync of its connection (and data type)
-/// that the rule applies to and on which it does not fire (see
+/// What one event says of an active alert that it did not match.
+enum Seen {
+    /// The problem is not there (see [`seen`]).
+    Clean,
+    /// Nothing: not a sync of it, or out of the rule's scope.
+    Nothing,
+    /// The rule can never apply to this connection any more (see
+    /// [`no_longer_applies`]).
+    NoLongerApplies,
+}
+
+/// What `event` says of `rule`'s alert `key`. A connection-lost alert is
+/// over when the connection is back; an absence alert when the connection
+/// syncs; any other on a sync of its connection (and data type) that the
+/// rule applies to and on which it does not fire (see
 /// [`crate::rules::Condition::is_clean`]). A full sync speaks for the
-/// per-type alerts of the data types it carries, as if each had arrived
-/// as its own `dataPerType` event.
-fn is_clean(rule: &Rule, key: &AlertKey, event: &Event, environment: Environment) -> bool {
+/// per-type alerts of the data types it carries, as if each had arrived as
+/// its own `dataPerType` event. The rule's verdict on the event is taken
+/// once: it also says when the rule can no longer apply at all.
+fn seen(rule: &Rule, key: &AlertKey, event: &Event, environment: Environment) -> Seen {
+    let clean_if = |yes: bool| if yes { Seen::Clean } else { Seen::Nothing };
     if rule.watches_connection() {
-        return event.shows_connection_back();
+        return clean_if(event.shows_connection_back());
     }
     if rule.absence.is_some() {
-        return event.is_sync();
+        return clean_if(event.is_sync());
     }
     if !event.is_sync() {
-        return false;
+        return Seen::Nothing;
     }
-    let clean = |event: &Event| rule.when.is_clean(&Context { event, environment });
+    let verdict = |event: &Event| rule.when.verdict(&Context { event, environment });
+    let whole = verdict(event);
+    if whole == Verdict::Never {
+        return Seen::NoLongerApplies;
+    }
     match (&key.data_type, AlertKey::of("", event).data_type) {
-        (Some(data_type), None) => event.narrowed_to(data_type).is_some_and(|narrowed| clean(&narrowed)),
-        (ours, theirs) => *ours == theirs && clean(event),
+        (Some(data_type), None) => {
+            let narrowed = event.narrowed_to(data_type);
+            clean_if(narrowed.is_some_and(|narrowed| verdict(&narrowed) == Verdict::Clean))
+        }
+        (ours, theirs) => clean_if(*ours == theirs && whole == Verdict::Clean),
     }
 }
 

@@ -163,9 +163,9 @@ fn facts(
         since,
         lasted: now.duration_since(since).unwrap_or(Duration::ZERO),
         // An alert on a state counts checks, not failing syncs.
-        failing: match rule.absence.is_none() && !rule.watches_connection() {
-            true => state.matches,
-            false => 0,
+        failing: match rule.watches_a_state() {
+            true => 0,
+            false => state.matches,
         },
         clean_request: None,
         reason: Some(reason.to_owned()),

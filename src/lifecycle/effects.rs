@@ -116,7 +116,7 @@ pub(super) fn facts(
 ) -> Facts {
     let firing_since = after.firing_since.unwrap_or(after.since);
     // An alert on a state counts checks, not failing syncs: none are said.
-    let counts_syncs = observed.rule.absence.is_none() && !observed.rule.watches_connection();
+    let counts_syncs = !observed.rule.watches_a_state();
     let failing = |matches: u64| if counts_syncs { matches } else { 0 };
     let notice = match effect {
         Effect::Firing => Notice::Firing,

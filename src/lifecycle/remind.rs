@@ -25,9 +25,7 @@ pub fn may_remind(config: &Config, (key, state): (&AlertKey, &AlertState), now: 
     };
     let lost = rule.watches_connection();
     let held = state.muted_by.is_some() || state.last_notified.is_none();
-    state.phase == Phase::Firing
-        && (lost || rule.absence.is_some())
-        && (held || (lost && repeat_due(state, &policy(rule), now)))
+    state.phase == Phase::Firing && rule.watches_a_state() && (held || (lost && repeat_due(state, &policy(rule), now)))
 }
 
 /// What is due for the firing alert `key` of a state rule at `now`: its

@@ -71,6 +71,13 @@ impl Rule {
         self.when
             .names_field(&[Field::ConnectionStatus, Field::DisconnectReason])
     }
+
+    /// Whether its alerts are about a state (a lost connection, no sync
+    /// for a while) rather than about syncs: no sync ever matches them, so
+    /// they count checks, not failing syncs, and remind on a timer.
+    pub fn watches_a_state(&self) -> bool {
+        self.absence.is_some() || self.watches_connection()
+    }
 }
 
 /// A rule that fired, with the tallies that made it fire.
