@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use syncwatch::commands::{self, Database};
-use syncwatch::config::{Config, load_file, load_file_read_only};
+use syncwatch::config::{Config, load_file, load_file_for_replay, load_file_read_only};
 use syncwatch::logging::{LineWriter, Paced};
 use syncwatch::store::sqlite::audit::HistoryFilter;
 
@@ -95,12 +95,17 @@ enum Command {
     /// Validate the rules file; exit 0 when valid, 1 with every error.
     Check(ConfigArg),
     /// Evaluate payload files: which rules fire and what each channel would
-    /// receive. Sends nothing.
+    /// receive, the payloads taken in order as one connection's story.
+    /// With --cases, run rule tests over time. Sends nothing.
     Test {
         #[command(flatten)]
         config: ConfigArg,
+        /// Rule tests (YAML): steps on a simulated clock, each posting
+        /// payloads and expecting notifications. Exit 0 when all hold.
+        #[arg(long, value_name = "FILE", conflicts_with = "payloads")]
+        cases: Option<PathBuf>,
         /// Webhook bodies (JSON files) to evaluate.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "cases")]
         payloads: Vec<PathBuf>,
     },
     /// Recent events and notifications, newest first (read-only; safe while
@@ -265,7 +270,13 @@ enum ConnectionsAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Held until main returns: dropping it flushes the last log lines.
-    let _log_writer = init_logging(cli.log_format);
+    // `test` prints its own report; the daemon's lines of the simulated
+    // events would bury it (RUST_LOG=info shows them).
+    let level = match cli.command {
+        Command::Test { .. } => "warn",
+        _ => "info",
+    };
+    let _log_writer = init_logging(cli.log_format, level);
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let result = match cli.command {
         Command::Serve {
@@ -282,9 +293,14 @@ fn main() -> ExitCode {
             };
         }
         Command::Check(args) => commands::check(&args.config, &mut out, &mut err),
-        Command::Test { config, payloads } => {
-            with_config(&config, |loaded| commands::test_payloads(loaded, &payloads, &mut out))
-        }
+        Command::Test {
+            config,
+            cases,
+            payloads,
+        } => with_config_from(load_file_read_only, &config, |loaded| match &cases {
+            Some(cases) => commands::test_cases(loaded, cases, &mut out),
+            None => commands::test_payloads(loaded, &payloads, &mut out),
+        }),
         Command::History {
             database,
             connection,
@@ -363,7 +379,7 @@ fn main() -> ExitCode {
         Command::Sign { config, payload } => {
             with_config(&config, |loaded| commands::sign(loaded, &payload, &mut out, &mut err))
         }
-        Command::Replay { config, payloads } => with_config(&config, |loaded| {
+        Command::Replay { config, payloads } => with_config_from(load_file_for_replay, &config, |loaded| {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(commands::replay(loaded, &payloads, &mut out))
         }),
@@ -399,7 +415,17 @@ fn main() -> ExitCode {
 }
 
 fn with_config(args: &ConfigArg, run: impl FnOnce(&Config) -> std::io::Result<u8>) -> std::io::Result<u8> {
-    match load_file(&args.config) {
+    with_config_from(load_file, args, run)
+}
+
+/// As [`with_config`], with the loader that reads only the secrets the
+/// command uses.
+fn with_config_from(
+    load: fn(&std::path::Path) -> Result<Config, syncwatch::config::ConfigErrors>,
+    args: &ConfigArg,
+    run: impl FnOnce(&Config) -> std::io::Result<u8>,
+) -> std::io::Result<u8> {
+    match load(&args.config) {
         Ok(config) => run(&config),
         Err(errors) => {
             eprintln!("{errors}");
@@ -435,9 +461,9 @@ fn with_database(
 /// `LOG_PAUSE` (see `Paced`), so a webhook never waits on a
 /// write to the journal; when that thread falls behind, loggers wait rather
 /// than drop lines.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+fn init_logging(format: LogFormat, level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)

@@ -2,6 +2,7 @@
 //! write to the given output and return the process exit code.
 
 mod alerts;
+mod cases;
 mod check;
 mod connections;
 mod database;
@@ -18,6 +19,7 @@ pub mod silence;
 mod test;
 
 pub use alerts::alerts;
+pub use cases::test_cases;
 pub use check::check;
 pub use connections::{STATES as CONNECTION_STATES, connections, forget as forget_connection};
 pub use database::Database;

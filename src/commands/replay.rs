@@ -47,6 +47,14 @@ pub async fn replay(config: &Config, payloads: &[PathBuf], out: &mut dyn Write) 
                 writeln!(out, "{}: {status} {}", path.display(), answer.trim())?;
                 failed |= status != 200;
             }
+            Err(error) if error.is_connect() => {
+                writeln!(
+                    out,
+                    "{}: cannot post to {url}: nothing answers there; is `syncwatch serve` running with this rules file?",
+                    path.display()
+                )?;
+                failed = true;
+            }
             Err(error) => {
                 writeln!(out, "{}: cannot post to {url}: {error}", path.display())?;
                 failed = true;

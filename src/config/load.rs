@@ -51,6 +51,18 @@ pub fn load_file_read_only(path: &Path) -> Result<Config, ConfigErrors> {
     load_with(reader, &text, path)
 }
 
+/// For `replay`: as [`load_file_read_only`], but the `security` section's
+/// secrets are read, since replayed webhooks are signed as Railz signs
+/// them. No channel secret is needed: `replay` notifies nobody itself.
+pub fn load_file_for_replay(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = read_text(path)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let mut reader = Reader::new(path, &text, &env);
+    reader.skip_secrets = true;
+    reader.keep_security = true;
+    load_with(reader, &text, path)
+}
+
 fn read_text(path: &Path) -> Result<String, ConfigErrors> {
     std::fs::read_to_string(path).map_err(|err| {
         ConfigErrors(vec![ConfigError {
@@ -214,11 +226,15 @@ fn read_security(reader: &mut Reader<'_>, top: &Fields<'_>) -> Security {
     let tolerance = fields
         .get("signature_tolerance")
         .and_then(|(value, at)| reader.parsed(value, &at, DURATION_FORMS, parse_duration));
-    Security {
+    let skipping = reader.skip_secrets;
+    reader.skip_secrets = skipping && !reader.keep_security;
+    let security = Security {
         signing_secrets: read_signing_secrets(reader, &fields),
         signature_tolerance: tolerance.unwrap_or(Duration::from_secs(300)),
         bearer_token: reader.secret(&fields, "bearer_token"),
-    }
+    };
+    reader.skip_secrets = skipping;
+    security
 }
 
 /// `signing_secret` is one secret or, while rotating, a list of them.

@@ -15,10 +15,10 @@ mod spans;
 mod units;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load_file, load_file_read_only, load_str};
+pub use load::{load_file, load_file_for_replay, load_file_read_only, load_str};
 pub use model::{
     Channel, ChannelKind, Config, Defaults, Delivery, Digest, EmailChannel, Security, Server, SlackChannel,
     SmtpCredentials, Storage, TlsMode,
 };
 pub use secret::Secret;
-pub use units::{parse_duration, parse_size};
+pub use units::{DURATION_FORMS, parse_duration, parse_size};

@@ -23,6 +23,9 @@ pub struct Reader<'a> {
     /// variable without a default stays as written (`${NAME:-default}`
     /// still takes its default, so the database path is the daemon's).
     pub skip_secrets: bool,
+    /// With `skip_secrets`: the `security` section's secrets are read all
+    /// the same (`replay` signs what it sends, but sends no notification).
+    pub keep_security: bool,
 }
 
 /// Where a value sits: its path, and the rule it belongs to.
@@ -85,6 +88,7 @@ impl<'a> Reader<'a> {
             env,
             errors: Vec::new(),
             skip_secrets: false,
+            keep_security: false,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Ingested {
     pub environment: Environment,
     /// The connection the event names, as now known, for absence rules.
     pub known: Option<Box<KnownConnection>>,
+    /// The alerts it moved, described (`rule/connection: new → firing, ...`).
+    pub transitions: Vec<String>,
 }
 
 /// Bodies above this size are parsed and evaluated on a blocking thread:
@@ -155,17 +157,18 @@ fn log_outcome(event: &Event, environment: Environment, matched: &[String], outc
     let request_id = event.request_id.as_deref().unwrap_or("-");
     let kind = event.event.as_deref().unwrap_or("-");
     let connection = event.connection_id.as_deref().unwrap_or("-");
-    let ingested = |answer, channels, known| Ingested {
+    let ingested = |answer, channels, known, transitions| Ingested {
         answer,
         channels,
         event: kind.to_owned(),
         environment,
         known,
+        transitions,
     };
     match outcome {
         IngestOutcome::Duplicate => {
             tracing::info!(request_id, "duplicate event ignored");
-            ingested(Answer::Duplicate, Vec::new(), None)
+            ingested(Answer::Duplicate, Vec::new(), None, Vec::new())
         }
         IngestOutcome::Accepted {
             notified,
@@ -188,7 +191,7 @@ fn log_outcome(event: &Event, environment: Environment, matched: &[String], outc
                 quiet = %quiet.join(","),
                 "event received"
             );
-            ingested(Answer::Accepted, channels, known)
+            ingested(Answer::Accepted, channels, known, transitions)
         }
     }
 }

@@ -84,11 +84,11 @@ fn test_example(payload: &str) -> String {
 fn test_on_the_full_payload_shows_the_rules_that_fire_and_the_messages() {
     let out = test_example("data-full.json");
     assert!(
-        out.contains("FIRES   production-sync-failed (critical) -> ops-slack, finance-email"),
+        out.contains("matches production-sync-failed (critical) -> ops-slack, finance-email"),
         "{out}"
     );
     assert!(
-        out.contains("FIRES   empty-monthly-income-statements (warning) -> finance-email"),
+        out.contains("matches empty-monthly-income-statements (warning) -> finance-email"),
         "{out}"
     );
     assert!(
@@ -105,7 +105,7 @@ fn test_on_the_full_payload_shows_the_rules_that_fire_and_the_messages() {
 #[test]
 fn test_on_the_simple_payload_explains_why_nothing_fires() {
     let out = test_example("data-simple.json");
-    assert!(!out.contains("FIRES"), "{out}");
+    assert!(!out.contains("matches "), "{out}");
     assert!(
         out.contains("no      production-sync-failed: failed count is 0, rule wants above 0"),
         "{out}"

@@ -206,3 +206,35 @@ async fn the_listings_speak_json_for_scripts() {
     assert_eq!(silences["silences"][0]["matchers"]["service"], "xero");
     assert_eq!(silences["silences"][0]["state"], "active");
 }
+
+/// The credentials recipe of rules.example.yaml and the unit: one line
+/// that reads systemd's copy under the service and the source file from a
+/// root shell, where `CREDENTIALS_DIRECTORY` is unset.
+#[test]
+fn one_credentials_line_works_under_the_service_and_from_a_shell() {
+    let source = tempfile::tempdir().unwrap();
+    let copied = tempfile::tempdir().unwrap();
+    std::fs::write(
+        source.path().join("slack-webhook-url"),
+        "https://hooks.slack.com/services/T/B/source\n",
+    )
+    .unwrap();
+    std::fs::write(copied.path().join("slack-webhook-url"), "not a url\n").unwrap();
+    let rules = RulesFile::new(&format!(
+        "channels:\n  ops:\n    slack:\n      webhook_url_file: ${{CREDENTIALS_DIRECTORY:-{}}}/slack-webhook-url\nrules:\n  - name: r\n    when: {{ failed: {{ above: 0 }} }}\n    notify: [ops]\n",
+        source.path().display()
+    ));
+    let check =
+        |env: &[(&str, &str)]| crate::helpers::syncwatch(&["check", "--config", rules.path.to_str().unwrap()], env);
+    let from_shell = check(&[]);
+    assert_eq!(from_shell.status.code(), Some(0), "{}", stderr(&from_shell));
+    // Under the service the copy is read: here it holds no URL, so the
+    // error proves which file was read.
+    let under_systemd = check(&[("CREDENTIALS_DIRECTORY", copied.path().to_str().unwrap())]);
+    assert_eq!(under_systemd.status.code(), Some(1));
+    assert!(
+        stderr(&under_systemd).contains("is not an http(s) URL"),
+        "{}",
+        stderr(&under_systemd)
+    );
+}

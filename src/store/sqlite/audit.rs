@@ -184,3 +184,37 @@ fn attempts(conn: &Connection, delivery: i64) -> rusqlite::Result<Vec<AttemptRow
     })?;
     rows.collect()
 }
+
+/// A delivered notification, as `syncwatch test --cases` compares it with
+/// what a case expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Told {
+    pub id: i64,
+    pub rule: String,
+    pub channel: String,
+    pub connection: Option<String>,
+    /// FIRING, STILL FAILING or RESOLVED (a CLOSED is a RESOLVED with a reason).
+    pub state: &'static str,
+    /// What the channel was sent, as stored.
+    pub message: String,
+}
+
+/// The notifications delivered with an id above `after`, oldest first.
+pub fn delivered_since(conn: &Connection, after: i64) -> rusqlite::Result<Vec<Told>> {
+    let mut statement = conn.prepare(
+        "SELECT id, rule, channel, alert_connection, effect, message FROM deliveries
+         WHERE id > ?1 AND status = 'delivered' AND NOT is_digest ORDER BY id",
+    )?;
+    let rows = statement.query_map(params![after], |row| {
+        let effect: Option<String> = row.get(4)?;
+        Ok(Told {
+            id: row.get(0)?,
+            rule: row.get(1)?,
+            channel: row.get(2)?,
+            connection: row.get::<_, Option<String>>(3)?.filter(|c| !c.is_empty()),
+            state: Effect::kind_of(effect.as_deref(), false).unwrap_or("?"),
+            message: row.get(5)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -44,8 +44,22 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating) the database and starts the writer.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<SqliteStore, StoreError> {
+        let conn = open_and_migrate(path, busy_timeout).map_err(|err| cannot_open(path, err))?;
+        SqliteStore::start(conn, path, busy_timeout)
+    }
+
+    /// A store for a simulation (`syncwatch test --cases`): nothing in it
+    /// outlives the run, so commits are not flushed to disk.
+    pub fn open_scratch(path: &Path) -> Result<SqliteStore, StoreError> {
+        let busy_timeout = Duration::from_secs(5);
         let conn = open_and_migrate(path, busy_timeout)
-            .map_err(|err| StoreError::Unavailable(format!("cannot open the database {}: {err}", path.display())))?;
+            .and_then(|conn| conn.pragma_update(None, "synchronous", "OFF").map(|()| conn))
+            .map_err(|err| cannot_open(path, err))?;
+        SqliteStore::start(conn, path, busy_timeout)
+    }
+
+    /// Starts the writer thread on `conn`, the database at `path`.
+    fn start(conn: Connection, path: &Path, busy_timeout: Duration) -> Result<SqliteStore, StoreError> {
         let seen = Seen::load(&conn, SystemTime::now())
             .map_err(|err| StoreError::Unavailable(format!("cannot read the recent request ids: {err}")))?;
         let seen = Arc::new(Mutex::new(seen));
@@ -66,6 +80,11 @@ impl SqliteStore {
             claimed: Mutex::new(HashSet::new()),
             seen,
         })
+    }
+
+    /// The notifications delivered with an id above `after`, oldest first.
+    pub fn delivered_since(&self, after: i64) -> Result<Vec<super::audit::Told>, StoreError> {
+        self.read(|conn| super::audit::delivered_since(conn, after))
     }
 
     /// Runs `work` in the writer's next transaction.
@@ -276,6 +295,10 @@ impl SqliteStore {
 /// The last downtime, from the two times kept for it. A database of an
 /// earlier version kept only its end: every clock due before it then
 /// starts again there, as it did.
+fn cannot_open(path: &Path, err: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot open the database {}: {err}", path.display()))
+}
+
 pub fn downtime(from: Option<SystemTime>, to: Option<SystemTime>) -> Option<Downtime> {
     Some(Downtime {
         from: from.unwrap_or(SystemTime::UNIX_EPOCH),
