@@ -2,10 +2,11 @@
 //! binary the tests built; and every relative link of the README and
 //! `docs/` leading somewhere.
 //!
-//! Every ```sh / ```bash / ```console block of README.md has a verdict in
-//! `VERDICTS`, keyed by its first line: a block without one, or a verdict
-//! whose block is gone, fails the test, so a new command in the README is
-//! either run here or skipped with a reason written down.
+//! Every ```sh / ```bash / ```console block of README.md and of the pages
+//! of docs/ in `PAGES` has a verdict in `VERDICTS`, keyed by its page and
+//! first line: a block without one, or a verdict whose block is gone, fails
+//! the test, so a new command in the documentation is either run here or
+//! skipped with a reason written down.
 //!
 //! What a run changes, and only that (see `rewrite`):
 //! - `cargo run --release --` is the built `syncwatch` (first on `PATH`);
@@ -59,38 +60,57 @@ enum Stand {
 /// The requestId of tests/fixtures/data-full.json.
 const DATA_FULL: &str = "a3b4fc83-3e24-41aa-ba99-13cab09b0b7a";
 
-const VERDICTS: &[(&str, Verdict)] = &[
+/// The pages whose blocks are run, in the order a reader meets them. Pages
+/// other changes own (benchmarks, fuzzing, testing, receivers) have their
+/// own tests.
+const PAGES: &[&str] = &[
+    "README.md",
+    "docs/rules.md",
+    "docs/channels.md",
+    "docs/lifecycle.md",
+    "docs/operations.md",
+    "docs/http.md",
+    "docs/postgresql.md",
+    "docs/troubleshooting.md",
+    "docs/development.md",
+];
+
+const BUILDS: Verdict = Verdict::Skip("builds or installs; the test uses the binary cargo built for it");
+const SYSTEMD: Verdict = Verdict::Skip("systemctl needs systemd; the test stands in for the service");
+const TUNNEL: Verdict = Verdict::Skip("an SSH tunnel to a remote host");
+const ITSELF: Verdict = Verdict::Skip("this test is part of `cargo test`: it would run itself");
+
+/// (page, the block's first line, verdict).
+const VERDICTS: &[(&str, &str, Verdict)] = &[
     (
+        "README.md",
         "cargo run --release -- serve --config examples/dev.yaml",
         Verdict::Serve,
     ),
     (
+        "README.md",
         "cargo run --release -- replay --config examples/dev.yaml tests/fixtures/*.json",
         Verdict::Run,
     ),
     (
+        "README.md",
         "cargo run --release -- test --config examples/dev.yaml tests/fixtures/data-full.json",
         Verdict::RunExpecting(&["FIRES   production-sync-failed (critical) -> ops-slack"]),
     ),
+    ("README.md", "cargo test", ITSELF),
+    ("README.md", "cargo build --release --locked", BUILDS),
     (
-        "cargo test",
-        Verdict::Skip("this test is part of `cargo test`: it would run itself"),
-    ),
-    (
-        "cargo build --release --locked",
-        Verdict::Skip(
-            "installs as root into /usr/local/bin and /etc/systemd/system; the test uses the binary cargo built for it",
-        ),
-    ),
-    (
+        "README.md",
         "sudo install -m 600 /dev/null /etc/syncwatch/syncwatch.env",
         Verdict::Instead("sudoedit opens an editor", Stand::EditSecretsAndChannels),
     ),
     (
+        "README.md",
         "sudo sh -c 'set -a; . /etc/syncwatch/syncwatch.env; syncwatch check --config /etc/syncwatch/rules.yaml'",
         Verdict::RunExpecting(&["rules.yaml: OK, 6 rules, 2 channels"]),
     ),
     (
+        "README.md",
         "sudo sh -c 'set -a; . /etc/syncwatch/syncwatch.env; syncwatch send-test --config /etc/syncwatch/rules.yaml --channel ops-slack'",
         Verdict::RunExpecting(&[
             "ops-slack: test notification delivered",
@@ -98,17 +118,70 @@ const VERDICTS: &[(&str, Verdict)] = &[
         ]),
     ),
     (
+        "README.md",
         "sudo systemctl enable --now syncwatch",
         Verdict::Instead("systemctl and journalctl need systemd", Stand::StartServiceAndPost),
     ),
     (
+        "README.md",
         "sudo syncwatch history --limit 10",
         Verdict::RunExpecting(&[DATA_FULL, "FIRING production-sync-failed"]),
     ),
+    ("README.md", "ssh -N -L 9650:127.0.0.1:9650 alerts.example.com", TUNNEL),
     (
-        "ssh -N -L 9650:127.0.0.1:9650 alerts.example.com",
-        Verdict::Skip("an SSH tunnel to a remote host"),
+        "docs/lifecycle.md",
+        "sudo syncwatch silence add --service quickbooks --for 2h --comment \"QuickBooks outage\"",
+        Verdict::Skip("its ids are examples: `expire` takes the id that `add` printed"),
     ),
+    (
+        "docs/operations.md",
+        "cargo install cargo-deb && cargo deb --strip  # builds target/debian/syncwatch_<version>_amd64.deb",
+        BUILDS,
+    ),
+    ("docs/operations.md", "cargo build --release --locked", BUILDS),
+    (
+        "docs/operations.md",
+        "sudoedit /etc/syncwatch/rules.yaml             # rules and channels",
+        Verdict::Skip("sudoedit opens an editor; its check and send-test lines run from the README"),
+    ),
+    (
+        "docs/operations.md",
+        "sudo syncwatch alerts",
+        Verdict::RunExpecting(&["production-sync-failed", DATA_FULL]),
+    ),
+    (
+        "docs/operations.md",
+        "ssh -N -L 9650:127.0.0.1:9650 alerts.example.com",
+        TUNNEL,
+    ),
+    (
+        "docs/operations.md",
+        "sudo sqlite3 /var/lib/syncwatch/syncwatch.db \".backup /root/syncwatch-$(date +%F).db\"",
+        Verdict::Skip("writes into /root with the sqlite3 shell, which the tests do not need"),
+    ),
+    (
+        "docs/postgresql.md",
+        "# on the database server, once, as its superuser",
+        Verdict::Skip("creates a PostgreSQL role and database, then systemctl"),
+    ),
+    (
+        "docs/postgresql.md",
+        "sudo systemctl stop syncwatch            # the daemon must not run during the move",
+        SYSTEMD,
+    ),
+    (
+        "docs/troubleshooting.md",
+        "sudo syncwatch history                       # recent events and notifications",
+        Verdict::RunExpecting(&[
+            "production-sync-failed/CON-0a4e97aa-7a77-bbbb-00aa-b1b1001aa00: new → firing, FIRING to ops-slack, finance-email",
+        ]),
+    ),
+    (
+        "docs/development.md",
+        "cargo build --release          # the binary is target/release/syncwatch",
+        BUILDS,
+    ),
+    ("docs/development.md", "cargo test", ITSELF),
 ];
 
 /// A fenced block of a Markdown file.
@@ -389,115 +462,154 @@ async fn start_service(machine: &Machine) -> Running {
     running
 }
 
-#[tokio::test]
-async fn every_shell_block_of_the_readme_runs_as_written_or_is_skipped_for_a_reason() {
-    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
-    let shell: Vec<Block> = blocks(&readme).into_iter().filter(|b| is_shell(&b.lang)).collect();
-    let first_line = |b: &Block| b.text.lines().next().unwrap_or_default().trim().to_owned();
-    for (key, _) in VERDICTS {
+/// A shell block of a page, and its verdict.
+struct Found<'a> {
+    page: &'static str,
+    block: Block,
+    key: String,
+    verdict: &'a Verdict,
+}
+
+impl Found<'_> {
+    fn at(&self) -> String {
+        format!("{}:{}", self.page, self.block.line)
+    }
+}
+
+/// Every shell block of `PAGES`, each with its verdict; the verdicts all
+/// still have their block.
+fn found() -> Vec<Found<'static>> {
+    let mut found = Vec::new();
+    for page in PAGES {
+        let text = std::fs::read_to_string(repo_file(page)).unwrap();
+        for block in blocks(&text).into_iter().filter(|b| is_shell(&b.lang)) {
+            let key = block.text.lines().next().unwrap_or_default().trim().to_owned();
+            let verdict = VERDICTS
+                .iter()
+                .find(|(p, k, _)| p == page && *k == key)
+                .map(|(_, _, v)| v)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{page}:{}: a ```{} block starting `{key}` has no verdict: run it or skip it, with a reason, in VERDICTS",
+                        block.line, block.lang
+                    )
+                });
+            found.push(Found {
+                page,
+                block,
+                key,
+                verdict,
+            });
+        }
+    }
+    for (page, key, _) in VERDICTS {
         assert!(
-            shell.iter().any(|b| first_line(b) == *key),
-            "no README block starts with `{key}` any more: update VERDICTS"
+            found.iter().any(|f| f.page == *page && f.key == *key),
+            "no block of {page} starts with `{key}` any more: update VERDICTS"
         );
     }
-    let machine = Machine::new();
-    let (slack, smtp) = (SlackStandIn::start().await, SmtpServer::start());
-    let mut daemons = Vec::new();
-    let (mut ran, mut skipped) = (Vec::new(), Vec::new());
-    for block in &shell {
-        let key = first_line(block);
-        let verdict = VERDICTS
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .unwrap_or_else(|| {
-                panic!(
-                    "README.md:{}: a ```{} block starting `{key}` has no verdict: run it or skip it, with a reason, in VERDICTS",
-                    block.line, block.lang
-                )
-            });
-        let (script, expected) = script_of(block);
-        let script = machine.rewrite(&script);
-        let extra: &[&str] = match verdict {
+    found
+}
+
+/// The blocks' run: the machine, the stand-ins, the daemons started.
+struct Reader {
+    machine: Machine,
+    slack: SlackStandIn,
+    smtp: SmtpServer,
+    daemons: Vec<Running>,
+    ran: Vec<String>,
+    skipped: Vec<String>,
+}
+
+impl Reader {
+    async fn follow(&mut self, found: &Found<'_>) {
+        let (script, expected) = script_of(&found.block);
+        let script = self.machine.rewrite(&script);
+        let extra: &[&str] = match *found.verdict {
             Verdict::Skip(reason) => {
-                skipped.push(format!("README.md:{} `{key}`: {reason}", block.line));
-                continue;
+                self.skipped.push(format!("{} `{}`: {reason}", found.at(), found.key));
+                return;
             }
             Verdict::Instead(reason, stand) => {
-                skipped.push(format!(
-                    "README.md:{} `{key}`: {reason} (done by the test instead)",
-                    block.line
-                ));
+                let line = format!("{} `{}`: {reason} (done by the test instead)", found.at(), found.key);
+                self.skipped.push(line);
                 match stand {
-                    Stand::EditSecretsAndChannels => edit_secrets_and_channels(&machine, &slack, &smtp),
-                    Stand::StartServiceAndPost => daemons.push(start_service(&machine).await),
+                    Stand::EditSecretsAndChannels => edit_secrets_and_channels(&self.machine, &self.slack, &self.smtp),
+                    Stand::StartServiceAndPost => self.daemons.push(start_service(&self.machine).await),
                 }
-                continue;
+                return;
             }
-            Verdict::Serve => {
-                assert_eq!(
-                    script.lines().count(),
-                    1,
-                    "README.md:{}: a daemon block is one command",
-                    block.line
-                );
-                let mut running = Running(
-                    machine
-                        .command(&block.lang, &format!("exec {script}"))
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .unwrap(),
-                );
-                wait_ready(machine.dev_port, &mut running, &format!("README.md:{}", block.line)).await;
-                daemons.push(running);
-                ran.push(key);
-                continue;
-            }
+            Verdict::Serve => return self.serve(found, &script).await,
             Verdict::Run => &[],
             Verdict::RunExpecting(strings) => strings,
         };
-        let output = output_of(machine.command(&block.lang, &script)).await;
+        let output = output_of(self.machine.command(&found.block.lang, &script)).await;
         let printed = said(&output);
+        let at = found.at();
         assert!(
             output.status.success(),
-            "README.md:{}: the block failed ({}):\n{script}\n---\n{printed}",
-            block.line,
+            "{at}: the block failed ({}):\n{script}\n---\n{printed}",
             output.status
         );
         for line in &expected {
             assert!(
                 printed.lines().any(|l| l.trim() == line),
-                "README.md:{}: the README says it prints `{line}`; it printed:\n{printed}",
-                block.line
+                "{at}: the page says it prints `{line}`; it printed:\n{printed}"
             );
         }
         for wanted in extra {
-            assert!(
-                printed.contains(wanted),
-                "README.md:{}: expected `{wanted}` in:\n{printed}",
-                block.line
-            );
+            assert!(printed.contains(wanted), "{at}: expected `{wanted}` in:\n{printed}");
         }
-        ran.push(key);
+        self.ran.push(format!("{at} `{}`", found.key));
+    }
+
+    /// A daemon block: started in the background, `exec`uted so that
+    /// stopping the shell stops it.
+    async fn serve(&mut self, found: &Found<'_>, script: &str) {
+        assert_eq!(
+            script.lines().count(),
+            1,
+            "{}: a daemon block is one command",
+            found.at()
+        );
+        let mut command = self.machine.command(&found.block.lang, &format!("exec {script}"));
+        let mut running = Running(command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+        wait_ready(self.machine.dev_port, &mut running, &found.at()).await;
+        self.daemons.push(running);
+        self.ran.push(format!("{} `{}`", found.at(), found.key));
+    }
+}
+
+#[tokio::test]
+async fn every_shell_block_of_the_readme_and_the_docs_runs_as_written_or_is_skipped_for_a_reason() {
+    let found = found();
+    let mut reader = Reader {
+        machine: Machine::new(),
+        slack: SlackStandIn::start().await,
+        smtp: SmtpServer::start(),
+        daemons: Vec::new(),
+        ran: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for block in &found {
+        reader.follow(block).await;
     }
     // The send-tests reached the stand-ins, and the service told Slack of
     // the sync that failed, through the env file's webhook URL.
-    assert!(!smtp.accepted().is_empty(), "the email send-test");
-    let told = || {
-        slack
-            .delivered()
-            .iter()
-            .any(|message| message.to_string().contains("production-sync-failed"))
-    };
+    assert!(!reader.smtp.accepted().is_empty(), "the email send-test");
+    let slack = &reader.slack;
+    let told = || (slack.delivered().iter()).any(|message| message.to_string().contains("production-sync-failed"));
     assert!(
         eventually(Duration::from_secs(10), told).await,
         "{:#?}",
         slack.delivered()
     );
-    assert!(ran.len() >= 6, "ran: {ran:#?}");
-    println!("ran:\n  {}\nskipped:\n  {}", ran.join("\n  "), skipped.join("\n  "));
-    drop(daemons);
+    assert!(reader.ran.len() >= 8, "ran: {:#?}", reader.ran);
+    println!(
+        "ran:\n  {}\nskipped:\n  {}",
+        reader.ran.join("\n  "),
+        reader.skipped.join("\n  ")
+    );
 }
 
 /// GitHub's anchor for a heading: lower case, punctuation dropped, spaces
