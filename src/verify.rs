@@ -167,7 +167,7 @@ fn check_age(millis: u64, now: SystemTime, tolerance: Duration) -> Result<(), Re
         Err(early) => early.duration(),
     };
     if skew > tolerance {
-        let skew = humantime::format_duration(Duration::from_secs(skew.as_secs()));
+        let skew = crate::config::format_duration(Duration::from_secs(skew.as_secs()));
         return Err(Refusal::SignatureStale(skew.to_string()));
     }
     Ok(())

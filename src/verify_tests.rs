@@ -79,11 +79,8 @@ fn a_stale_or_future_timestamp_is_refused() {
     let sec = security(&["whsec"], None);
     let old = sign("whsec", BODY, now() - Duration::from_secs(301));
     let future = sign("whsec", BODY, now() + Duration::from_secs(400));
-    assert_eq!(check(&sec, Some(&old)), Err(Refusal::SignatureStale("5m 1s".into())));
-    assert_eq!(
-        check(&sec, Some(&future)),
-        Err(Refusal::SignatureStale("6m 40s".into()))
-    );
+    assert_eq!(check(&sec, Some(&old)), Err(Refusal::SignatureStale("5m1s".into())));
+    assert_eq!(check(&sec, Some(&future)), Err(Refusal::SignatureStale("6m40s".into())));
     let edge = sign("whsec", BODY, now() - Duration::from_secs(299));
     assert_eq!(check(&sec, Some(&edge)), Ok(()));
 }

@@ -20,10 +20,10 @@ pub fn check(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io::
                 .collect();
             writeln!(
                 out,
-                "{}: OK, {} rules, {} channels: {}",
+                "{}: OK, {}, {}: {}",
                 path.display(),
-                config.rules.len(),
-                channels.len(),
+                super::counted(config.rules.len(), "rule"),
+                super::counted(channels.len(), "channel"),
                 channels.join(", ")
             )?;
             // What is valid but can never work as meant: said, exit 0.

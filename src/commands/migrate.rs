@@ -237,7 +237,7 @@ fn prepare(
         .map(|beat| SystemTime::now().duration_since(beat).unwrap_or_default())
         .filter(|age| *age < RUNNING_WITHIN);
     if let Some(age) = recent {
-        let age = humantime::format_duration(Duration::from_secs(age.as_secs()));
+        let age = crate::config::format_duration(Duration::from_secs(age.as_secs()));
         match (force, listen) {
             (true, _) => {
                 let _ = writeln!(

@@ -55,3 +55,11 @@ fn json_time(at: std::time::SystemTime) -> serde_json::Value {
 /// Exit codes shared by every subcommand.
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
+
+/// `1 rule`, `2 rules`: a count with its noun.
+pub fn counted(count: usize, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}

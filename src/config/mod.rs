@@ -21,4 +21,4 @@ pub use model::{
     SmtpCredentials, Storage, TlsMode,
 };
 pub use secret::Secret;
-pub use units::{DURATION_FORMS, parse_duration, parse_size};
+pub use units::{DURATION_FORMS, format_duration, parse_duration, parse_size};

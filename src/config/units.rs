@@ -6,6 +6,24 @@ use std::time::Duration;
 pub const DURATION_FORMS: &str = "a whole number with a unit: 30s, 5m, 4h, 1d (or combined, 1h30m)";
 pub const SIZE_FORMS: &str = "a whole number of bytes or with a unit: 512KiB, 4MiB, 1GiB, 500KB, 4MB";
 
+/// A duration as rules.yaml writes one (`1d2h`, `2h5m`, `45s`), to the
+/// second: every duration syncwatch prints reads the same way, and can be
+/// copied into the file.
+pub fn format_duration(duration: Duration) -> String {
+    let mut rest = duration.as_secs();
+    if rest == 0 {
+        return "0s".into();
+    }
+    let mut text = String::new();
+    for (unit, seconds) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if rest >= seconds {
+            text.push_str(&format!("{}{unit}", rest / seconds));
+            rest %= seconds;
+        }
+    }
+    text
+}
+
 /// Parses `30s`, `5m`, `4h`, `1d`, and sums of them (`1h30m`).
 pub fn parse_duration(raw: &str) -> Option<Duration> {
     let mut rest = raw.trim();
@@ -55,6 +73,21 @@ pub fn parse_size(raw: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_as_rules_yaml_writes_them_and_read_back() {
+        for (secs, text) in [
+            (0, "0s"),
+            (45, "45s"),
+            (7_500, "2h5m"),
+            (93_600, "1d2h"),
+            (2_592_000, "30d"),
+            (86_461, "1d1m1s"),
+        ] {
+            assert_eq!(format_duration(Duration::from_secs(secs)), text);
+            assert_eq!(parse_duration(text), Some(Duration::from_secs(secs)));
+        }
+    }
 
     #[test]
     fn durations_in_every_documented_unit() {

@@ -26,7 +26,7 @@ const RETRY: Duration = Duration::from_secs(5);
 pub async fn plan_absence(config: &Config, store: &Store) -> Result<Absence, StoreError> {
     let (floor, down) = store.downtime(SystemTime::now(), DOWNTIME).await?;
     if let Some(down) = down {
-        let down_for = humantime::format_duration(Duration::from_secs(down.as_secs()));
+        let down_for = crate::config::format_duration(Duration::from_secs(down.as_secs()));
         tracing::warn!(
             %down_for,
             "syncwatch was not running: webhooks sent meanwhile were lost, so absence clocks start again now"

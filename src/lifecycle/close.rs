@@ -45,7 +45,7 @@ impl Closing {
             Closing::Forgotten { before, quiet_for } => connection.filter(|c| c.last_event < *before).map(|_| {
                 format!(
                     "no longer watched: no event for {}",
-                    humantime::format_duration(*quiet_for)
+                    crate::config::format_duration(*quiet_for)
                 )
             }),
             Closing::Connection(id) => (key.connection == *id)
@@ -93,7 +93,7 @@ fn unresolvable(
         format!(
             "it no longer holds: no sync for {}, and the rule now says no_sync_for {}",
             crate::render::rounded(silent),
-            humantime::format_duration(limit)
+            crate::config::format_duration(limit)
         )
     })
 }
@@ -272,7 +272,7 @@ mod tests {
             quiet_for: Duration::from_secs(30 * 86_400),
         };
         let reason = closing.reason(&config, &key("bills"), Some(&connection(2)), at(40));
-        assert_eq!(reason.as_deref(), Some("no longer watched: no event for 30days"));
+        assert_eq!(reason.as_deref(), Some("no longer watched: no event for 30d"));
         assert_eq!(
             closing.reason(&config, &key("bills"), Some(&connection(12)), at(40)),
             None

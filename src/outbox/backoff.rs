@@ -60,7 +60,7 @@ pub fn decide(
     if age_then > max_age {
         let error = format!(
             "gave up after {failures} attempts over {}: {reason}",
-            humantime::format_duration(Duration::from_secs(
+            crate::config::format_duration(Duration::from_secs(
                 now.duration_since(delivery.created_at).unwrap_or_default().as_secs()
             ))
         );
@@ -80,8 +80,8 @@ pub fn expired(delivery: &Delivery, now: SystemTime, max_age: Duration) -> Optio
     (age > max_age).then(|| Settle::Expired {
         error: format!(
             "not sent: {} old, older than delivery.max_age ({})",
-            humantime::format_duration(Duration::from_secs(age.as_secs())),
-            humantime::format_duration(max_age)
+            crate::config::format_duration(Duration::from_secs(age.as_secs())),
+            crate::config::format_duration(max_age)
         ),
     })
 }
@@ -204,7 +204,7 @@ mod tests {
         };
         assert_eq!(
             error,
-            "gave up after 21 attempts over 23h 56m 40s: 503 Service Unavailable"
+            "gave up after 21 attempts over 23h56m40s: 503 Service Unavailable"
         );
     }
 

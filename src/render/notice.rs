@@ -98,11 +98,11 @@ pub fn rfc3339(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
-/// `2h 5m`: to the second under a minute, to the minute beyond.
+/// `2h5m`: to the second under a minute, to the minute beyond.
 pub fn rounded(duration: Duration) -> String {
     let secs = duration.as_secs();
     let shown = if secs < 60 { secs } else { secs - secs % 60 };
-    humantime::format_duration(Duration::from_secs(shown)).to_string()
+    crate::config::format_duration(Duration::from_secs(shown))
 }
 
 #[cfg(test)]
@@ -127,7 +127,7 @@ mod tests {
         };
         assert_eq!(
             resolved.line().unwrap(),
-            "Resolved: firing since 2025-11-24T16:00:00Z for 2h 5m, 1 failing sync; clean sync requestId req-9"
+            "Resolved: firing since 2025-11-24T16:00:00Z for 2h5m, 1 failing sync; clean sync requestId req-9"
         );
         let lost = Notice::StillFailing { since, failing: 0 };
         assert_eq!(
@@ -144,7 +144,7 @@ mod tests {
         };
         assert_eq!(
             closed.line().unwrap(),
-            "Closed: rule `r` was removed from rules.yaml; it had fired since 2025-11-24T16:00:00Z for 2h 5m, 1 failing sync"
+            "Closed: rule `r` was removed from rules.yaml; it had fired since 2025-11-24T16:00:00Z for 2h5m, 1 failing sync"
         );
     }
 }

@@ -19,7 +19,7 @@ use super::facts::Facts;
 use super::notice::{Notice, rfc3339, rounded};
 use super::template_samples::samples;
 
-/// Every variable a template may use (documented in the README).
+/// Every variable a template may use (documented in docs/channels.md).
 pub const VARIABLES: &[&str] = &[
     "kind",
     "state",
@@ -148,7 +148,7 @@ impl Template {
                 .position(|l| l.contains(name.as_str()))
                 .map_or(0, |i| i + 1);
             return Err(format!(
-                "{}:{line}: unknown variable `{name}` (the variables are listed in the README: {})",
+                "{}:{line}: unknown variable `{name}` (the variables are listed in docs/channels.md: {})",
                 path.display(),
                 VARIABLES.join(", ")
             ));

@@ -58,7 +58,7 @@ pub fn samples() -> Vec<Context> {
     still.line = Some("Still failing since 2025-11-24T16:00:00Z (3 failing syncs so far)".into());
     let mut resolved = still.clone();
     (resolved.kind, resolved.state) = ("resolved".into(), "RESOLVED".into());
-    (resolved.lasted, resolved.clean_request) = (Some("2h 5m".into()), Some("b1c2".into()));
+    (resolved.lasted, resolved.clean_request) = (Some("2h5m".into()), Some("b1c2".into()));
     resolved.headline = "back to normal".into();
     let mut absence = firing.clone();
     (absence.rule, absence.headline) = ("connection-stopped-syncing".into(), "no sync for 1d 2h".into());

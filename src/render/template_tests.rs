@@ -338,12 +338,12 @@ fn a_template_that_renders_nothing_is_a_failure_that_names_the_file() {
     assert_eq!(error, "/t/empty.j2: rendered nothing");
 }
 
-/// The README's Slack template, as a reader copies it.
+/// The Slack template of docs/channels.md, as a reader copies it.
 fn readme_template() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/channels.md")).unwrap();
     let start = readme
         .find("{# /etc/syncwatch/slack.j2 #}")
-        .expect("the README shows slack.j2");
+        .expect("docs/channels.md shows slack.j2");
     let end = start + readme[start..].find("\n```").unwrap();
     readme[start..end].to_owned()
 }

@@ -128,7 +128,7 @@ pub fn explain<'r>(rules: &'r [Rule], event: &Event, missing_sandbox: Environmen
             if let Some(silence) = rule.absence {
                 let reason = format!(
                     "an absence rule (no_sync_for {}): checked against each known connection, not on events",
-                    humantime::format_duration(silence)
+                    crate::config::format_duration(silence)
                 );
                 return Err(Miss { rule, reason });
             }

@@ -291,7 +291,7 @@ async fn sign_prints_a_header_line_that_curl_posts_as_is() {
     assert!(header.contains(",v="), "{line}");
     assert_eq!(line.lines().count(), 1, "{line}");
 
-    // The README's line: curl -H "$(syncwatch sign ...)" --data-binary @payload.json URL
+    // docs/operations.md's line: curl -H "$(syncwatch sign ...)" --data-binary @payload.json URL
     let mut curl = Command::new("curl");
     curl.args([
         "-sS",

@@ -21,6 +21,7 @@ mod limits;
 mod migrate;
 mod operations;
 mod quiet;
+mod readme;
 mod rule_tests;
 mod security;
 mod send_test;

@@ -214,7 +214,7 @@ async fn a_reload_that_loosens_an_absence_rule_resolves_what_no_longer_holds(bac
     assert!(firing(&app).await.is_empty());
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
     let said = slack.delivered()[1].to_string();
-    assert!(said.contains("the rule now says no_sync_for 1day 2h"), "{said}");
+    assert!(said.contains("the rule now says no_sync_for 1d2h"), "{said}");
     let row = &app.status("?q=con-1").await["connections"]["rows"][0];
     assert_ne!(row["state"], "quiet", "{row}");
 }

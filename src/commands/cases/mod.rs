@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use crate::config::Config;
 
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{EXIT_FAILED, EXIT_OK, counted};
 use compare::{Difference, compare};
 use file::{Case, read_cases};
 
@@ -45,7 +45,7 @@ pub fn test_cases(config: &Config, path: &Path, out: &mut dyn Write) -> std::io:
     writeln!(
         out,
         "\n{}: {passed} passed, {failed} failed",
-        plural(cases.len(), "case")
+        counted(cases.len(), "case")
     )?;
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
 }
@@ -122,7 +122,7 @@ fn report(case: &Case, outcome: &Outcome, out: &mut dyn Write) -> std::io::Resul
         return Ok(false);
     }
     if outcome.differences.is_empty() {
-        writeln!(out, "ok    {} ({})", case.name, plural(case.steps.len(), "step"))?;
+        writeln!(out, "ok    {} ({})", case.name, counted(case.steps.len(), "step"))?;
         return Ok(true);
     }
     writeln!(out, "FAIL  {}", case.name)?;
@@ -132,11 +132,4 @@ fn report(case: &Case, outcome: &Outcome, out: &mut dyn Write) -> std::io::Resul
         write!(out, "{difference}")?;
     }
     Ok(false)
-}
-
-fn plural(count: usize, noun: &str) -> String {
-    match count {
-        1 => format!("1 {noun}"),
-        n => format!("{n} {noun}s"),
-    }
 }
