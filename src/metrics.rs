@@ -75,6 +75,11 @@ pub struct Metrics {
     pub database_session_waiters: Gauge<i64, AtomicI64>,
     /// Request ids held in memory to recognise redeliveries (SQLite).
     pub dedup_window: Gauge<i64, AtomicI64>,
+    /// Firing alerts by rule, read from the store at each scrape, so the
+    /// number survives a restart and counts every instance's alerts.
+    pub alerts_firing: Family<RuleLabels, Gauge<i64, AtomicI64>>,
+    /// Calls of `heartbeat.url`, by result (ok, failed, skipped: unhealthy).
+    pub heartbeats: Family<ResultLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -89,6 +94,20 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Sets the firing alerts of every rule: `rules` at 0 unless counted.
+    pub fn set_firing(&self, rules: &[String], firing: &[(String, u64)]) {
+        self.alerts_firing.clear();
+        for rule in rules {
+            self.alerts_firing
+                .get_or_create(&RuleLabels { rule: rule.clone() })
+                .set(0);
+        }
+        for (rule, count) in firing {
+            let labels = RuleLabels { rule: rule.clone() };
+            self.alerts_firing.get_or_create(&labels).set(*count as i64);
+        }
+    }
+
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("syncwatch");
         let events = Family::<EventLabels, Counter>::default();
@@ -179,6 +198,18 @@ impl Metrics {
             "dedup_window_requests",
             "Request ids of the last 24 hours held in memory to recognise redeliveries (SQLite; about 40 bytes each)",
         );
+        let alerts_firing = Family::<RuleLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "alerts_firing",
+            "Alerts firing now, by rule (every rule of rules.yaml, 0 included)",
+            alerts_firing.clone(),
+        );
+        let heartbeats = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "heartbeats",
+            "Calls of heartbeat.url: ok, failed, or skipped while syncwatch is not healthy",
+            heartbeats.clone(),
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -205,6 +236,8 @@ impl Metrics {
             database_sessions_idle,
             database_session_waiters,
             dedup_window,
+            alerts_firing,
+            heartbeats,
         }
     }
 

@@ -28,6 +28,7 @@ const TOP_LEVEL: &[&str] = &[
     "channels",
     "rules",
     "maintenance",
+    "heartbeat",
 ];
 
 /// Reads and validates the file at `path`, with `${VAR}` from the process
@@ -174,10 +175,11 @@ fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config
         channels,
         rules,
         maintenance: Arc::new(read_maintenance(reader, top.get("maintenance"))),
+        heartbeat: super::heartbeat::read_heartbeat(reader, top),
     }
 }
 
-fn section<'v>(reader: &mut Reader<'_>, top: &Fields<'v>, name: &str, allowed: &[&str]) -> Fields<'v> {
+pub(super) fn section<'v>(reader: &mut Reader<'_>, top: &Fields<'v>, name: &str, allowed: &[&str]) -> Fields<'v> {
     let value = top.get(name).map(|(value, _)| value);
     reader.fields(value, top.at.key(name), allowed)
 }

@@ -5,6 +5,7 @@ mod absence;
 mod channels;
 mod digest;
 mod error;
+mod heartbeat;
 mod load;
 mod maintenance;
 mod model;
@@ -15,6 +16,7 @@ mod spans;
 mod units;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use heartbeat::Heartbeat;
 pub use load::{load_file, load_file_for_replay, load_file_read_only, load_str};
 pub use model::{
     Channel, ChannelKind, Config, Defaults, Delivery, Digest, EmailChannel, Security, Server, SlackChannel,

@@ -30,6 +30,8 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// Recurring windows during which matching alerts notify nobody.
     pub maintenance: Arc<Vec<Window>>,
+    /// A URL called while syncwatch is healthy (a dead man's switch).
+    pub heartbeat: Option<super::heartbeat::Heartbeat>,
 }
 
 #[derive(Debug, Clone)]

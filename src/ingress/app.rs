@@ -17,6 +17,7 @@ use super::background::{
     check_absence, follow_connections, heartbeat, plan_absence, prune_periodically, remind_periodically, watch_silences,
 };
 use super::listener::{self, Limits};
+use super::monitor::call_heartbeat;
 use super::state::AppState;
 
 /// Tuning that is not in rules.yaml: tests shorten the waits.
@@ -136,6 +137,7 @@ impl App {
             stopped.clone(),
         ));
         let heartbeat = tokio::spawn(heartbeat(self.state.clone(), stopped.clone()));
+        let monitor = tokio::spawn(call_heartbeat(self.state.clone(), stopped.clone()));
         let absence = tokio::spawn(check_absence(self.state.clone(), stopped.clone()));
         let silences = tokio::spawn(watch_silences(self.state.clone(), stopped.clone()));
         let reminders = tokio::spawn(remind_periodically(
@@ -161,7 +163,7 @@ impl App {
             grace,
         )
         .await;
-        let _ = tokio::join!(pruner, heartbeat, absence, silences, reminders);
+        let _ = tokio::join!(pruner, heartbeat, monitor, absence, silences, reminders);
         if let Some(follow) = follow {
             let _ = follow.await;
         }

@@ -5,6 +5,7 @@ mod background;
 mod body;
 mod ingest;
 mod listener;
+mod monitor;
 mod rejection;
 mod routes;
 mod state;

@@ -207,6 +207,10 @@ async fn render_metrics(headers: warp::http::HeaderMap, state: Arc<AppState>) ->
         state.metrics.outbox_depth.set(depth as i64);
     }
     state.metrics.absence_planned.set(state.absence.planned() as i64);
+    if let Ok(firing) = state.store.firing_by_rule().await {
+        let rules: Vec<String> = state.config().rules.iter().map(|r| r.name.clone()).collect();
+        state.metrics.set_firing(&rules, &firing);
+    }
     Metrics::catch_up(&state.metrics.template_failures, crate::render::template_failures());
     if let Some(sessions) = state.store.sessions() {
         state.metrics.database_sessions.set(sessions.open as i64);

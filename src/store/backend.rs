@@ -236,6 +236,15 @@ impl Store {
         }
     }
 
+    /// Firing alerts by rule, for `/metrics`.
+    pub async fn firing_by_rule(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.firing_by_rule()),
+            Store::Sqlite(store) => store.firing_by_rule(),
+            Store::Postgres(store) => store.firing_by_rule().await,
+        }
+    }
+
     /// The database sessions of a PostgreSQL store's pool; None for the
     /// others, which have no pool.
     pub fn sessions(&self) -> Option<Sessions> {

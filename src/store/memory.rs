@@ -200,6 +200,16 @@ impl MemoryStore {
             .min()
     }
 
+    pub fn firing_by_rule(&self) -> Vec<(String, u64)> {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        let inner = self.lock();
+        let alerts = inner.alerts.values().flat_map(|alerts| alerts.iter());
+        for (key, _) in alerts.filter(|(_, state)| state.phase == Phase::Firing) {
+            *counts.entry(key.rule.clone()).or_default() += 1;
+        }
+        counts.into_iter().collect()
+    }
+
     pub fn pending_count(&self) -> u64 {
         self.lock().queue.len() as u64
     }

@@ -32,4 +32,5 @@ mod storage;
 mod templates;
 mod templates_hostile;
 mod truth;
+mod watch_the_watcher;
 mod webhook;

@@ -79,6 +79,18 @@ pub async fn pending_count(client: &Client) -> Result<u64, Error> {
     Ok(client.query_one(&statement, &[]).await?.get::<_, i64>(0) as u64)
 }
 
+/// Firing alerts by rule, for `/metrics`.
+pub async fn firing_by_rule(client: &Client) -> Result<Vec<(String, u64)>, Error> {
+    let statement = client
+        .prepare_cached("SELECT rule, COUNT(*) FROM alerts WHERE state = 'firing' GROUP BY rule")
+        .await?;
+    let rows = client.query(&statement, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
+        .collect())
+}
+
 pub async fn settle(tx: &Transaction<'_>, id: u64, settle: &Settle, at: SystemTime) -> Result<(), Error> {
     let id = id as i64;
     let at = millis(at);

@@ -352,6 +352,10 @@ impl PgStore {
         queue::pending_count(&self.client().await?).await.map_err(db_error)
     }
 
+    pub async fn firing_by_rule(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        queue::firing_by_rule(&self.client().await?).await.map_err(db_error)
+    }
+
     /// A real write, for `/readyz`: the database is reachable and takes
     /// writes (not a read-only standby).
     pub async fn is_ready(&self) -> bool {

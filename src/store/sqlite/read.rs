@@ -63,6 +63,14 @@ pub fn next_due(conn: &Connection, channel: &str) -> rusqlite::Result<Option<Sys
     Ok(due.map(from_millis))
 }
 
+/// Firing alerts by rule, for `/metrics`.
+pub fn firing_by_rule(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
+    let mut statement =
+        conn.prepare_cached("SELECT rule, COUNT(*) FROM alerts WHERE state = 'firing' GROUP BY rule")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?;
+    rows.collect()
+}
+
 pub fn pending_count(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")?
         .query_row([], |row| row.get::<_, i64>(0))

@@ -156,6 +156,10 @@ impl SqliteStore {
         Ok(next)
     }
 
+    pub fn firing_by_rule(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(read::firing_by_rule)
+    }
+
     pub fn pending_count(&self) -> Result<u64, StoreError> {
         self.read(read::pending_count)
     }
