@@ -10,6 +10,7 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::lifecycle::{AlertState, Phase};
 use crate::quiet::Silence;
+use crate::rules::Rule;
 use crate::status::{AlertFacts, Cover, Quiet};
 use crate::store::sqlite::{open_read_only, silences};
 
@@ -52,7 +53,14 @@ pub fn alerts(
         let rows: Vec<serde_json::Value> = (shown.iter())
             .map(|(key, alert)| {
                 let connection = known.get(key.connection.as_str()).copied();
-                json_row(key, alert, &quiet.cover(&facts(key, alert, connection)))
+                let rule = rule_of(config, &key.rule);
+                json_row(
+                    key,
+                    alert,
+                    rule,
+                    connection,
+                    &quiet.cover(&facts(key, alert, connection)),
+                )
             })
             .collect();
         let document = serde_json::json!({ "firing": firing, "pending": shown.len() - firing, "alerts": rows });
@@ -62,7 +70,11 @@ pub fn alerts(
     for (key, alert) in shown {
         let connection = known.get(key.connection.as_str()).copied();
         let cover = quiet.cover(&facts(key, alert, connection));
-        writeln!(out, "{}", line(key, alert, &cover))?;
+        writeln!(
+            out,
+            "{}",
+            line(key, alert, rule_of(config, &key.rule), connection, &cover)
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -90,8 +102,29 @@ fn facts<'a>(key: &'a AlertKey, alert: &'a AlertState, connection: Option<&'a Kn
     }
 }
 
+/// The alert's rule as rules.yaml says now; `None` without the file, or
+/// for a rule since removed.
+fn rule_of<'c>(config: Option<&'c Config>, name: &str) -> Option<&'c Rule> {
+    config?.rules.iter().find(|rule| rule.name == name)
+}
+
+/// Failing syncs, for an alert about syncs; `None` for one about a state
+/// (a lost connection, no sync for a while), which counts checks.
+fn failing_syncs(alert: &AlertState, rule: Option<&Rule>) -> Option<u64> {
+    match rule {
+        Some(rule) if rule.watches_a_state() => None,
+        _ => Some(alert.matches),
+    }
+}
+
 /// One alert in `-o json`.
-fn json_row(key: &AlertKey, alert: &AlertState, cover: &Cover) -> serde_json::Value {
+fn json_row(
+    key: &AlertKey,
+    alert: &AlertState,
+    rule: Option<&Rule>,
+    connection: Option<&KnownConnection>,
+    cover: &Cover,
+) -> serde_json::Value {
     let muted_by = match cover {
         Cover::By(by) | Cover::Unchecked(by) => Some(by.clone()),
         Cover::Not { .. } => None,
@@ -102,29 +135,51 @@ fn json_row(key: &AlertKey, alert: &AlertState, cover: &Cover) -> serde_json::Va
         "connection": key.connection,
         "data_type": key.data_type,
         "since": json_time(alert.firing_since.unwrap_or(alert.since)),
-        "failing_syncs": alert.matches,
+        "failing_syncs": failing_syncs(alert, rule),
+        "severity": rule.map(|r| r.severity.to_string()),
+        "business": connection.and_then(|c| c.business.clone()),
+        "service": connection.and_then(|c| c.service.clone()),
         "last_notified": alert.last_notified.map(json_time),
         "notified": alert.notified,
         "muted_by": muted_by,
     })
 }
 
-/// `firing   rule  CON-1 (bills)  since 2026-11-27T10:00:00Z  3 failing syncs  last notified ...`
-fn line(key: &AlertKey, alert: &AlertState, cover: &Cover) -> String {
-    let mut connection = key.connection.clone();
+/// `firing   critical  rule  CON-1 (bills)  Acme · xero  since 2026-11-27T10:00:00Z  3 failing syncs  last notified ...`
+fn line(
+    key: &AlertKey,
+    alert: &AlertState,
+    rule: Option<&Rule>,
+    connection: Option<&KnownConnection>,
+    cover: &Cover,
+) -> String {
+    let mut subject = key.connection.clone();
     if let Some(data_type) = &key.data_type {
-        connection.push_str(&format!(" ({data_type})"));
+        subject.push_str(&format!(" ({data_type})"));
     }
+    let who: Vec<&str> = connection
+        .into_iter()
+        .flat_map(|c| [c.business.as_deref(), c.service.as_deref()])
+        .flatten()
+        .collect();
+    if !who.is_empty() {
+        subject.push_str(&format!("  {}", who.join(" · ")));
+    }
+    let severity = rule.map_or_else(|| "-".to_owned(), |r| r.severity.to_string());
     let since = alert.firing_since.unwrap_or(alert.since);
     let notified = alert.last_notified.map_or_else(|| "never".to_owned(), time);
+    let failing = match failing_syncs(alert, rule) {
+        Some(1) => "  1 failing sync".to_owned(),
+        Some(n) => format!("  {n} failing syncs"),
+        None => String::new(),
+    };
     let mut text = format!(
-        "{:<8} {}  {}  since {}  {} failing {}  last notified {}",
+        "{:<8} {:<8} {}  {}  since {}{failing}  last notified {}",
         alert.phase.as_str(),
+        severity,
         key.rule,
-        connection,
+        subject,
         time(since),
-        alert.matches,
-        if alert.matches == 1 { "sync" } else { "syncs" },
         notified
     );
     match cover {

@@ -60,6 +60,7 @@ pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> s
 fn test_facts() -> Facts {
     let rule = Rule {
         name: "syncwatch-test".into(),
+        runbook: None,
         description: Some(
             "TEST notification sent by `syncwatch send-test`: nothing failed, this only checks the channel.".into(),
         ),

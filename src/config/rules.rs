@@ -17,6 +17,7 @@ use super::units::{DURATION_FORMS, parse_duration};
 const RULE_KEYS: &[&str] = &[
     "name",
     "description",
+    "runbook",
     "when",
     "severity",
     "notify",
@@ -96,6 +97,7 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
     let fields = reader.fields(Some(item), at, RULE_KEYS);
     let name = read_name(reader, &fields);
     let description = fields.get("description").and_then(|(v, at)| reader.string(v, &at));
+    let runbook = fields.get("runbook").map(|(v, at)| read_runbook(reader, v, &at));
     let (when, absence) = match fields.get("when") {
         Some((value, at)) => read_when(reader, value, &at),
         None => {
@@ -126,6 +128,7 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
         fields.has("after") && after.is_none(),
         fields.has("resolve_after") && resolve_after.is_none(),
         fields.has("send_resolved") && send_resolved.is_none(),
+        runbook.as_ref().is_some_and(Option::is_none),
     ];
     if invalid.contains(&true) {
         return None;
@@ -133,6 +136,7 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
     Some(Rule {
         name: name?,
         description,
+        runbook: runbook.flatten(),
         when: when?,
         severity: severity?,
         notify: notify?,
@@ -142,6 +146,22 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
         send_resolved: send_resolved.unwrap_or(defaults.send_resolved),
         absence,
     })
+}
+
+/// An http(s) URL, kept in its normalised form: messages put it in links.
+fn read_runbook(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<String> {
+    let text = reader.string(value, at)?;
+    match reqwest::Url::parse(&text) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Some(url.to_string()),
+        _ => {
+            reader.error(
+                at,
+                "is not an http(s) URL",
+                Some("https://wiki.example.com/runbooks/sync-failed"),
+            );
+            None
+        }
+    }
 }
 
 fn read_name(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Option<String> {

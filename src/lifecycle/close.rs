@@ -182,6 +182,7 @@ fn removed(name: &str) -> Rule {
     Rule {
         name: name.to_owned(),
         description: None,
+        runbook: None,
         when: Condition::All(Vec::new()),
         severity: Severity::Warning,
         notify: Vec::new(),

@@ -91,6 +91,9 @@ fn text_part(facts: &Facts) -> String {
     if let Some(description) = &facts.description {
         out.push_str(&format!("{description}\n"));
     }
+    if let Some(runbook) = &facts.runbook {
+        out.push_str(&format!("Runbook: {runbook}\n"));
+    }
     out.push('\n');
     for (label, value) in facts.details() {
         out.push_str(&format!("{label}: {}\n", one_line(&value)));
@@ -121,6 +124,10 @@ fn html_part(facts: &Facts) -> String {
     }
     if let Some(description) = &facts.description {
         out.push_str(&format!("<p>{}</p>\n", html_escape(description)));
+    }
+    if let Some(runbook) = &facts.runbook {
+        let url = html_escape(runbook);
+        out.push_str(&format!("<p><a href=\"{url}\">Runbook</a>: {url}</p>\n"));
     }
     out.push_str("<table>\n");
     for (label, value) in facts.details() {

@@ -33,6 +33,8 @@ pub struct ProblemGroup {
 pub struct Facts {
     pub rule: String,
     pub description: Option<String>,
+    /// The rule's runbook link.
+    pub runbook: Option<String>,
     pub severity: Severity,
     pub environment: Environment,
     /// What happened, in a few words: `2 failed, 1 empty`.
@@ -96,6 +98,7 @@ impl Facts {
         Facts {
             rule: alert.rule.name.clone(),
             description: alert.rule.description.clone(),
+            runbook: alert.rule.runbook.clone(),
             severity: alert.rule.severity,
             environment: alert.environment,
             headline: headline(event, &problems),

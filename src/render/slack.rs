@@ -62,6 +62,11 @@ fn header(facts: &Facts) -> Value {
     })
 }
 
+/// A URL inside Slack's `<url|text>`: `|`, `<` and `>` would end it early.
+fn slack_link(url: &str) -> String {
+    url.replace('|', "%7C").replace('<', "%3C").replace('>', "%3E")
+}
+
 fn summary(facts: &Facts) -> Value {
     let mut text = format!(
         "*{}* · {}",
@@ -74,6 +79,9 @@ fn summary(facts: &Facts) -> Value {
     if let Some(description) = &facts.description {
         text.push('\n');
         text.push_str(&slack_escape(description));
+    }
+    if let Some(runbook) = &facts.runbook {
+        text.push_str(&format!("\n<{}|Runbook>", slack_link(runbook)));
     }
     section(&text)
 }

@@ -15,6 +15,7 @@ pub fn samples() -> Vec<Context> {
         state: "FIRING".into(),
         rule: "production-sync-failed".into(),
         description: Some("A production sync finished with failed data types".into()),
+        runbook: Some("https://wiki.example.com/runbooks/sync-failed".into()),
         severity: "CRITICAL".into(),
         environment: "PRODUCTION".into(),
         business: "Sample Business <&> Ltd".into(),

@@ -43,6 +43,8 @@ impl fmt::Display for Severity {
 pub struct Rule {
     pub name: String,
     pub description: Option<String>,
+    /// A link shown in every message of the rule's alerts: what to do.
+    pub runbook: Option<String>,
     /// The keys of `when`, all of which must hold.
     pub when: Condition,
     pub severity: Severity,

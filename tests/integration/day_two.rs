@@ -238,3 +238,71 @@ fn one_credentials_line_works_under_the_service_and_from_a_shell() {
         stderr(&under_systemd)
     );
 }
+
+/// `alerts` shows the severity, business and service of each alert, and
+/// counts failing syncs only for alerts about syncs: a lost connection
+/// has none.
+#[tokio::test]
+async fn alerts_show_who_and_how_bad_and_no_failing_syncs_for_a_lost_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "{}  - name: connection-lost\n    severity: critical\n    when: {{ event: connectionStatus, connection_status: [disconnected] }}\n",
+        shipped_like(dir.path())
+    );
+    let rules = RulesFile::new(&yaml);
+    let daemon = yaml.replace("${SLACK_WEBHOOK_URL}", "http://127.0.0.1:9/hook");
+    let app = spawn_app_in(dir, &daemon, crate::helpers::fast_settings()).await;
+    app.post_ok(crate::helpers::sync("CON-1", "r1", "failed")).await;
+    app.post_ok(r#"{"data":{"event":"connectionStatus","connectionId":"CON-2","businessName":"Bakery","serviceName":"quickbooks","newStatus":"disconnected","sandbox":false},"requestId":"r2"}"#)
+        .await;
+    let listing = stdout(&run(&["alerts", "--config", rules.path.to_str().unwrap()]).await);
+    let lost = listing.lines().find(|l| l.contains("connection-lost")).expect(&listing);
+    assert!(
+        lost.starts_with("firing   critical connection-lost  CON-2  Bakery · quickbooks  since"),
+        "{listing}"
+    );
+    assert!(!lost.contains("failing sync"), "{listing}");
+    let bills = listing.lines().find(|l| l.contains("bills-failing")).expect(&listing);
+    assert!(
+        bills.contains("warning  bills-failing  CON-1  Acme · xero  since") && bills.contains("  1 failing sync  "),
+        "{listing}"
+    );
+}
+
+/// A rule's `runbook` is a link in every message of its alerts: the Slack
+/// section, the email's text and HTML parts.
+#[test]
+fn a_rules_runbook_is_linked_in_slack_and_email() {
+    let rules = RulesFile::new(
+        "channels:\n  ops:\n    slack: { webhook_url: \"${SLACK_WEBHOOK_URL}\" }\n  mail:\n    email: { host: 127.0.0.1, tls: none, from: a@example.com, to: ops@example.com }\nrules:\n  - name: bills-failing\n    runbook: https://wiki.example.com/runbooks/bills?team=a|b\n    when: { failed: { above: 0 } }\n    notify: [ops, mail]\n",
+    );
+    let payload = repo_file("examples/rule-tests/payloads/sync-bills-failed.json");
+    let output = crate::helpers::syncwatch(
+        &[
+            "test",
+            "--config",
+            rules.path.to_str().unwrap(),
+            payload.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(
+        out.contains("<https://wiki.example.com/runbooks/bills?team=a%7Cb|Runbook>"),
+        "a `|` cannot end the Slack link early: {out}"
+    );
+    assert!(
+        out.contains("Runbook: https://wiki.example.com/runbooks/bills?team=a|b\n"),
+        "{out}"
+    );
+
+    let bad = RulesFile::new("rules:\n  - name: r\n    runbook: wiki/bills\n    when: { failed: { above: 0 } }\n");
+    let output = crate::helpers::syncwatch(&["check", "--config", bad.path.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("rules.yaml:3: rule \"r\": rules[0].runbook: is not an http(s) URL"),
+        "{}",
+        stderr(&output)
+    );
+}

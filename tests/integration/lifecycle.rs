@@ -45,7 +45,10 @@ async fn after_two_waits_for_the_second_failure_then_fires_once() {
     assert!(slack.delivered().is_empty(), "nothing is sent while pending");
     let listing = alerts_listing(&app).await;
     assert!(listing.contains("ALERTS (0 firing, 1 pending)"), "{listing}");
-    assert!(listing.contains("pending  bills-failing  CON-1  since"), "{listing}");
+    assert!(
+        listing.contains("pending  -        bills-failing  CON-1  Acme · xero  since"),
+        "{listing}"
+    );
     assert!(listing.contains("1 failing sync  last notified never"), "{listing}");
 
     app.post_ok(sync("f2", "failed")).await;
@@ -56,7 +59,10 @@ async fn after_two_waits_for_the_second_failure_then_fires_once() {
         slack.texts()
     );
     let listing = alerts_listing(&app).await;
-    assert!(listing.contains("firing   bills-failing  CON-1  since"), "{listing}");
+    assert!(
+        listing.contains("firing   -        bills-failing  CON-1  Acme · xero  since"),
+        "{listing}"
+    );
     assert!(listing.contains("2 failing syncs"), "{listing}");
 }
 

@@ -73,7 +73,7 @@ async fn a_silence_from_the_cli_mutes_at_once_and_its_end_lets_the_next_match_sp
     let db = database(&app.dir).display().to_string();
     let alerts = stdout(&syncwatch_async(vec!["alerts".into(), "--db".into(), db.clone()]).await);
     assert!(
-        alerts.contains("CON-1  since") && alerts.contains(&format!("muted by silence {id}")),
+        alerts.contains("CON-1  quickbooks  since") && alerts.contains(&format!("muted by silence {id}")),
         "{alerts}"
     );
     let explain = stdout(&syncwatch_async(vec!["explain".into(), "--db".into(), db, "muted-1".into()]).await);
