@@ -110,17 +110,19 @@ fn show_messages(
             (_, Message::Slack { payload }) => {
                 writeln!(out, "{}", serde_json::to_string_pretty(payload).unwrap_or_default())?
             }
-            (ChannelKind::Slack(_), Message::Email(_)) => unreachable!("a Slack channel is sent a Slack message"),
+            (_, Message::Email(_)) => unreachable!("only an email channel is sent an email"),
+            (_, other) => writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&other.json()).unwrap_or_default()
+            )?,
         }
     }
     Ok(())
 }
 
 fn medium_of(kind: &ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Slack(_) => "slack",
-        ChannelKind::Email(_) => "email",
-    }
+    kind.name()
 }
 
 /// ` (template /etc/syncwatch/slack.j2)`, or nothing for a channel that
@@ -135,6 +137,7 @@ fn templates_of(kind: &ChannelKind) -> String {
             named("subject template", &email.subject_template),
             named("body template", &email.body_template),
         ],
+        _ => Vec::new(),
     };
     parts.into_iter().flatten().collect()
 }

@@ -61,6 +61,8 @@ pub struct Facts {
     /// The alert episode the message belongs to, when it is about one (a
     /// digest is not): what email threads its messages by.
     pub thread: Option<Thread>,
+    /// The alert on the status page, when `server.public_url` is set.
+    pub link: Option<String>,
 }
 
 /// One alert episode: its key (`rule/connection[/data type]`) and when it
@@ -115,6 +117,7 @@ impl Facts {
             last_sync: None,
             notice: Notice::Firing,
             thread: None,
+            link: None,
         }
     }
 
@@ -159,6 +162,21 @@ impl Facts {
         });
         facts.request_id = None;
         facts
+    }
+
+    /// Links the message to its connection on the status page at
+    /// `public_url`, when one is configured.
+    pub fn linked(mut self, public_url: Option<&str>) -> Facts {
+        self.link = public_url.map(|base| status_link(base, self.connection.as_deref()));
+        self
+    }
+
+    /// `production`, `sandbox`: as rules.yaml and machine readers spell it.
+    pub fn environment_name(&self) -> &'static str {
+        match self.environment {
+            Environment::Production => "production",
+            Environment::Sandbox => "sandbox",
+        }
     }
 
     pub fn environment_label(&self) -> &'static str {
@@ -314,4 +332,20 @@ pub fn counts_of(event: &Event) -> String {
         .map(|status| format!("{status} {}", event.count(status)))
         .collect();
     parts.join(", ")
+}
+
+/// `<public_url>/ui?q=<connection>`, the connection encoded as a query
+/// value: a hostile id must not add a parameter or end the URL.
+pub fn status_link(public_url: &str, connection: Option<&str>) -> String {
+    let base = format!("{}/ui", public_url.trim_end_matches('/'));
+    let Some(connection) = connection else {
+        return base;
+    };
+    match reqwest::Url::parse(&base) {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair("q", connection);
+            url.to_string()
+        }
+        Err(_) => base,
+    }
 }

@@ -21,6 +21,7 @@ mod limits;
 mod migrate;
 mod operations;
 mod quiet;
+mod receivers;
 mod security;
 mod send_test;
 mod shared;
