@@ -216,4 +216,26 @@ mod tests {
             "BIZ-1 2018-04-01..2018-04-30"
         );
     }
+
+    #[test]
+    fn a_digest_of_a_storm_is_one_card_within_the_limit() {
+        let items: Vec<Item> = (0..2000)
+            .map(|i| Item {
+                state: "FIRING".into(),
+                rule: "production-sync-failed".into(),
+                severity: "CRITICAL".into(),
+                business: format!("[Biz {i}](http://evil) {}", "x".repeat(100)),
+                connection: Some(format!("CON-{i}")),
+                service: Some("xero".into()),
+                data_types: vec!["bills".into()],
+                reason: None,
+                headline: "1 failed".into(),
+            })
+            .collect();
+        let card = render_teams_digest(&items, 2000).to_string();
+        assert!(card.len() <= MESSAGE_MAX, "{} bytes", card.len());
+        assert!(card.contains("DIGEST · 2000 alerts"), "{card}");
+        assert!(card.contains("more"), "{card}");
+        assert!(!card.contains("[Biz 0](http"), "{card}");
+    }
 }

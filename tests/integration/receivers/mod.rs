@@ -5,6 +5,7 @@
 mod links;
 mod pagerduty;
 mod stand_in;
+mod teams;
 mod webhook;
 
 use crate::helpers::{RulesFile, stderr, stdout, sync, syncwatch_async};

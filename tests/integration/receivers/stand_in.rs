@@ -26,6 +26,11 @@ impl Reply {
             headers: Vec::new(),
         }
     }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
 }
 
 /// One request as the service received it.
@@ -38,6 +43,7 @@ pub struct Request {
     pub body: serde_json::Value,
     /// The status it was answered.
     pub status: u16,
+    pub at: std::time::Instant,
 }
 
 struct Script {
@@ -108,6 +114,7 @@ fn answer(script: &Mutex<Script>, path: &str, headers: &HeaderMap, body: &[u8]) 
         body: serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null),
         raw,
         status: reply.status,
+        at: std::time::Instant::now(),
     });
     let mut response = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
     for (name, value) in &reply.headers {
