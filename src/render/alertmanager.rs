@@ -92,6 +92,30 @@ pub fn render_alertmanager(facts: &Facts) -> Value {
     json!([posted(&alert, annotations, facts.link.as_deref(), ended)])
 }
 
+/// A firing alert posted again from what storage knows of it (see
+/// `outbox::resend`): the same labels and `startsAt` as its FIRING, and
+/// annotations that need no event (an event's requestId is not kept).
+pub fn render_resent(alert: &AmAlert, description: Option<&str>, link: Option<&str>) -> Value {
+    let mut who = alert.business.clone().unwrap_or_else(|| "unknown business".into());
+    if let Some(service) = &alert.service {
+        who.push_str(&format!(" ({service})"));
+    }
+    let since = rfc3339(alert.since);
+    let firing = format!("Firing since {since}");
+    let description = match description {
+        Some(description) => format!("{description}\n{firing}"),
+        None => firing,
+    };
+    let mut annotations = json!({
+        "summary": format!("{} {}: firing for {who} since {since}", alert.severity.to_uppercase(), alert.rule),
+        "description": description,
+    });
+    if let Some(link) = link {
+        annotations["link"] = json!(link);
+    }
+    posted(alert, annotations, link, None)
+}
+
 /// The data type of the alert's key (`rule/connection/data type`), not
 /// of the event: only a per-type alert carries the label.
 fn key_data_type(facts: &Facts) -> Option<String> {

@@ -20,7 +20,7 @@ mod template_samples;
 mod test_support;
 mod webhook;
 
-pub use alertmanager::{AmAlert, posted as alertmanager_alert, render_alertmanager};
+pub use alertmanager::{AmAlert, render_alertmanager, render_resent};
 pub use channel::{TemplateUse, digest_for, message_for, preview_for};
 pub use digest::{Item, render_digest_email, render_digest_slack};
 pub use email::{EmailMessage, render_email};

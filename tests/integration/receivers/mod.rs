@@ -2,6 +2,7 @@
 //! FIRING, a failure that is retried, RESOLVED, against stand-ins that
 //! answer as each service documents, and Debian's real Alertmanager.
 
+mod alertmanager;
 mod links;
 mod pagerduty;
 mod stand_in;
