@@ -153,3 +153,27 @@ pub fn install_crypto_provider() {
     // Err means one is installed already, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::load_str;
+
+    #[test]
+    fn channels_on_one_routing_key_share_pagerdutys_pace() {
+        let text = "channels:\n  a:\n    pagerduty: { routing_key: K1 }\n  b:\n    pagerduty: { routing_key: K1 }\n  c:\n    pagerduty: { routing_key: K2 }\n  t:\n    teams: { webhook_url: 'https://x.example/w' }\n";
+        let config = load_str(text, Path::new("rules.yaml"), &|_| None).unwrap();
+        let senders = senders(&config, false).unwrap();
+        assert_eq!(senders["a"].pace_key("a"), senders["b"].pace_key("b"));
+        assert_ne!(senders["a"].pace_key("a"), senders["c"].pace_key("c"));
+        let slack = Duration::from_secs(1);
+        assert_eq!(senders["a"].min_interval(slack), Duration::from_millis(500));
+        assert_eq!(
+            senders["t"].min_interval(slack),
+            slack,
+            "Teams flows are paced as Slack webhooks"
+        );
+    }
+}

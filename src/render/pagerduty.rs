@@ -17,12 +17,9 @@ const SUMMARY_MAX: usize = 1024;
 const DETAILS_MAX: usize = 500 * 1024;
 /// Lines of one problem group before "and N more".
 const LINES_MAX: usize = 200;
-/// What PagerDuty shows of a routing-key-less test: no alert key exists.
-const TEST_KEY: &str = "syncwatch/send-test";
 
 pub fn render_pagerduty(facts: &Facts) -> Value {
-    let key = facts.thread.as_ref().map_or(TEST_KEY, |t| t.key.as_str());
-    let dedup_key = dedup_key(key);
+    let dedup_key = dedup_key(&alert_key(facts));
     if matches!(facts.notice, Notice::Resolved { .. }) {
         // PagerDuty reads nothing but the key of a resolve.
         return json!({ "event_action": "resolve", "dedup_key": dedup_key, "client": "syncwatch" });
@@ -47,6 +44,16 @@ pub fn render_pagerduty(facts: &Facts) -> Value {
         event["links"] = json!([{ "href": link, "text": "syncwatch status page" }]);
     }
     event
+}
+
+/// The alert's key; for a message about no stored alert (`send-test`,
+/// `syncwatch test`), the key it would have: `rule/connection`.
+fn alert_key(facts: &Facts) -> String {
+    match (&facts.thread, &facts.connection) {
+        (Some(thread), _) => thread.key.clone(),
+        (None, Some(connection)) => format!("{}/{connection}", facts.rule),
+        (None, None) => facts.rule.clone(),
+    }
 }
 
 /// The alert key itself when it fits; otherwise its start and a hash of

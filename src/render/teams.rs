@@ -42,19 +42,20 @@ pub fn render_teams_digest(items: &[Item], max_items: usize) -> Value {
 }
 
 /// Escapes what the card's markdown would read as syntax: emphasis,
-/// links, code, headings, quotes, a list marker at the start, and the
-/// `{{DATE(...)}}` functions of Adaptive Cards. Bidirectional controls are
-/// shown escaped, line breaks flattened.
+/// links (`[` and `]`: without them `(...)` is plain text), code, strike,
+/// the `{{DATE(...)}}` functions of Adaptive Cards, and a list, heading or
+/// quote marker at the start. Bidirectional controls are shown escaped,
+/// line breaks flattened. The fewer characters escaped, the less a client
+/// that shows a backslash would spoil.
 pub fn teams_escape(text: &str) -> String {
     let text = bidi_escape(&one_line(text));
     let mut out = String::with_capacity(text.len() + 8);
-    for (i, c) in text.chars().enumerate() {
-        let starts_a_list = i == 0 && matches!(c, '-' | '+');
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '`' | '~' | '#' | '>' | '<' | '{' | '}' | '|'
-        ) || starts_a_list
-        {
+    let numbered = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|&at| at > 0 && text[at..].starts_with('.'));
+    for (at, c) in text.char_indices() {
+        let marker = at == 0 && matches!(c, '-' | '+' | '#' | '>');
+        if marker || Some(at) == numbered || matches!(c, '\\' | '*' | '_' | '[' | ']' | '`' | '~' | '{' | '}') {
             out.push('\\');
         }
         out.push(c);
@@ -207,10 +208,12 @@ mod tests {
 
     #[test]
     fn markdown_in_a_value_is_shown_as_text() {
-        assert_eq!(teams_escape("[x](http://evil)"), r"\[x\]\(http://evil\)");
+        assert_eq!(teams_escape("[x](http://evil)"), r"\[x\](http://evil)");
+        assert_eq!(teams_escape("1. first"), r"1\. first");
+        assert_eq!(teams_escape("# big"), r"\# big");
         assert_eq!(teams_escape("**bold** _it_"), r"\*\*bold\*\* \_it\_");
         assert_eq!(teams_escape("- not a list"), r"\- not a list");
-        assert_eq!(teams_escape("{{DATE(x)}}"), r"\{\{DATE\(x\)\}\}");
+        assert_eq!(teams_escape("{{DATE(x)}}"), r"\{\{DATE(x)\}\}");
         assert_eq!(
             teams_escape("BIZ-1 2018-04-01..2018-04-30"),
             "BIZ-1 2018-04-01..2018-04-30"

@@ -208,7 +208,8 @@ async fn posting_again_resumes_from_storage_after_a_restart() {
     let rules = rules(am.addr.port());
     let app = spawn_app(&rules).await;
     app.post_ok(failed("f-1")).await;
-    assert!(eventually(WAIT, || am.accepted().len() == 1).await);
+    // Its FIRING (and maybe a re-post already).
+    assert!(eventually(WAIT, || !am.accepted().is_empty()).await);
     let dir = app.stop().await;
     let before = am.received().len();
     let app: TestApp = spawn_app_in(dir, &rules, fast_settings()).await;
@@ -236,7 +237,7 @@ async fn on_postgresql_one_instance_posts_again() {
     let first = spawn_app_on(&backend, &rules, fast_settings()).await;
     let second = spawn_app_on(&backend, &rules, fast_settings()).await;
     first.post_ok(failed("f-1")).await;
-    assert!(eventually(WAIT, || am.accepted().len() == 1).await);
+    assert!(eventually(WAIT, || !am.accepted().is_empty()).await);
     let start = reposts(&am);
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let made = reposts(&am) - start;

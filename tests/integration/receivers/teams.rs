@@ -64,7 +64,7 @@ async fn a_card_fires_waits_out_a_429_and_resolves(backend: Backend) {
         !text.contains("[x](http://evil)"),
         "markdown from the payload is escaped: {text}"
     );
-    assert!(text.contains(r"\\[x\\]\\(http://evil\\) \\*\\*now\\*\\*"), "{text}");
+    assert!(text.contains(r"\\[x\\](http://evil) \\*\\*now\\*\\*"), "{text}");
     let facts = card["body"]
         .as_array()
         .unwrap()
