@@ -3,6 +3,7 @@
 //! answer as each service documents, and Debian's real Alertmanager.
 
 mod alertmanager;
+mod dry_run;
 mod example;
 mod links;
 mod pagerduty;
