@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use crate::event::{DataTypeTally, Event, Status};
 use crate::rules::{Environment, Evidence, Match, Rule, Severity};
 
+use super::link::status_link;
 use super::notice::Notice;
 use crate::absence::KnownConnection;
 
@@ -332,20 +333,4 @@ pub fn counts_of(event: &Event) -> String {
         .map(|status| format!("{status} {}", event.count(status)))
         .collect();
     parts.join(", ")
-}
-
-/// `<public_url>/ui?q=<connection>`, the connection encoded as a query
-/// value: a hostile id must not add a parameter or end the URL.
-pub fn status_link(public_url: &str, connection: Option<&str>) -> String {
-    let base = format!("{}/ui", public_url.trim_end_matches('/'));
-    let Some(connection) = connection else {
-        return base;
-    };
-    match reqwest::Url::parse(&base) {
-        Ok(mut url) => {
-            url.query_pairs_mut().append_pair("q", connection);
-            url.to_string()
-        }
-        Err(_) => base,
-    }
 }
