@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::stand_in::{Reply, StandIn};
 use super::{BILLS, clean, failed, send_test};
-use crate::helpers::{Backend, eventually, fast_settings, spawn_app, spawn_app_on};
+use crate::helpers::{Backend, SlackStandIn, eventually, fast_settings, spawn_app, spawn_app_on};
 
 const WAIT: Duration = Duration::from_secs(15);
 const ACCEPTED: &str = r#"{"status":"success","message":"Event processed","dedup_key":"bills-failing/CON-1"}"#;
@@ -92,4 +92,24 @@ async fn send_test_explains_an_invalid_routing_key() {
     );
     assert!(out.contains("check routing_key"), "{out}");
     assert_eq!(pagerduty.received()[0].body["payload"]["severity"], "info");
+}
+
+#[tokio::test]
+async fn send_resolved_false_spares_slack_the_all_clear_but_still_closes_the_incident() {
+    let pagerduty = StandIn::start(Reply::new(202, ACCEPTED)).await;
+    let slack = SlackStandIn::start().await;
+    let rules = rules(&pagerduty)
+        .replace("notify: [oncall]", "notify: [oncall, ops]")
+        .replace(
+            "channels:\n",
+            &format!("channels:\n  ops:\n    slack: {{ webhook_url: \"{}\" }}\n", slack.url()),
+        );
+    let app = spawn_app(&rules).await;
+    app.post_ok(failed("f-1")).await;
+    assert!(eventually(WAIT, || pagerduty.accepted().len() == 1 && slack.delivered().len() == 1).await);
+    app.post_ok(clean("c-1")).await;
+    assert!(eventually(WAIT, || pagerduty.accepted().len() == 2).await);
+    assert_eq!(pagerduty.accepted()[1].body["event_action"], "resolve");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(slack.delivered().len(), 1, "send_resolved: false holds for Slack");
 }
