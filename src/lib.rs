@@ -20,10 +20,16 @@
 //!   through pending → firing → resolved, and asks for FIRING, STILL
 //!   FAILING and RESOLVED messages.
 //! - [`render`] turns an effect into what each channel is sent: a Slack
-//!   Block Kit payload or an email (subject, text and HTML parts).
+//!   Block Kit payload, an email (subject, text and HTML parts), a
+//!   PagerDuty event, a Teams Adaptive Card, a signed webhook's JSON
+//!   document or Alertmanager alerts, each linked to the status page when
+//!   `server.public_url` is set.
 //! - [`outbox`] runs one lane per channel: claim, send, back off, settle.
-//! - [`deliver`] sends through Slack (reqwest) or SMTP (lettre) and says
-//!   whether a failure is transient or permanent.
+//!   Beside the lanes, firing alerts are posted to Alertmanager again
+//!   every `resend`, so it never times them out.
+//! - [`deliver`] sends through Slack, PagerDuty, Teams, a webhook or
+//!   Alertmanager (reqwest) or SMTP (lettre) and says whether a failure is
+//!   transient or permanent.
 //!
 //! Around them: [`config`] loads and validates `rules.yaml`; [`metrics`]
 //! feeds `/metrics`; [`logging`] keeps log lines whole and levelled

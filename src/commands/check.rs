@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{ChannelKind, load_file};
+use crate::config::load_file;
 
 use super::{EXIT_FAILED, EXIT_OK};
 
@@ -13,10 +13,7 @@ pub fn check(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> std::io::
             let channels: Vec<String> = config
                 .channels
                 .values()
-                .map(|c| match c.kind {
-                    ChannelKind::Slack(_) => format!("{} (slack)", c.name),
-                    ChannelKind::Email(_) => format!("{} (email)", c.name),
-                })
+                .map(|c| format!("{} ({})", c.name, c.kind.name()))
                 .collect();
             writeln!(
                 out,

@@ -177,15 +177,18 @@ fn show_message(
         (_, Ok(Message::Slack { payload })) => {
             writeln!(out, "{}", serde_json::to_string_pretty(&payload).unwrap_or_default())
         }
-        _ => writeln!(out, "{}", told.message),
+        (_, Ok(Message::Email(_))) => unreachable!("only an email channel is sent an email"),
+        (_, Ok(other)) => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&other.json()).unwrap_or_default()
+        ),
+        (_, Err(_)) => writeln!(out, "{}", told.message),
     }
 }
 
 fn medium_of(kind: &ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Slack(_) => "slack",
-        ChannelKind::Email(_) => "email",
-    }
+    kind.name()
 }
 
 /// ` (template /etc/syncwatch/slack.j2)`, or nothing for a channel that
@@ -200,6 +203,7 @@ fn templates_of(kind: &ChannelKind) -> String {
             named("subject template", &email.subject_template),
             named("body template", &email.body_template),
         ],
+        _ => Vec::new(),
     };
     parts.into_iter().flatten().collect()
 }

@@ -9,10 +9,20 @@ use serde_yaml::Value;
 use super::digest::read_digest;
 use super::model::{Channel, ChannelKind, Digest, EmailChannel, SlackChannel, SmtpCredentials, TlsMode};
 use super::reader::{At, Fields, Reader};
+use super::receivers::{read_alertmanager, read_pagerduty, read_teams, read_webhook};
 use super::units::{DURATION_FORMS, parse_duration};
 use crate::render::{Medium, Template};
 
-const CHANNEL_KEYS: &[&str] = &["slack", "email", "digest"];
+const KINDS: &[&str] = &["slack", "email", "pagerduty", "teams", "webhook", "alertmanager"];
+const CHANNEL_KEYS: &[&str] = &[
+    "slack",
+    "email",
+    "pagerduty",
+    "teams",
+    "webhook",
+    "alertmanager",
+    "digest",
+];
 const EMAIL_KEYS: &[&str] = &[
     "host",
     "port",
@@ -82,21 +92,34 @@ fn read_channel(reader: &mut Reader<'_>, body: &Value, at: &At) -> Option<(Chann
     let fields = reader.fields(Some(body), at.clone(), CHANNEL_KEYS);
     let digest = read_digest(reader, fields.get("digest"));
     let kind = read_kind(reader, &fields, at)?;
+    if kind.groups_itself() {
+        // PagerDuty and Alertmanager group alerts themselves; a digest
+        // would only hide from them what they group.
+        if let Some((_, at)) = fields.get("digest") {
+            let message = format!("digests do not apply to {} (it groups alerts itself)", kind.name());
+            reader.error(&at, message, None);
+            return None;
+        }
+        return Some((kind, None));
+    }
     Some((kind, digest?))
 }
 
 fn read_kind(reader: &mut Reader<'_>, fields: &Fields<'_>, at: &At) -> Option<ChannelKind> {
-    match (fields.get("slack"), fields.get("email")) {
-        (Some((value, at)), None) => read_slack(reader, value, at).map(ChannelKind::Slack),
-        (None, Some((value, at))) => read_email(reader, value, at).map(ChannelKind::Email),
-        _ => {
-            reader.error(
-                at,
-                "a channel is exactly one of `slack` or `email`",
-                Some("slack, email"),
-            );
-            None
-        }
+    let given: Vec<(&str, (&Value, At))> = KINDS.iter().filter_map(|k| Some((*k, fields.get(k)?))).collect();
+    let [(kind, (value, at))] = given.as_slice() else {
+        let message = "a channel is exactly one kind: slack, email, pagerduty, teams, webhook or alertmanager";
+        reader.error(at, message, Some(&KINDS.join(", ")));
+        return None;
+    };
+    let at = at.clone();
+    match *kind {
+        "slack" => read_slack(reader, value, at).map(ChannelKind::Slack),
+        "email" => read_email(reader, value, at).map(ChannelKind::Email),
+        "pagerduty" => read_pagerduty(reader, value, at).map(ChannelKind::Pagerduty),
+        "teams" => read_teams(reader, value, at).map(ChannelKind::Teams),
+        "webhook" => read_webhook(reader, value, at).map(ChannelKind::Webhook),
+        _ => read_alertmanager(reader, value, at).map(ChannelKind::Alertmanager),
     }
 }
 

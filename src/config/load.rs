@@ -185,7 +185,7 @@ pub(super) fn section<'v>(reader: &mut Reader<'_>, top: &Fields<'v>, name: &str,
 }
 
 fn read_server(reader: &mut Reader<'_>, top: &Fields<'_>) -> Server {
-    let fields = section(reader, top, "server", &["listen", "path", "max_body"]);
+    let fields = section(reader, top, "server", &["listen", "path", "max_body", "public_url"]);
     let listen = fields.get("listen").and_then(|(value, at)| {
         reader.parsed(
             value,
@@ -213,7 +213,24 @@ fn read_server(reader: &mut Reader<'_>, top: &Fields<'_>) -> Server {
         listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9650))),
         path: path.unwrap_or_else(|| "/webhooks/railz".into()),
         max_body: max_body.unwrap_or(4 << 20),
+        public_url: fields
+            .get("public_url")
+            .and_then(|(value, at)| read_public_url(reader, value, &at)),
     }
+}
+
+/// `https://syncwatch.example.com`: where people open the status page.
+/// Kept without a trailing `/`, so links join it with `/ui`.
+fn read_public_url(reader: &mut Reader<'_>, value: &Value, at: &At) -> Option<String> {
+    let text = reader.string(value, at)?;
+    let url = reqwest::Url::parse(&text).ok();
+    let plain = url.filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.query().is_none());
+    if plain.is_none() {
+        let forms = "the status page's base URL, e.g. https://syncwatch.example.com";
+        reader.error(at, format!("`{text}` is not an http(s) URL"), Some(forms));
+        return None;
+    }
+    Some(text.trim_end_matches('/').to_owned())
 }
 
 fn read_security(reader: &mut Reader<'_>, top: &Fields<'_>) -> Security {

@@ -10,6 +10,7 @@ mod load;
 mod maintenance;
 mod model;
 mod reader;
+mod receivers;
 mod rules;
 mod secret;
 mod spans;
@@ -19,8 +20,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use heartbeat::Heartbeat;
 pub use load::{load_file, load_file_for_replay, load_file_read_only, load_str};
 pub use model::{
-    Channel, ChannelKind, Config, Defaults, Delivery, Digest, EmailChannel, Security, Server, SlackChannel,
-    SmtpCredentials, Storage, TlsMode,
+    AlertmanagerChannel, Channel, ChannelKind, Config, Defaults, Delivery, Digest, EmailChannel, PagerdutyChannel,
+    SecretKey, Security, Server, SlackChannel, SmtpCredentials, Storage, TeamsChannel, TlsMode, WebhookChannel,
 };
+pub use receivers::PAGERDUTY_URL;
 pub use secret::Secret;
 pub use units::{DURATION_FORMS, format_duration, parse_duration, parse_size};

@@ -41,6 +41,9 @@ pub struct Server {
     pub path: String,
     /// Bodies over this many bytes are refused with 413.
     pub max_body: u64,
+    /// Where people reach the status page (`https://syncwatch.example.com`,
+    /// no trailing `/`): every message links to `<public_url>/ui?q=<connection>`.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +121,82 @@ impl Default for Digest {
 pub enum ChannelKind {
     Slack(SlackChannel),
     Email(EmailChannel),
+    Pagerduty(PagerdutyChannel),
+    Teams(TeamsChannel),
+    Webhook(WebhookChannel),
+    Alertmanager(AlertmanagerChannel),
+}
+
+impl ChannelKind {
+    /// As `rules.yaml` spells the kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Slack(_) => "slack",
+            ChannelKind::Email(_) => "email",
+            ChannelKind::Pagerduty(_) => "pagerduty",
+            ChannelKind::Teams(_) => "teams",
+            ChannelKind::Webhook(_) => "webhook",
+            ChannelKind::Alertmanager(_) => "alertmanager",
+        }
+    }
+
+    /// Whether the receiver keeps an alert open until told it is over (a
+    /// PagerDuty incident, an Alertmanager alert): its RESOLVED goes out
+    /// even where a rule says `send_resolved: false`.
+    pub fn must_hear_resolved(&self) -> bool {
+        matches!(self, ChannelKind::Pagerduty(_) | ChannelKind::Alertmanager(_))
+    }
+
+    /// Whether the receiver groups alerts itself, so syncwatch's digests
+    /// would only hide what it groups.
+    pub fn groups_itself(&self) -> bool {
+        self.must_hear_resolved()
+    }
+}
+
+/// PagerDuty Events API v2.
+#[derive(Debug, Clone)]
+pub struct PagerdutyChannel {
+    /// The integration's routing key: anyone holding it can open incidents.
+    pub routing_key: Secret,
+    pub url: String,
+}
+
+/// A Microsoft Teams Workflows webhook.
+#[derive(Debug, Clone)]
+pub struct TeamsChannel {
+    /// The URL carries its own signature: it is the credential.
+    pub webhook_url: Secret,
+}
+
+/// Any HTTP service, sent a signed JSON document.
+#[derive(Debug, Clone)]
+pub struct WebhookChannel {
+    pub url: String,
+    /// Standard Webhooks secret (`whsec_<base64>`), already decoded.
+    pub secret: Option<SecretKey>,
+    /// Extra headers, in the order given.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The key bytes of a `whsec_` secret; printed as `***` like any secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// An Alertmanager (v2 API).
+#[derive(Debug, Clone)]
+pub struct AlertmanagerChannel {
+    /// Its base URL; alerts go to `<url>/api/v2/alerts`.
+    pub url: String,
+    /// How often a firing alert is posted again, so that Alertmanager's
+    /// `resolve_timeout` never ends it.
+    pub resend: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -7,8 +7,12 @@ use std::time::Duration;
 use crate::config::{ChannelKind, Config};
 use crate::store::Message;
 
+use super::alertmanager::AlertmanagerSender;
 use super::email::EmailSender;
+use super::pagerduty::{self, PagerdutySender};
 use super::slack::SlackSender;
+use super::teams::TeamsSender;
+use super::webhook::WebhookSender;
 
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +33,10 @@ pub enum Outcome {
 pub enum Sender {
     Slack(SlackSender),
     Email(EmailSender),
+    Pagerduty(PagerdutySender),
+    Teams(TeamsSender),
+    Webhook(WebhookSender),
+    Alertmanager(AlertmanagerSender),
     /// `serve --dry-run`: logs what would be sent, sends nothing.
     DryRun {
         channel: String,
@@ -36,10 +44,16 @@ pub enum Sender {
 }
 
 impl Sender {
-    pub async fn send(&self, message: &Message) -> Outcome {
+    /// One attempt at delivery `id` (a webhook's `webhook-id`, the same
+    /// on every retry).
+    pub async fn send(&self, message: &Message, id: u64) -> Outcome {
         match (self, message) {
             (Sender::Slack(slack), Message::Slack { payload }) => slack.send(payload).await,
             (Sender::Email(email), Message::Email(message)) => email.send(message).await,
+            (Sender::Pagerduty(pagerduty), Message::Pagerduty { event }) => pagerduty.send(event).await,
+            (Sender::Teams(teams), Message::Teams { payload }) => teams.send(payload).await,
+            (Sender::Webhook(webhook), Message::Webhook { document }) => webhook.send(document, id).await,
+            (Sender::Alertmanager(am), Message::Alertmanager { alerts }) => am.send(alerts).await,
             (Sender::DryRun { channel }, message) => dry_run(channel, message),
             _ => Outcome::Permanent {
                 reason: "the message was rendered for another kind of channel".into(),
@@ -53,15 +67,22 @@ impl Sender {
             (self, message),
             (Sender::Slack(_), Message::Slack { .. })
                 | (Sender::Email(_), Message::Email(_))
+                | (Sender::Pagerduty(_), Message::Pagerduty { .. })
+                | (Sender::Teams(_), Message::Teams { .. })
+                | (Sender::Webhook(_), Message::Webhook { .. })
+                | (Sender::Alertmanager(_), Message::Alertmanager { .. })
                 | (Sender::DryRun { .. }, _)
         )
     }
 
-    /// What paces this sender: Slack's limit is per webhook URL, so two
-    /// channels on one URL share it; anything else is paced on its own.
+    /// What paces this sender: Slack's limit is per webhook URL and
+    /// PagerDuty's per routing key, so two channels on one share it;
+    /// anything else is paced on its own.
     pub fn pace_key(&self, channel: &str) -> String {
         match self {
             Sender::Slack(slack) => format!("slack:{}", slack.url()),
+            Sender::Teams(teams) => format!("teams:{}", teams.url()),
+            Sender::Pagerduty(pagerduty) => format!("pagerduty:{}", pagerduty.routing_key()),
             _ => format!("channel:{channel}"),
         }
     }
@@ -71,19 +92,39 @@ impl Sender {
     }
 
     /// The shortest spacing between two messages: Slack documents about
-    /// one message per second per webhook; SMTP servers need none.
+    /// one message per second per webhook (Teams' flows are paced alike);
+    /// PagerDuty 120 events a minute per routing key; SMTP servers, a
+    /// webhook receiver and Alertmanager need none.
     pub fn min_interval(&self, slack_interval: Duration) -> Duration {
         match self {
             Sender::Slack(slack) => slack.min_interval.unwrap_or(slack_interval),
-            Sender::Email(_) | Sender::DryRun { .. } => Duration::ZERO,
+            Sender::Teams(_) => slack_interval,
+            Sender::Pagerduty(_) => pagerduty::MIN_INTERVAL,
+            Sender::Email(_) | Sender::Webhook(_) | Sender::Alertmanager(_) | Sender::DryRun { .. } => Duration::ZERO,
         }
+    }
+
+    /// The sender of `kind`, ready to use.
+    pub fn of(kind: &ChannelKind) -> Result<Sender, String> {
+        Ok(match kind {
+            ChannelKind::Slack(slack) => Sender::Slack(SlackSender::new(slack)?),
+            ChannelKind::Email(email) => Sender::Email(EmailSender::new(email)?),
+            ChannelKind::Pagerduty(pagerduty) => Sender::Pagerduty(PagerdutySender::new(pagerduty)?),
+            ChannelKind::Teams(teams) => Sender::Teams(TeamsSender::new(teams)?),
+            ChannelKind::Webhook(webhook) => Sender::Webhook(WebhookSender::new(webhook)?),
+            ChannelKind::Alertmanager(am) => Sender::Alertmanager(AlertmanagerSender::new(am)?),
+        })
     }
 }
 
 fn dry_run(channel: &str, message: &Message) -> Outcome {
     let (kind, text) = match message {
-        Message::Slack { payload } => ("slack", payload.to_string()),
         Message::Email(email) => ("email", format!("Subject: {}\n{}", email.subject, email.text)),
+        Message::Slack { payload } => ("slack", payload.to_string()),
+        Message::Pagerduty { event } => ("pagerduty", event.to_string()),
+        Message::Teams { payload } => ("teams", payload.to_string()),
+        Message::Webhook { document } => ("webhook", document.to_string()),
+        Message::Alertmanager { alerts } => ("alertmanager", alerts.to_string()),
     };
     tracing::info!(channel, kind, message = %text, "dry run: would send");
     Outcome::Delivered {
@@ -99,8 +140,7 @@ pub fn senders(config: &Config, dry_run: bool) -> Result<HashMap<String, Sender>
     for (name, channel) in &config.channels {
         let sender = match &channel.kind {
             _ if dry_run || config.delivery.dry_run => Sender::DryRun { channel: name.clone() },
-            ChannelKind::Slack(slack) => Sender::Slack(SlackSender::new(slack).map_err(|e| format!("{name}: {e}"))?),
-            ChannelKind::Email(email) => Sender::Email(EmailSender::new(email).map_err(|e| format!("{name}: {e}"))?),
+            kind => Sender::of(kind).map_err(|e| format!("{name}: {e}"))?,
         };
         senders.insert(name.clone(), sender);
     }
@@ -112,4 +152,28 @@ pub fn senders(config: &Config, dry_run: bool) -> Result<HashMap<String, Sender>
 pub fn install_crypto_provider() {
     // Err means one is installed already, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::load_str;
+
+    #[test]
+    fn channels_on_one_routing_key_share_pagerdutys_pace() {
+        let text = "channels:\n  a:\n    pagerduty: { routing_key: K1 }\n  b:\n    pagerduty: { routing_key: K1 }\n  c:\n    pagerduty: { routing_key: K2 }\n  t:\n    teams: { webhook_url: 'https://x.example/w' }\n";
+        let config = load_str(text, Path::new("rules.yaml"), &|_| None).unwrap();
+        let senders = senders(&config, false).unwrap();
+        assert_eq!(senders["a"].pace_key("a"), senders["b"].pace_key("b"));
+        assert_ne!(senders["a"].pace_key("a"), senders["c"].pace_key("c"));
+        let slack = Duration::from_secs(1);
+        assert_eq!(senders["a"].min_interval(slack), Duration::from_millis(500));
+        assert_eq!(
+            senders["t"].min_interval(slack),
+            slack,
+            "Teams flows are paced as Slack webhooks"
+        );
+    }
 }

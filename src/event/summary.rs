@@ -112,7 +112,9 @@ impl DataTypeTally {
     /// The data type as shown to a human; an entry of a `data` event
     /// without `request` says what Railz left out.
     pub fn data_type_label(&self) -> &str {
-        self.data_type.as_deref().unwrap_or("(no `request` field: data type not given)")
+        self.data_type
+            .as_deref()
+            .unwrap_or("(no `request` field: data type not given)")
     }
 }
 

@@ -14,7 +14,8 @@ use crate::outbox::WorkerSettings;
 use crate::store::{MemoryStore, PgStore, SqliteStore, Store, StoreError};
 
 use super::background::{
-    check_absence, follow_connections, heartbeat, plan_absence, prune_periodically, remind_periodically, watch_silences,
+    check_absence, follow_connections, heartbeat, plan_absence, prune_periodically, remind_periodically,
+    resend_periodically, watch_silences,
 };
 use super::listener::{self, Limits};
 use super::monitor::call_heartbeat;
@@ -145,6 +146,12 @@ impl App {
             self.settings.remind_every,
             stopped.clone(),
         ));
+        // Alertmanager's turns are looked at as often as reminders.
+        let resends = tokio::spawn(resend_periodically(
+            self.state.clone(),
+            self.settings.remind_every,
+            stopped.clone(),
+        ));
         let follow = self
             .state
             .store
@@ -163,7 +170,7 @@ impl App {
             grace,
         )
         .await;
-        let _ = tokio::join!(pruner, heartbeat, monitor, absence, silences, reminders);
+        let _ = tokio::join!(pruner, heartbeat, monitor, absence, silences, reminders, resends);
         if let Some(follow) = follow {
             let _ = follow.await;
         }

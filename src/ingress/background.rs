@@ -1,5 +1,6 @@
 //! The daemon's periodic work beside the requests: pruning, the heartbeat
-//! that lets a restart know how long it was down, and the absence timer.
+//! that lets a restart know how long it was down, the absence timer, and
+//! posting firing alerts to Alertmanager again.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -8,7 +9,9 @@ use tokio::sync::watch;
 
 use crate::absence::Absence;
 use crate::config::Config;
+use crate::deliver::Outcome;
 use crate::lifecycle::{Closing, Sweep};
+use crate::outbox::{Resent, alertmanager_channels, resend};
 use crate::quiet::Mutes;
 use crate::store::{Store, StoreError};
 
@@ -106,6 +109,35 @@ pub async fn remind_periodically(state: Arc<AppState>, every: Duration, mut stop
                 state.wake(&outcome.channels);
             }
             Err(err) => tracing::warn!(error = %err, "cannot look at state alerts for reminders; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Every `every`: each Alertmanager channel whose `resend` turn is due
+/// posts its firing alerts again (see [`crate::outbox::resend`]).
+pub async fn resend_periodically(state: Arc<AppState>, every: Duration, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let config = state.config();
+        for channel in alertmanager_channels(&config).into_iter().filter(|_| !state.dry_run()) {
+            match resend(&state.store, &config, channel, SystemTime::now()).await {
+                Ok(Resent::Posted {
+                    alerts,
+                    outcome: Outcome::Delivered { .. },
+                }) => {
+                    tracing::debug!(channel = channel.0, alerts, "firing alerts posted again")
+                }
+                Ok(Resent::Posted { alerts, outcome }) => {
+                    tracing::warn!(channel = channel.0, alerts, outcome = ?outcome, "cannot post firing alerts again; will at the next turn")
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(channel = channel.0, error = %err, "cannot read the firing alerts to post again")
+                }
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -87,6 +87,11 @@ impl AppState {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Whether nothing is to be sent (`serve --dry-run`, `dry_run: true`).
+    pub fn dry_run(&self) -> bool {
+        self.dry_run || self.config().delivery.dry_run
+    }
+
     pub fn silences(&self) -> Arc<Vec<Silence>> {
         self.silences.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

@@ -15,7 +15,7 @@ use crate::render::{Item, Message};
 use crate::rules::{Context, Environment, Evidence, Rule, Verdict, evaluate_in};
 
 use super::close::close;
-use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
+use super::effects::{Cx, Observed, Source, facts, muted, owes_resolved, recipients, render_for};
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
 
 /// A rule that fired on the event.
@@ -388,7 +388,9 @@ fn record<S: AlertStates>(
     observation: Observation,
     applied: &mut Applied,
 ) -> Result<bool, S::Error> {
-    let step = transition(state, observation, &policy(observed.rule), cx.now);
+    let mut policy = policy(observed.rule);
+    policy.send_resolved |= owes_resolved(cx.config, state);
+    let step = transition(state, observation, &policy, cx.now);
     let Some(mut next) = step.state else {
         return Ok(false);
     };

@@ -13,7 +13,7 @@ use crate::render::{Facts, Notice, Thread};
 use crate::rules::{Condition, Environment, Rule, Severity};
 
 use super::apply::{Applied, NO_LONGER_APPLIES, Notification, Transition, no_longer_applies};
-use super::effects::{recipients, render_for};
+use super::effects::{owes_resolved, recipients, render_for};
 use super::transition::{AlertState, Effect, Phase};
 
 /// Which pending and firing alerts a store closes, and why.
@@ -116,7 +116,7 @@ pub fn close(
     next.clean = 0;
     let rule = config.rules.iter().find(|r| r.name == key.rule).cloned();
     let rule = rule.unwrap_or_else(|| removed(&key.rule));
-    let told = state.phase == Phase::Firing && rule.send_resolved;
+    let told = state.phase == Phase::Firing && (rule.send_resolved || owes_resolved(config, Some(state)));
     let channels: Vec<String> = match told {
         true => recipients(Effect::Resolved, &rule, Some(state), config),
         false => Vec::new(),

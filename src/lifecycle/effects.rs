@@ -99,12 +99,28 @@ pub(super) fn recipients(effect: Effect, rule: &Rule, state: Option<&AlertState>
         Effect::Firing | Effect::StillFailing => existing(&rule.notify),
         Effect::Resolved => {
             let told = state.map(|s| s.notified.as_slice()).unwrap_or_default();
-            match existing(told) {
+            let channels = match existing(told) {
                 none if none.is_empty() && !told.is_empty() => existing(&rule.notify),
                 some => some,
-            }
+            };
+            // `send_resolved: false` spares people an all-clear; an
+            // incident or an Alertmanager alert must still be closed.
+            (channels.into_iter())
+                .filter(|name| rule.send_resolved || must_hear_resolved(config, name))
+                .collect()
         }
     }
+}
+
+/// Whether channel `name` keeps an alert open until told it is over.
+fn must_hear_resolved(config: &Config, name: &str) -> bool {
+    config.channels.get(name).is_some_and(|c| c.kind.must_hear_resolved())
+}
+
+/// Whether the alert in `state` must be resolved to one of the channels
+/// told it fired, whatever its rule's `send_resolved` says.
+pub(super) fn owes_resolved(config: &Config, state: Option<&AlertState>) -> bool {
+    state.is_some_and(|s| s.notified.iter().any(|name| must_hear_resolved(config, name)))
 }
 
 pub(super) fn facts(
@@ -167,6 +183,7 @@ pub(super) fn facts(
 }
 
 pub(super) fn render_for(config: &Config, channels: &[String], facts: &Facts) -> Vec<NewDelivery> {
+    let facts = &facts.clone().linked(config.server.public_url.as_deref());
     channels
         .iter()
         .filter_map(|name| {

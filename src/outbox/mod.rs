@@ -3,9 +3,11 @@
 //! permanent errors or after `delivery.max_age`.
 
 mod backoff;
+mod resend;
 mod senders;
 mod worker;
 
 pub use backoff::{Backoff, decide, expired};
+pub use resend::{Resent, alertmanager_channels, resend};
 pub use senders::{Pace, SenderSlot, Senders};
 pub use worker::{Lane, LaneHealth, Step, WorkerSettings};

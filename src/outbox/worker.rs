@@ -232,7 +232,10 @@ impl Lane {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .for_message(&delivery.message);
-        let outcome = match AssertUnwindSafe(sender.send(&delivery.message)).catch_unwind().await {
+        let outcome = match AssertUnwindSafe(sender.send(&delivery.message, delivery.id))
+            .catch_unwind()
+            .await
+        {
             Ok(outcome) => outcome,
             Err(panic) => Outcome::Transient {
                 reason: format!("internal error while sending: {}", panic_message(&panic)),

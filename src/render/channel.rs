@@ -9,13 +9,17 @@ use serde_json::json;
 use super::Message;
 use crate::config::ChannelKind;
 
+use super::alertmanager::render_alertmanager;
 use super::digest::{Item, render_digest_email, render_digest_slack};
 use super::email::{EmailMessage, render_email};
 use super::escape::{html_escape, truncate};
 use super::facts::Facts;
 use super::notice::Notice;
+use super::pagerduty::render_pagerduty;
 use super::slack::render_slack;
+use super::teams::{render_teams, render_teams_digest};
 use super::template::{Context, Medium, Template};
+use super::webhook::{render_webhook, render_webhook_digest};
 
 /// Slack shows at most this much `text` in a message.
 const SLACK_TEXT_MAX: usize = 40_000;
@@ -65,6 +69,20 @@ fn message_with(kind: &ChannelKind, facts: &Facts, render: &mut Render<'_>) -> M
             );
             Message::Email(threaded(message, email.from.email.domain(), facts))
         }
+        // No templates for the machine-read kinds: their shape is the
+        // receiver's contract.
+        ChannelKind::Pagerduty(_) => Message::Pagerduty {
+            event: render_pagerduty(facts),
+        },
+        ChannelKind::Teams(_) => Message::Teams {
+            payload: render_teams(facts),
+        },
+        ChannelKind::Webhook(_) => Message::Webhook {
+            document: render_webhook(facts),
+        },
+        ChannelKind::Alertmanager(_) => Message::Alertmanager {
+            alerts: render_alertmanager(facts),
+        },
     }
 }
 
@@ -117,6 +135,15 @@ pub fn digest_for(kind: &ChannelKind, items: &[Item], max_items: usize, now: Sys
             email.body_template.as_ref(),
             render,
         )),
+        ChannelKind::Teams(_) => Message::Teams {
+            payload: render_teams_digest(items, max_items),
+        },
+        // PagerDuty and Alertmanager have no digests (`check` refuses
+        // one): should one be asked for anyway, the webhook document says
+        // it, and their sender refuses it as rendered for another kind.
+        ChannelKind::Webhook(_) | ChannelKind::Pagerduty(_) | ChannelKind::Alertmanager(_) => Message::Webhook {
+            document: render_webhook_digest(items, max_items, now),
+        },
     }
 }
 

@@ -107,6 +107,9 @@ fn text_part(facts: &Facts) -> String {
             out.push_str(&format!("  … and {more} more\n"));
         }
     }
+    if let Some(link) = &facts.link {
+        out.push_str(&format!("\nStatus page: {link}\n"));
+    }
     out.push_str("\n-- \nsent by syncwatch\n");
     out
 }
@@ -150,6 +153,10 @@ fn html_part(facts: &Facts) -> String {
             out.push_str(&format!("<li>… and {more} more</li>\n"));
         }
         out.push_str("</ul>\n");
+    }
+    if let Some(link) = &facts.link {
+        let link = html_escape(link);
+        out.push_str(&format!("<p><a href=\"{link}\">Open on the status page</a></p>\n"));
     }
     out.push_str("<p style=\"color:#888\">sent by syncwatch</p>\n</body></html>\n");
     out

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use crate::event::{DataTypeTally, Event, Status};
 use crate::rules::{Environment, Evidence, Match, Rule, Severity};
 
+use super::link::status_link;
 use super::notice::Notice;
 use crate::absence::KnownConnection;
 
@@ -63,6 +64,8 @@ pub struct Facts {
     /// The alert episode the message belongs to, when it is about one (a
     /// digest is not): what email threads its messages by.
     pub thread: Option<Thread>,
+    /// The alert on the status page, when `server.public_url` is set.
+    pub link: Option<String>,
 }
 
 /// One alert episode: its key (`rule/connection[/data type]`) and when it
@@ -118,6 +121,7 @@ impl Facts {
             last_sync: None,
             notice: Notice::Firing,
             thread: None,
+            link: None,
         }
     }
 
@@ -162,6 +166,21 @@ impl Facts {
         });
         facts.request_id = None;
         facts
+    }
+
+    /// Links the message to its connection on the status page at
+    /// `public_url`, when one is configured.
+    pub fn linked(mut self, public_url: Option<&str>) -> Facts {
+        self.link = public_url.map(|base| status_link(base, self.connection.as_deref()));
+        self
+    }
+
+    /// `production`, `sandbox`: as rules.yaml and machine readers spell it.
+    pub fn environment_name(&self) -> &'static str {
+        match self.environment {
+            Environment::Production => "production",
+            Environment::Sandbox => "sandbox",
+        }
     }
 
     pub fn environment_label(&self) -> &'static str {

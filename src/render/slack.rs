@@ -125,12 +125,17 @@ fn listing(title: &str, lines: &[String]) -> String {
 
 fn context(facts: &Facts) -> Value {
     let request_id = facts.request_id.as_deref().unwrap_or("(none)");
-    let text = format!(
+    let mut text = format!(
         "syncwatch · rule `{}` · requestId {} · received {}",
         slack_escape(&one_line(&facts.rule)),
         slack_escape(&one_line(request_id)),
         facts.received_at
     );
+    if let Some(link) = &facts.link {
+        // The link comes first in Slack's `<url|label>`: escaped, and
+        // encoded where it holds the connection, so it cannot close early.
+        text = format!("<{}|status page> · {text}", slack_escape(link));
+    }
     json!({
         "type": "context",
         "elements": [ { "type": "mrkdwn", "text": truncate(&text, SECTION_MAX) } ]

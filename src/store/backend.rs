@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::absence::{Check, Downtime, KnownConnection};
+use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
-use crate::lifecycle::Sweep;
+use crate::lifecycle::{AlertState, Phase, Sweep};
 use crate::quiet::Silence;
 
 use super::memory::MemoryStore;
@@ -186,6 +187,29 @@ impl Store {
             Store::Memory(_) | Store::Sqlite(_) => Ok(Vec::new()),
             Store::Postgres(store) => store.connections_since(Some(since)).await,
         }
+    }
+
+    /// Whether this instance takes the periodic turn `name` now: on
+    /// PostgreSQL, one instance in each `every`, whichever asks first.
+    /// Never on memory, which has nothing to repeat.
+    pub async fn take_turn(&self, name: &str, every: Duration, now: SystemTime) -> Result<bool, StoreError> {
+        match self {
+            Store::Memory(_) => Ok(false),
+            Store::Sqlite(store) => store.take_turn(name, every, now).await,
+            Store::Postgres(store) => store.take_turn(name, every, now).await,
+        }
+    }
+
+    /// The firing alerts whose FIRING went to `channel`, from storage: what
+    /// is still open there after a restart.
+    pub async fn firing_told(&self, channel: &str) -> Result<Vec<(AlertKey, AlertState)>, StoreError> {
+        let active = match self {
+            Store::Memory(_) => Vec::new(),
+            Store::Sqlite(store) => store.active_alerts()?,
+            Store::Postgres(store) => store.active_alerts().await?,
+        };
+        let told = |state: &AlertState| state.phase == Phase::Firing && state.notified.iter().any(|c| c == channel);
+        Ok(active.into_iter().filter(|(_, state)| told(state)).collect())
     }
 
     /// Whether other instances share this store.

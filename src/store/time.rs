@@ -9,3 +9,13 @@ pub fn millis(at: SystemTime) -> i64 {
 pub fn from_millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
+
+/// Whether a turn last taken at `last` is due again at `now`, once every
+/// `every`. A `last` in the future (a clock set back, another instance's
+/// clock ahead) waits no longer than `every` from now.
+pub fn turn_due(last: SystemTime, every: Duration, now: SystemTime) -> bool {
+    match now.duration_since(last) {
+        Ok(elapsed) => elapsed >= every,
+        Err(ahead) => ahead.duration() > every,
+    }
+}

@@ -22,6 +22,7 @@ mod migrate;
 mod operations;
 mod quiet;
 mod readme;
+mod receivers;
 mod rule_tests;
 mod security;
 mod send_test;

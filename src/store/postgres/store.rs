@@ -324,6 +324,24 @@ impl PgStore {
         .await
     }
 
+    /// Whether this instance takes the turn `name` at `now`: true for one
+    /// instance at most once every `every`. The advisory lock makes the
+    /// instances take turns as the absence checks take their connections:
+    /// the second to look finds the turn taken.
+    pub async fn take_turn(&self, name: &str, every: Duration, now: SystemTime) -> Result<bool, StoreError> {
+        let key = format!("turn:{name}");
+        self.in_transaction(async |tx| {
+            tx.execute(LOCK, &[&lock_key(&key)]).await?;
+            let last = meta(tx, &key).await?.map(from_millis);
+            if last.is_some_and(|last| !super::super::time::turn_due(last, every, now)) {
+                return Ok(false);
+            }
+            set_meta(tx, &key, millis(now)).await?;
+            Ok(true)
+        })
+        .await
+    }
+
     /// Pending and firing alerts, oldest first (`syncwatch alerts`).
     pub async fn active_alerts(&self) -> Result<Vec<(AlertKey, AlertState)>, StoreError> {
         let client = self.client().await?;

@@ -18,7 +18,9 @@ use super::writer::{Command, Writer, job, lock};
 use super::{body, connections, silences, status};
 use super::{read, write};
 use crate::absence::{Check, Downtime, KnownConnection};
+use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
+use crate::lifecycle::AlertState;
 use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
 
@@ -220,6 +222,26 @@ impl SqliteStore {
     ) -> Result<AbsenceOutcome, StoreError> {
         self.write(move |tx| absence::check(tx, &config, &checks, now, floor, &silences))
             .await
+    }
+
+    /// Whether the turn `name` is due at `now` (see the PostgreSQL
+    /// store's): kept in `meta`, so a restart does not take it early.
+    pub async fn take_turn(&self, name: &str, every: Duration, now: SystemTime) -> Result<bool, StoreError> {
+        let key = format!("turn:{name}");
+        self.write(move |tx| {
+            let last = connections::meta_time(tx, &key)?;
+            if last.is_some_and(|last| !super::super::time::turn_due(last, every, now)) {
+                return Ok(false);
+            }
+            connections::set_meta_time(tx, &key, now)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Pending and firing alerts, oldest first (`syncwatch alerts`).
+    pub fn active_alerts(&self) -> Result<Vec<(AlertKey, AlertState)>, StoreError> {
+        self.read(|conn| super::alerts::active_of(conn, None))
     }
 
     /// Runs `sweep` over the active alerts (closing, reminding).
