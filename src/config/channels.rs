@@ -22,6 +22,7 @@ const CHANNEL_KEYS: &[&str] = &[
     "webhook",
     "alertmanager",
     "digest",
+    "fallback",
 ];
 const EMAIL_KEYS: &[&str] = &[
     "host",
@@ -50,6 +51,7 @@ pub fn read_channels(
 ) -> (BTreeMap<String, Channel>, Vec<String>) {
     let mut channels = BTreeMap::new();
     let mut declared = Vec::new();
+    let mut fallbacks = Vec::new();
     let Some((value, at)) = section else {
         return (channels, declared);
     };
@@ -77,11 +79,52 @@ pub fn read_channels(
                 name: name.to_owned(),
                 kind,
                 digest,
+                fallback: None,
             };
             channels.insert(name.to_owned(), channel);
         }
+        if let Some((value, at)) = body.get("fallback").map(|v| (v, at.key("fallback"))) {
+            fallbacks.push((name.to_owned(), value, at));
+        }
+    }
+    for (name, value, at) in fallbacks {
+        let target = read_fallback(reader, &name, value, &at, &declared, &channels);
+        if let (Some(target), Some(channel)) = (target, channels.get_mut(&name)) {
+            channel.fallback = Some(target);
+        }
     }
     (channels, declared)
+}
+
+/// A channel's `fallback`: another declared channel that a person reads,
+/// told when one of this channel's messages fails for good or expires.
+fn read_fallback(
+    reader: &mut Reader<'_>,
+    name: &str,
+    value: &Value,
+    at: &At,
+    declared: &[String],
+    channels: &BTreeMap<String, Channel>,
+) -> Option<String> {
+    let target = reader.string(value, at)?;
+    if target == name {
+        reader.error(at, "a channel cannot be its own fallback", None);
+        return None;
+    }
+    if !declared.contains(&target) {
+        let message = format!("no channel is named `{target}`");
+        reader.error(at, message, Some(&declared.join(", ")));
+        return None;
+    }
+    // A webhook or Alertmanager would take the notice as just another
+    // alert; a fallback is for a person to learn that a channel is broken.
+    let kind = channels.get(&target).map(|c| c.kind.name());
+    if let Some(kind @ ("webhook" | "alertmanager")) = kind {
+        let message = format!("`{target}` is a {kind} channel: a fallback must be one people read");
+        reader.error(at, message, Some("slack, email, teams or pagerduty"));
+        return None;
+    }
+    Some(target)
 }
 
 pub fn is_valid_name(name: &str) -> bool {

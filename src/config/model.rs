@@ -95,6 +95,8 @@ pub struct Channel {
     pub kind: ChannelKind,
     /// `None`: `digest: off`, every notification goes out on its own.
     pub digest: Option<Digest>,
+    /// Told when one of this channel's messages fails for good or expires.
+    pub fallback: Option<String>,
 }
 
 /// In any `window`, at most `after` notifications go out one by one; the

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::deliver::{Sender, senders};
 use crate::lifecycle::{Closing, Sweep};
 use crate::metrics::Metrics;
-use crate::outbox::{Lane, LaneHealth, Pace, SenderSlot, Senders, WorkerSettings};
+use crate::outbox::{FallbackTo, Lane, LaneHealth, Pace, SenderSlot, Senders, WorkerSettings};
 use crate::quiet::Silence;
 use crate::store::Store;
 
@@ -235,6 +235,7 @@ impl AppState {
                 },
             );
         }
+        set_fallbacks(config, &lanes);
     }
 }
 
@@ -261,4 +262,23 @@ fn warn_about_restart_only_changes(old: &Config, new: &Config) {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Gives each lane its channel's `fallback` as configured now: the
+/// fallback's kind and wake-up, known once every lane exists.
+fn set_fallbacks(config: &Config, lanes: &HashMap<String, LaneHandle>) {
+    for (name, lane) in lanes {
+        let fallback = (config.channels.get(name))
+            .and_then(|channel| channel.fallback.as_ref())
+            .and_then(|target| {
+                let kind = config.channels.get(target)?.kind.clone();
+                let wake = lanes.get(target)?.wake.clone();
+                Some(FallbackTo {
+                    channel: target.clone(),
+                    kind,
+                    wake,
+                })
+            });
+        lane.sender.write().unwrap_or_else(|p| p.into_inner()).fallback = fallback;
+    }
 }

@@ -9,5 +9,5 @@ mod worker;
 
 pub use backoff::{Backoff, decide, expired};
 pub use resend::{Resent, alertmanager_channels, resend};
-pub use senders::{Pace, SenderSlot, Senders};
+pub use senders::{FallbackTo, Pace, SenderSlot, Senders};
 pub use worker::{Lane, LaneHealth, Step, WorkerSettings};

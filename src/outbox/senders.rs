@@ -25,6 +25,17 @@ pub struct Senders {
     pub kind: Option<ChannelKind>,
     /// Shared by every channel posting to the same Slack webhook URL.
     pub pace: Pace,
+    /// The channel's `fallback`, told when a message fails for good.
+    pub fallback: Option<FallbackTo>,
+}
+
+/// A channel's fallback: its name, how its messages are worded, and how
+/// to wake its lane.
+#[derive(Clone)]
+pub struct FallbackTo {
+    pub channel: String,
+    pub kind: ChannelKind,
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// No send before this instant: pacing, or a 429's Retry-After. Shared by
@@ -40,6 +51,7 @@ impl Senders {
             digest,
             pace,
             kind: None,
+            fallback: None,
         }
     }
 

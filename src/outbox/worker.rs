@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use crate::deliver::{Outcome, Sender};
 use crate::metrics::Metrics;
-use crate::store::{Delivery, Settle, Store, StoreError};
+use crate::render::{Undelivered, undelivered_for};
+use crate::store::{Delivery, Fallback, Settle, Store, StoreError};
 
 use super::backoff::{Backoff, decide, expired};
 use super::senders::{Pace, SenderSlot};
@@ -218,7 +219,13 @@ impl Lane {
             None => self.attempt(&delivery, &mut slot).await,
         };
         drop(slot);
-        self.record(delivery.id, &settle).await?;
+        match self.fallback_for(&delivery, &settle) {
+            Some((fallback, wake)) => {
+                self.record_with_fallback(delivery.id, &settle, fallback).await?;
+                wake.notify_one();
+            }
+            None => self.record(delivery.id, &settle).await?,
+        }
         self.count(&delivery, &settle);
         Ok(Step::Settled(settle))
     }
@@ -272,6 +279,49 @@ impl Lane {
                     tracing::warn!(channel = %self.channel, error = %err, "cannot record a delivery attempt; trying again");
                     tokio::time::sleep(SETTLE_PAUSE).await;
                 }
+            }
+        }
+    }
+
+    /// For a message that failed for good or expired on a channel with a
+    /// `fallback`: the notice for it, and its lane's wake-up.
+    fn fallback_for(&self, delivery: &Delivery, settle: &Settle) -> Option<(Fallback, Arc<Notify>)> {
+        let (error, expired) = match settle {
+            Settle::Failed { error } => (error, false),
+            Settle::Expired { error } => (error, true),
+            _ => return None,
+        };
+        let to = self.sender.read().unwrap_or_else(|p| p.into_inner()).fallback.clone()?;
+        let notice = Undelivered {
+            channel: self.channel.clone(),
+            rule: delivery.rule.clone(),
+            request_id: delivery.request_id.clone(),
+            said: delivery.message.headline(),
+            error: error.clone(),
+            expired,
+        };
+        let message = undelivered_for(&to.kind, &notice)?;
+        Some((
+            Fallback {
+                channel: to.channel,
+                message,
+            },
+            to.wake,
+        ))
+    }
+
+    /// As [`Lane::record`], the fallback's notice queued in the same step;
+    /// when that cannot be stored, the failure alone is (the log says so).
+    async fn record_with_fallback(&self, id: u64, settle: &Settle, fallback: Fallback) -> Result<(), StoreError> {
+        let channel = fallback.channel.clone();
+        match self.store.settle_with_fallback(id, settle.clone(), fallback).await {
+            Ok(()) => {
+                tracing::warn!(channel = %self.channel, fallback = %channel, "a notification failed for good: its fallback is told");
+                Ok(())
+            }
+            Err(err) => {
+                tracing::error!(channel = %self.channel, fallback = %channel, error = %err, "cannot queue the fallback's notice");
+                self.record(id, settle).await
             }
         }
     }

@@ -19,6 +19,7 @@ mod template;
 mod template_samples;
 #[cfg(test)]
 mod test_support;
+mod undelivered;
 mod webhook;
 
 pub use alertmanager::{AmAlert, render_alertmanager, render_resent};
@@ -34,4 +35,5 @@ pub use pagerduty::{dedup_key, render_pagerduty};
 pub use slack::render_slack;
 pub use teams::{render_teams, teams_escape};
 pub use template::{Context as TemplateContext, Medium, Template, VARIABLES, failures as template_failures};
+pub use undelivered::{Undelivered, undelivered_for};
 pub use webhook::{VERSION as WEBHOOK_VERSION, render_webhook};

@@ -11,7 +11,7 @@ use crate::lifecycle::{AlertState, Phase, Sweep};
 use crate::quiet::Silence;
 
 use super::memory::MemoryStore;
-use super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
+use super::model::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::postgres::PgStore;
 use super::sqlite::{AbsenceOutcome, Built, SqliteStore};
 
@@ -63,6 +63,22 @@ impl Store {
             }
             Store::Sqlite(store) => store.settle(id, settle).await,
             Store::Postgres(store) => store.settle(id, settle).await,
+        }
+    }
+
+    /// Settles a message that failed for good or expired and, in the same
+    /// step, queues `fallback` on its channel's fallback. Nothing falls
+    /// back from a fallback notice itself (a message about no alert and in
+    /// no digest), so two broken channels cannot bounce notices for ever.
+    pub async fn settle_with_fallback(&self, id: u64, settle: Settle, fallback: Fallback) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        match self {
+            Store::Memory(store) => {
+                store.settle_with_fallback(id, settle, fallback, now);
+                Ok(())
+            }
+            Store::Sqlite(store) => store.settle_with_fallback(id, settle, fallback, now).await,
+            Store::Postgres(store) => store.settle_with_fallback(id, settle, fallback, now).await,
         }
     }
 

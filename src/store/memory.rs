@@ -12,7 +12,7 @@ use crate::lifecycle::{AlertState, AlertStates, Effect, Phase, apply, not_told};
 use crate::render::{Item, digest_for};
 use crate::store::sqlite::Built;
 
-use super::model::{Delivery, Ingest, IngestOutcome, Settle};
+use super::model::{Delivery, Fallback, Ingest, IngestOutcome, Settle};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -233,6 +233,42 @@ impl MemoryStore {
         if let Some(queued) = self.lock().queue.get_mut(&id) {
             queued.claimed = false;
         }
+    }
+
+    pub fn settle_with_fallback(&self, id: u64, settle: Settle, fallback: Fallback, now: SystemTime) {
+        let falls_back = {
+            let inner = self.lock();
+            inner
+                .queue
+                .get(&id)
+                .is_some_and(|q| q.alert.is_some() || q.delivery.digest)
+        };
+        let failed = self.lock().queue.get(&id).map(|q| q.delivery.clone());
+        self.settle(id, settle);
+        let (true, Some(failed)) = (falls_back, failed) else {
+            return;
+        };
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = inner.next_id;
+        let delivery = Delivery {
+            id,
+            channel: fallback.channel,
+            rule: failed.rule,
+            request_id: failed.request_id,
+            message: fallback.message,
+            created_at: now,
+            attempts: 0,
+            digest: false,
+        };
+        let queued = Queued {
+            delivery,
+            item: None,
+            due: now,
+            claimed: false,
+            alert: None,
+        };
+        inner.queue.insert(id, queued);
     }
 
     pub fn settle(&self, id: u64, settle: Settle) {

@@ -13,6 +13,6 @@ mod time;
 pub use backend::{Sessions, Store};
 pub use counts::commit_counts;
 pub use memory::MemoryStore;
-pub use model::{Delivery, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Settle, StoreError};
+pub use model::{Delivery, Fallback, Ingest, IngestOutcome, Message, NewDelivery, Pruned, Settle, StoreError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -75,6 +75,14 @@ pub struct Delivery {
     pub digest: bool,
 }
 
+/// A notice for a channel's `fallback`, queued in the same step as the
+/// failure it tells of, so neither is recorded without the other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fallback {
+    pub channel: String,
+    pub message: Message,
+}
+
 /// How a delivery attempt ended, as the outbox decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settle {

@@ -15,6 +15,7 @@ mod day_two_ops;
 mod delivery;
 mod digest;
 mod digest_keys;
+mod fallback;
 mod hardening;
 mod lifecycle;
 mod limits;

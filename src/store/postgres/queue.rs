@@ -13,7 +13,7 @@ use crate::lifecycle::{NOTHING_TO_RESOLVE, not_told};
 use crate::render::{Item, digest_for};
 use crate::store::sqlite::Built;
 
-use super::super::model::{Pruned, Settle};
+use super::super::model::{Fallback, Pruned, Settle};
 use super::super::time::{from_millis, millis};
 use super::locked::{LOCK, LOCK_ALL, connection_lock, lock_key};
 use super::rows::{self, ALERT_COLUMNS, DELIVERY_COLUMNS};
@@ -89,6 +89,24 @@ pub async fn firing_by_rule(client: &Client) -> Result<Vec<(String, u64)>, Error
         .iter()
         .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u64))
         .collect())
+}
+
+/// Queues `fallback` beside the failed delivery `id` (its event, requestId
+/// and rule), unless `id` was itself a fallback notice: about no alert and
+/// in no digest.
+pub async fn fall_back(tx: &Transaction<'_>, id: u64, fallback: &Fallback, at: SystemTime) -> Result<(), Error> {
+    let message = serde_json::to_string(&fallback.message).unwrap_or_default();
+    let at = millis(at);
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at)
+             SELECT event_id, request_id, rule, $2, $3, 'pending', $4, $4 FROM deliveries
+             WHERE id = $1 AND (effect IS NOT NULL OR is_digest)",
+        )
+        .await?;
+    tx.execute(&statement, &[&(id as i64), &fallback.channel, &message, &at])
+        .await?;
+    Ok(())
 }
 
 pub async fn settle(tx: &Transaction<'_>, id: u64, settle: &Settle, at: SystemTime) -> Result<(), Error> {

@@ -14,7 +14,7 @@ use crate::lifecycle::AlertState;
 use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
 use crate::store::sqlite::{AbsenceOutcome, Built};
-use crate::store::{Delivery, Ingest, IngestOutcome, Pruned, Sessions, Settle, StoreError};
+use crate::store::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Sessions, Settle, StoreError};
 
 use super::super::time::{from_millis, millis};
 use super::batcher::Batcher;
@@ -95,6 +95,20 @@ impl PgStore {
     pub async fn settle(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
         self.in_transaction(async |tx| queue::settle(tx, id, &settle, SystemTime::now()).await)
             .await
+    }
+
+    pub async fn settle_with_fallback(
+        &self,
+        id: u64,
+        settle: Settle,
+        fallback: Fallback,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.in_transaction(async |tx| {
+            queue::settle(tx, id, &settle, at).await?;
+            queue::fall_back(tx, id, &fallback, at).await
+        })
+        .await
     }
 
     pub async fn release(&self, id: u64) {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::super::model::{Delivery, Ingest, IngestOutcome, Pruned, Settle, StoreError};
+use super::super::model::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::absence::{self, AbsenceOutcome};
 use super::digest::{self, Built};
 use super::open::{self, open_and_migrate};
@@ -173,6 +173,22 @@ impl SqliteStore {
     pub async fn settle(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
         let at = SystemTime::now();
         self.write(move |tx| write::settle(tx, id, &settle, at)).await?;
+        lock(&self.claimed).remove(&id);
+        Ok(())
+    }
+
+    pub async fn settle_with_fallback(
+        &self,
+        id: u64,
+        settle: Settle,
+        fallback: Fallback,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            write::settle(tx, id, &settle, at)?;
+            write::fall_back(tx, id, &fallback, at)
+        })
+        .await?;
         lock(&self.claimed).remove(&id);
         Ok(())
     }

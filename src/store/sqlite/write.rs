@@ -10,7 +10,7 @@ use crate::alerts::AlertKey;
 use crate::event::Status;
 use crate::lifecycle::{AlertInput, AlertStates, NOTHING_TO_RESOLVE, Notification, apply, not_told};
 
-use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
+use super::super::model::{Fallback, Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
 use super::connections;
 use super::{from_millis, millis};
@@ -195,6 +195,22 @@ pub fn settle(tx: &Connection, id: u64, settle: &Settle, at: SystemTime) -> rusq
             members
         }
     };
+    Ok(())
+}
+
+/// Queues `fallback` beside the failed delivery `id` (its event, requestId
+/// and rule), unless `id` was itself a fallback notice: about no alert and
+/// in no digest.
+pub fn fall_back(tx: &Connection, id: u64, fallback: &Fallback, at: SystemTime) -> rusqlite::Result<()> {
+    let message = serde_json::to_string(&fallback.message)
+        .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
+    let at = millis(at);
+    tx.prepare_cached(
+        "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at)
+         SELECT event_id, request_id, rule, ?2, ?3, 'pending', ?4, ?4 FROM deliveries
+         WHERE id = ?1 AND (effect IS NOT NULL OR is_digest)",
+    )?
+    .execute(params![id as i64, fallback.channel, message, at])?;
     Ok(())
 }
 
