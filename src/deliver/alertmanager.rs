@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::AlertmanagerChannel;
 
-use super::http::{client, describe_error, retry_after, short};
+use super::http::{classify_refusal, client, describe_error};
 use super::sender::Outcome;
 
 pub struct AlertmanagerSender {
@@ -50,23 +50,11 @@ impl AlertmanagerSender {
 }
 
 async fn classify(response: reqwest::Response) -> Outcome {
-    let status = response.status();
-    let wait = retry_after(&response);
-    let body = response.text().await.unwrap_or_default();
-    let answer = format!("{} {}", status.as_u16(), short(&body));
-    match status {
-        s if s.is_success() => Outcome::Delivered { detail: answer },
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => Outcome::Transient {
-            reason: answer,
-            retry_after: wait,
-        },
-        s if s.is_server_error() => Outcome::Transient {
-            reason: answer,
-            retry_after: wait,
-        },
-        StatusCode::NOT_FOUND => Outcome::Permanent {
-            reason: format!("{answer} (no /api/v2/alerts there: is `url` an Alertmanager, v0.16 or later?)"),
-        },
-        _ => Outcome::Permanent { reason: answer },
-    }
+    classify_refusal(response, None, |status, _, answer| match status {
+        StatusCode::NOT_FOUND => {
+            format!("{answer} (no /api/v2/alerts there: is `url` an Alertmanager, v0.16 or later?)")
+        }
+        _ => answer,
+    })
+    .await
 }

@@ -63,6 +63,19 @@ pub fn describe_error(err: reqwest::Error) -> String {
 /// webhook receiver): 2xx delivered; 429 after its Retry-After (30 s when
 /// it gives none); 408 and 5xx retried; any other 4xx will not work.
 pub async fn classify(response: reqwest::Response) -> Outcome {
+    let busy = Some(Duration::from_secs(30));
+    classify_refusal(response, busy, |_, _, answer| answer).await
+}
+
+/// As [`classify`], for a service with its own words: `busy` is the wait
+/// after a 429 without Retry-After (`None`: the usual backoff), and
+/// `refused` words a refusal (any 4xx but 408 and 429) from its status,
+/// body and `<status> <body>` answer, as the service documents it.
+pub async fn classify_refusal(
+    response: reqwest::Response,
+    busy: Option<Duration>,
+    refused: impl FnOnce(StatusCode, &str, String) -> String,
+) -> Outcome {
     let status = response.status();
     let retry_after = retry_after(&response);
     let body = response.text().await.unwrap_or_default();
@@ -71,7 +84,7 @@ pub async fn classify(response: reqwest::Response) -> Outcome {
         s if s.is_success() => Outcome::Delivered { detail: answer },
         StatusCode::TOO_MANY_REQUESTS => Outcome::Transient {
             reason: answer,
-            retry_after: Some(retry_after.unwrap_or(Duration::from_secs(30))),
+            retry_after: retry_after.or(busy),
         },
         StatusCode::REQUEST_TIMEOUT => Outcome::Transient {
             reason: answer,
@@ -81,6 +94,8 @@ pub async fn classify(response: reqwest::Response) -> Outcome {
             reason: answer,
             retry_after,
         },
-        _ => Outcome::Permanent { reason: answer },
+        _ => Outcome::Permanent {
+            reason: refused(status, &body, answer),
+        },
     }
 }

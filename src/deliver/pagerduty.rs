@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::config::{PagerdutyChannel, Secret};
 
-use super::http::{client, describe_error, retry_after, short, short_to};
+use super::http::{classify_refusal, client, describe_error, short, short_to};
 use super::sender::Outcome;
 
 /// PagerDuty documents 120 events a minute per routing key.
@@ -56,25 +56,11 @@ impl PagerdutySender {
 }
 
 async fn classify(response: reqwest::Response) -> Outcome {
-    let status = response.status();
-    let wait = retry_after(&response);
-    let body = response.text().await.unwrap_or_default();
-    let answer = format!("{} {}", status.as_u16(), short(&body));
-    match status {
-        s if s.is_success() => Outcome::Delivered { detail: answer },
-        StatusCode::BAD_REQUEST => Outcome::Permanent { reason: refused(&body) },
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => Outcome::Transient {
-            reason: answer,
-            retry_after: wait,
-        },
-        s if s.is_server_error() => Outcome::Transient {
-            reason: answer,
-            retry_after: wait,
-        },
-        _ => Outcome::Permanent {
-            reason: format!("{answer} (is `url` PagerDuty's Events API v2 endpoint?)"),
-        },
-    }
+    classify_refusal(response, None, |status, body, answer| match status {
+        StatusCode::BAD_REQUEST => refused(body),
+        _ => format!("{answer} (is `url` PagerDuty's Events API v2 endpoint?)"),
+    })
+    .await
 }
 
 /// `400 Event object is invalid: Invalid routing key (check routing_key:

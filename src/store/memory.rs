@@ -45,6 +45,43 @@ struct Queued {
     alert: Option<(AlertKey, Effect)>,
 }
 
+/// A message about no one alert (a digest, a fallback's notice), before
+/// it has an id.
+struct Unqueued {
+    channel: String,
+    rule: String,
+    request_id: Option<String>,
+    message: crate::store::Message,
+    digest: bool,
+}
+
+impl Inner {
+    /// Queues `message`, due now; returns its id.
+    fn queue_alone(&mut self, message: Unqueued, now: SystemTime) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let delivery = Delivery {
+            id,
+            channel: message.channel,
+            rule: message.rule,
+            request_id: message.request_id,
+            message: message.message,
+            created_at: now,
+            attempts: 0,
+            digest: message.digest,
+        };
+        let queued = Queued {
+            delivery,
+            item: None,
+            due: now,
+            claimed: false,
+            alert: None,
+        };
+        self.queue.insert(id, queued);
+        id
+    }
+}
+
 /// The alert states of the store, as the lifecycle reads and writes them.
 struct MemoryStates<'a>(&'a mut HashMap<String, HashMap<AlertKey, AlertState>>);
 
@@ -150,26 +187,14 @@ impl MemoryStore {
             })
             .collect();
         let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now);
-        inner.next_id += 1;
-        let id = inner.next_id;
-        let delivery = Delivery {
-            id,
+        let unqueued = Unqueued {
             channel: channel.to_owned(),
             rule,
             request_id: None,
             message,
-            created_at: now,
-            attempts: 0,
             digest: true,
         };
-        let queued = Queued {
-            delivery,
-            item: None,
-            due: now,
-            claimed: false,
-            alert: None,
-        };
-        inner.queue.insert(id, queued);
+        let id = inner.queue_alone(unqueued, now);
         Some(Built {
             id,
             carried: members.len(),
@@ -248,27 +273,14 @@ impl MemoryStore {
         let (true, Some(failed)) = (falls_back, failed) else {
             return;
         };
-        let mut inner = self.lock();
-        inner.next_id += 1;
-        let id = inner.next_id;
-        let delivery = Delivery {
-            id,
+        let unqueued = Unqueued {
             channel: fallback.channel,
             rule: failed.rule,
             request_id: failed.request_id,
             message: fallback.message,
-            created_at: now,
-            attempts: 0,
             digest: false,
         };
-        let queued = Queued {
-            delivery,
-            item: None,
-            due: now,
-            claimed: false,
-            alert: None,
-        };
-        inner.queue.insert(id, queued);
+        self.lock().queue_alone(unqueued, now);
     }
 
     pub fn settle(&self, id: u64, settle: Settle) {
