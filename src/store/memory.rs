@@ -331,14 +331,17 @@ fn untell(inner: &mut Inner, failed: &Queued) {
         return;
     };
     let channel = &failed.delivery.channel;
-    let ends = (inner.queue.range(failed.delivery.id..))
-        .find(|(_, q)| {
-            &q.delivery.channel == channel
-                && q.alert
-                    .as_ref()
-                    .is_some_and(|(k, e)| k == key && *e == Effect::Resolved)
-        })
-        .map(|(id, _)| *id);
+    let later =
+        |(_, q): &(&u64, &Queued)| &q.delivery.channel == channel && q.alert.as_ref().is_some_and(|(k, _)| k == key);
+    let mut after = inner.queue.range(failed.delivery.id..).filter(later);
+    // A FIRING or STILL FAILING of the episode queued after this one is
+    // still on its way: it decides, when it ends, whether the channel heard.
+    let next = after.next().map(|(id, q)| (*id, q.alert.as_ref().map(|(_, e)| *e)));
+    let ends = match next {
+        Some((_, Some(effect))) if effect.says_firing() => return,
+        Some((id, Some(Effect::Resolved))) => Some(id),
+        _ => None,
+    };
     if let Some(resolved) = ends {
         inner.queue.remove(&resolved);
         return;

@@ -408,3 +408,37 @@ async fn a_renamed_channel_still_hears_that_its_alert_is_over(backend: Backend) 
     assert!(eventually(WAIT, || slack.delivered().len() == 2).await);
     assert_eq!(slack.headers()[1], "✅ RESOLVED bills-failing");
 }
+
+/// A channel down long enough for a lost connection's FIRING and its
+/// first reminders to expire, while later reminders are still queued:
+/// when it comes back and the connection too, its last delivered word is
+/// RESOLVED, never a CRITICAL about an alert that has ended.
+on_both_stores!(after_an_outage_with_reminders_queued_the_channels_last_word_is_resolved);
+async fn after_an_outage_with_reminders_queued_the_channels_last_word_is_resolved(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    slack.answer_all(SlackReply::status(503, "service_unavailable"));
+    let yaml = format!(
+        "delivery:\n  max_age: 2s\nchannels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: off\ndefaults:\n  notify: [ops]\nrules:\n  - name: connection-lost\n    when: {{ event: connectionStatus, connection_status: [disconnected] }}\n    repeat_interval: 1s\n",
+        slack.url()
+    );
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
+    let now = jiff::Timestamp::now().to_string();
+    app.post_ok(status("d1", "disconnected", &now)).await;
+    // Messages expire and reminders queue behind them while Slack is down.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    slack.answer_all(SlackReply::ok());
+    assert!(
+        eventually(WAIT, || !slack.delivered().is_empty()).await,
+        "Slack hears of it once back"
+    );
+    let later = jiff::Timestamp::now().to_string();
+    app.post_ok(status("a1", "active", &later)).await;
+    assert!(
+        eventually(WAIT, || slack.headers().last().is_some_and(|h| h.contains("RESOLVED"))).await,
+        "the last word is RESOLVED: {:?}",
+        slack.headers()
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let headers = slack.headers();
+    assert!(headers.last().unwrap().contains("RESOLVED"), "{headers:?}");
+}

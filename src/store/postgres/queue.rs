@@ -239,10 +239,14 @@ const EPISODE: &str = "WITH alert AS (
     WHERE channel = $1 AND rule = $2 AND alert_connection = $3 AND alert_data_type = $4
 ), began AS (
     SELECT COALESCE(MAX(id), 0) AS id FROM alert WHERE effect = 'resolved' AND id < $5
+), ends AS (
+    SELECT MIN(id) AS id FROM alert WHERE effect = 'resolved' AND id > $5
 )
 SELECT EXISTS (SELECT 1 FROM alert, began WHERE alert.id > began.id AND alert.id < $5
-                   AND alert.status = 'delivered' AND alert.effect IN ('firing', 'still_failing')),
-       (SELECT MIN(id) FROM alert WHERE effect = 'resolved' AND id > $5)";
+                   AND alert.status = 'delivered' AND alert.effect IN ('firing', 'still_failing'))
+       OR EXISTS (SELECT 1 FROM alert, ends WHERE alert.id > $5 AND (ends.id IS NULL OR alert.id < ends.id)
+                   AND alert.status IN ('pending', 'digested') AND alert.effect IN ('firing', 'still_failing')),
+       (SELECT id FROM ends)";
 
 /// Gathers `channel`'s pending notifications into one digest, under the
 /// channel's lock so two instances never build two digests of the same

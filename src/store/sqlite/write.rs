@@ -274,18 +274,23 @@ fn untell(tx: &Connection, id: u64, at: i64) -> rusqlite::Result<()> {
 }
 
 /// Of the message `?5` of an alert (`?2`-`?4`) on channel `?1`, in queue
-/// order: whether a FIRING or STILL FAILING of its episode (since the
-/// RESOLVED before it) reached the channel before it, and the RESOLVED
-/// that ends its episode, if one is queued.
+/// order: whether the channel is told of its episode all the same (a
+/// FIRING or STILL FAILING of the episode reached it before, or one queued
+/// after it is still on its way and decides when it ends), and the
+/// RESOLVED that ends its episode, if one is queued.
 const EPISODE: &str = "WITH alert AS (
     SELECT id, effect, status FROM deliveries
     WHERE channel = ?1 AND rule = ?2 AND alert_connection = ?3 AND alert_data_type = ?4
 ), began AS (
     SELECT COALESCE(MAX(id), 0) AS id FROM alert WHERE effect = 'resolved' AND id < ?5
+), ends AS (
+    SELECT MIN(id) AS id FROM alert WHERE effect = 'resolved' AND id > ?5
 )
 SELECT EXISTS (SELECT 1 FROM alert, began WHERE alert.id > began.id AND alert.id < ?5
-                   AND alert.status = 'delivered' AND alert.effect IN ('firing', 'still_failing')),
-       (SELECT MIN(id) FROM alert WHERE effect = 'resolved' AND id > ?5)";
+                   AND alert.status = 'delivered' AND alert.effect IN ('firing', 'still_failing'))
+       OR EXISTS (SELECT 1 FROM alert, ends WHERE alert.id > ?5 AND (ends.id IS NULL OR alert.id < ends.id)
+                   AND alert.status IN ('pending', 'digested') AND alert.effect IN ('firing', 'still_failing')),
+       (SELECT id FROM ends)";
 
 /// Removes settled deliveries, their attempts, and events older than
 /// `cutoff` that have no delivery left; pending deliveries are never
