@@ -409,11 +409,11 @@ async fn a_renamed_channel_still_hears_that_its_alert_is_over(backend: Backend) 
     assert_eq!(slack.headers()[1], "✅ RESOLVED bills-failing");
 }
 
+on_both_stores!(after_an_outage_with_reminders_queued_the_channels_last_word_is_resolved);
 /// A channel down long enough for a lost connection's FIRING and its
 /// first reminders to expire, while later reminders are still queued:
 /// when it comes back and the connection too, its last delivered word is
 /// RESOLVED, never a CRITICAL about an alert that has ended.
-on_both_stores!(after_an_outage_with_reminders_queued_the_channels_last_word_is_resolved);
 async fn after_an_outage_with_reminders_queued_the_channels_last_word_is_resolved(backend: Backend) {
     let slack = SlackStandIn::start().await;
     slack.answer_all(SlackReply::status(503, "service_unavailable"));
