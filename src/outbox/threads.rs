@@ -1,0 +1,46 @@
+//! A Slack app's threads, in the lane: a reply is rendered at ingest, but
+//! the message its thread hangs on is only known once its FIRING was
+//! delivered (maybe after the reply was queued, maybe by another
+//! instance), so it is read from the store at send time. What threads hang
+//! on afterwards is settled with the delivery; Slack's errors are counted.
+
+use crate::deliver::{Outcome, Sender, Sent};
+use crate::metrics::Metrics;
+use crate::store::{Delivery, Message, Store};
+
+/// One attempt at `delivery` through `sender`, on `channel`.
+pub async fn send(store: &Store, metrics: &Metrics, channel: &str, sender: &Sender, delivery: &Delivery) -> Sent {
+    let (Sender::SlackApp(app), Message::Slack { payload, thread }) = (sender, &delivery.message) else {
+        let outcome = sender.send(&delivery.message, delivery.id).await;
+        return Sent {
+            outcome,
+            anchors: Vec::new(),
+            errors: Vec::new(),
+        };
+    };
+    let parent = match thread.as_ref().and_then(|t| t.parent()) {
+        Some(episode) => match store.slack_parent(channel, episode).await {
+            Ok(parent) => parent,
+            // Not known is not absent: posting top-level now would split
+            // the alert's story for a passing storage hiccup.
+            Err(err) => return unknown_parent(err.to_string()),
+        },
+        None => None,
+    };
+    let sent = app.send(payload, thread.as_ref(), parent.as_ref()).await;
+    for error in &sent.errors {
+        metrics.slack_error(channel, error);
+    }
+    sent
+}
+
+fn unknown_parent(reason: String) -> Sent {
+    Sent {
+        outcome: Outcome::Transient {
+            reason: format!("cannot read the alert's Slack thread: {reason}"),
+            retry_after: None,
+        },
+        anchors: Vec::new(),
+        errors: Vec::new(),
+    }
+}

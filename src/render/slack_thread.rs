@@ -1,0 +1,148 @@
+//! Where a Slack message stands in its alert's story, for a channel that
+//! posts as an app (`bot_token`): a FIRING opens a thread, STILL FAILING
+//! follows in it, RESOLVED ends it (the parent updated in place, and a
+//! reply). Rendered at ingest beside the payload; the parent's `ts` is only
+//! known once the FIRING is delivered, so the sender is handed it, from the
+//! store, at send time.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::escape::truncate;
+use super::facts::Facts;
+use super::notice::Notice;
+
+/// Slack's limits on a header and a section's text.
+const HEADER_MAX: usize = 150;
+const SECTION_MAX: usize = 3000;
+
+/// One alert episode: its key (`rule/connection[/data type]`) and when it
+/// started firing, in milliseconds since the epoch. A new firing after a
+/// RESOLVED is a new episode, so it starts a new message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Episode {
+    pub key: String,
+    pub since: u64,
+}
+
+/// What the Web API is asked to do with a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum SlackThread {
+    /// A FIRING: a new top-level message, the parent of its episode's thread.
+    Opens { episode: Episode },
+    /// A STILL FAILING: a reply in the thread, not broadcast to the channel.
+    Follows { episode: Episode },
+    /// A RESOLVED or CLOSED: the parent gets `header` and `line` (the facts
+    /// it showed stay), and the message is a reply in the thread.
+    Ends {
+        episode: Episode,
+        header: String,
+        line: String,
+    },
+    /// A digest: one top-level message, the parent of the episodes it tells
+    /// that have no message of their own on the channel.
+    Digest { episodes: Vec<Episode> },
+}
+
+impl SlackThread {
+    /// The thread role of a message about one alert; `None` for a message
+    /// that is about no episode (a test).
+    pub fn of(facts: &Facts, header: &str, line: Option<String>) -> Option<SlackThread> {
+        let thread = facts.thread.as_ref()?;
+        let since = thread.since.duration_since(std::time::UNIX_EPOCH).ok()?;
+        let episode = Episode {
+            key: thread.key.clone(),
+            since: since.as_millis() as u64,
+        };
+        Some(match facts.notice {
+            Notice::Firing => SlackThread::Opens { episode },
+            Notice::StillFailing { .. } => SlackThread::Follows { episode },
+            Notice::Resolved { .. } => SlackThread::Ends {
+                episode,
+                header: truncate(header, HEADER_MAX),
+                line: line.unwrap_or_default(),
+            },
+        })
+    }
+
+    /// The episode whose thread this message belongs in, if it is a reply.
+    pub fn parent(&self) -> Option<&Episode> {
+        match self {
+            SlackThread::Follows { episode } | SlackThread::Ends { episode, .. } => Some(episode),
+            SlackThread::Opens { .. } | SlackThread::Digest { .. } => None,
+        }
+    }
+}
+
+/// A posted message that a thread hangs on, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub episode: Episode,
+    /// The Slack channel's id, as Slack answered it (`chat.update` needs
+    /// the id, not a `#name`).
+    pub channel: String,
+    pub ts: String,
+    /// A digest's message: replies go in its thread, but it is never
+    /// updated (it tells other alerts too).
+    pub digest: bool,
+    /// The payload as posted, so that RESOLVED keeps its facts.
+    pub original: Value,
+}
+
+/// The parent message as RESOLVED leaves it: `header` in place of its
+/// header, `line` (how long it fired, the clean requestId) at the top of
+/// its first section, every other block as it was; within Slack's limits
+/// because no block is added. A parent without blocks (a template's text)
+/// takes `resolved`, the RESOLVED message itself.
+pub fn resolved_parent(original: &Value, header: &str, line: &str, resolved: &Value) -> Value {
+    let Some(blocks) = original["blocks"].as_array().filter(|b| !b.is_empty()) else {
+        return resolved.clone();
+    };
+    let mut blocks = blocks.clone();
+    let mut fallback = header.to_owned();
+    if blocks[0]["type"] == "header" {
+        blocks[0]["text"]["text"] = Value::String(truncate(header, HEADER_MAX));
+    }
+    if let Some(section) = blocks
+        .iter_mut()
+        .find(|b| b["type"] == "section" && b["text"]["text"].is_string())
+    {
+        let text = section["text"]["text"].as_str().unwrap_or_default();
+        section["text"]["text"] = Value::String(truncate(&format!("*{line}*\n{text}"), SECTION_MAX));
+        fallback.push_str(&format!(" · {line}"));
+    }
+    json!({ "text": truncate(&fallback, 4000), "blocks": blocks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resolved_parent_keeps_its_facts_and_its_block_count() {
+        let original = json!({"text": "CRITICAL r", "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "CRITICAL r"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*PRODUCTION* · 2 failed for Acme"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "requestId f-1"}]}
+        ]});
+        let updated = resolved_parent(
+            &original,
+            "✅ RESOLVED r",
+            "Resolved: for 5m; clean sync requestId c-1",
+            &json!({}),
+        );
+        let blocks = updated["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[0]["text"]["text"], "✅ RESOLVED r");
+        let section = blocks[1]["text"]["text"].as_str().unwrap();
+        assert!(section.starts_with("*Resolved: for 5m; clean sync requestId c-1*\n*PRODUCTION* · 2 failed for Acme"));
+        assert_eq!(blocks[2], original["blocks"][2]);
+    }
+
+    #[test]
+    fn a_parent_of_plain_text_becomes_the_resolved_message() {
+        let resolved = json!({"text": "all clear"});
+        assert_eq!(resolved_parent(&json!({"text": "x"}), "h", "l", &resolved), resolved);
+    }
+}
