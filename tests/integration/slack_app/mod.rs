@@ -5,6 +5,7 @@
 
 mod errors;
 mod life;
+mod store;
 mod threads;
 
 use crate::helpers::{SlackApi, sync};
