@@ -72,6 +72,10 @@ struct State {
     script: Vec<(String, VecDeque<ApiReply>)>,
     calls: Vec<Call>,
     next_ts: u64,
+    /// Slack's per-channel limit on `chat.postMessage`, when set: a post
+    /// sooner than this after the last one is `ratelimited`.
+    spacing: Option<std::time::Duration>,
+    last_post: Option<std::time::Instant>,
 }
 
 #[derive(Clone)]
@@ -114,6 +118,13 @@ impl SlackApi {
         state
             .script
             .push((method.to_owned(), replies.iter().cloned().collect()));
+    }
+
+    /// Answers `ratelimited` (429, Retry-After 1) to a post that follows
+    /// the last one sooner than `spacing`, as Slack's limit of about one
+    /// message a second per channel does.
+    pub fn limit_posts(&self, spacing: std::time::Duration) {
+        self.state.lock().unwrap().spacing = Some(spacing);
     }
 
     /// Removes a message, as a user deleting it would.
@@ -161,12 +172,22 @@ fn answer(state: &Mutex<State>, method: &str, headers: &HeaderMap, body: &[u8]) 
     let scripted = (state.script.iter_mut())
         .find(|(m, replies)| m == method && !replies.is_empty())
         .and_then(|(_, replies)| replies.pop_front());
+    let now = std::time::Instant::now();
+    let too_soon = method == "chat.postMessage"
+        && (state.spacing.zip(state.last_post)).is_some_and(|(spacing, last)| now < last + spacing);
+    let scripted = match too_soon {
+        true => Some(ApiReply::RateLimited(1)),
+        false => scripted,
+    };
     let (status, answer, retry_after) = match scripted {
         Some(ApiReply::Error(error)) => (200, Err(error.to_owned()), None),
         Some(ApiReply::RateLimited(seconds)) => (429, Err("ratelimited".to_owned()), Some(seconds)),
         Some(ApiReply::Status(status)) => (status, Err(format!("http_{status}")), None),
         None => (200, work(&mut state, method, headers, &body), None),
     };
+    if method == "chat.postMessage" && !too_soon {
+        state.last_post = Some(now);
+    }
     state.calls.push(Call {
         method: method.to_owned(),
         body,

@@ -67,6 +67,34 @@ async fn ratelimited_and_5xx_are_retried_until_the_message_is_posted() {
 }
 
 #[tokio::test]
+async fn channels_posting_to_one_slack_channel_share_its_pace() {
+    let api = SlackApi::start().await;
+    api.limit_posts(Duration::from_millis(900));
+    let channel = format!(
+        "slack: {{ bot_token: xoxb-test-token, channel: {CHANNEL}, api_url: '{}', min_interval: 1s }}\n    digest: off",
+        api.url()
+    );
+    let rules = format!(
+        "channels:\n  a:\n    {channel}\n  b:\n    {channel}\ndefaults:\n  notify: [a, b]\n{}",
+        super::BILLS
+    );
+    let app = spawn_app_on(&Backend::Sqlite, &rules, fast_settings()).await;
+    for i in 0..3 {
+        app.post_ok(failed(&format!("CON-{i}"), &format!("f-{i}"))).await;
+    }
+    assert!(
+        eventually(WAIT, || api.top_level().len() == 6).await,
+        "{:?}",
+        api.errors()
+    );
+    assert!(
+        api.errors().is_empty(),
+        "one pace for both channels: {:?}",
+        api.errors()
+    );
+}
+
+#[tokio::test]
 async fn send_test_checks_the_token_and_posts_a_test_message() {
     let api = SlackApi::start().await;
     let rules = format!("channels:\n  ops:\n    {}\n", api.channel_yaml(CHANNEL_NAME));
