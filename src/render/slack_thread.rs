@@ -140,6 +140,79 @@ mod tests {
         assert_eq!(blocks[2], original["blocks"][2]);
     }
 
+    /// Every block of `message` within Slack's limits.
+    fn within_limits(message: &Value) {
+        let blocks = message["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50);
+        for block in blocks {
+            let max = if block["type"] == "header" {
+                HEADER_MAX
+            } else {
+                SECTION_MAX
+            };
+            let text = block["text"]["text"].as_str().unwrap_or_default();
+            assert!(
+                text.chars().count() <= max,
+                "{} in {}",
+                text.chars().count(),
+                block["type"]
+            );
+        }
+    }
+
+    #[test]
+    fn each_notice_has_its_place_and_the_resolved_parent_of_a_storm_stays_within_limits() {
+        use crate::render::test_support::{facts, hostile_payload, rule};
+        use crate::render::{Thread, render_slack, slack_thread_of};
+        use std::time::{Duration, UNIX_EPOCH};
+
+        let mut rule = rule("{ failed: { above: 0 } }");
+        rule.name = "r".repeat(200);
+        let mut firing = facts(&rule, &hostile_payload(5000));
+        let since = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        firing.thread = Some(Thread {
+            key: "r/CON-1".into(),
+            since,
+        });
+        let episode = Episode {
+            key: "r/CON-1".into(),
+            since: 1_700_000_000_123,
+        };
+        assert_eq!(
+            slack_thread_of(&firing),
+            Some(SlackThread::Opens {
+                episode: episode.clone()
+            })
+        );
+        let mut still = firing.clone();
+        still.notice = Notice::StillFailing { since, failing: 2 };
+        assert_eq!(slack_thread_of(&still).unwrap().parent(), Some(&episode));
+        let mut resolved = firing.clone();
+        resolved.notice = Notice::Resolved {
+            since,
+            lasted: Duration::from_secs(600),
+            failing: 2,
+            clean_request: Some("<!channel> clean".into()),
+            reason: None,
+        };
+        let Some(SlackThread::Ends { header, line, .. }) = slack_thread_of(&resolved) else {
+            panic!("RESOLVED ends the thread")
+        };
+        assert!(header.starts_with("✅ RESOLVED rrr") && header.chars().count() <= HEADER_MAX);
+        assert!(
+            line.contains("&lt;!channel&gt; clean"),
+            "payload values are escaped: {line}"
+        );
+        let original = render_slack(&firing);
+        within_limits(&original);
+        let updated = resolved_parent(&original, &header, &line, &render_slack(&resolved));
+        within_limits(&updated);
+        assert_eq!(
+            updated["blocks"].as_array().unwrap().len(),
+            original["blocks"].as_array().unwrap().len()
+        );
+    }
+
     #[test]
     fn a_parent_of_plain_text_becomes_the_resolved_message() {
         let resolved = json!({"text": "all clear"});
