@@ -10,6 +10,24 @@ use crate::helpers::{ApiReply, Backend, SlackApi, eventually, fast_settings, spa
 const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
+async fn replies_queued_before_their_firing_was_posted_find_its_thread() {
+    let api = SlackApi::start().await;
+    api.script(
+        "chat.postMessage",
+        &[ApiReply::Status(503), ApiReply::Status(503), ApiReply::Status(503)],
+    );
+    let app = spawn_app_on(&Backend::Sqlite, &rules(&api, "digest: off"), fast_settings()).await;
+    app.post_ok(failed("CON-1", "f-1")).await;
+    app.post_ok(failed("CON-1", "f-2")).await;
+    app.post_ok(clean("CON-1", "c-1")).await;
+    let resolved = || api.top_level().first().is_some_and(|m| m.updates == 1);
+    assert!(eventually(WAIT, resolved).await, "{:?}", api.calls());
+    let top = api.top_level();
+    assert_eq!((top.len(), top[0].header().as_str()), (1, "✅ RESOLVED bills-failing"));
+    assert!(eventually(WAIT, || api.replies(&top[0].ts).len() == 2).await);
+}
+
+#[tokio::test]
 async fn a_resolved_whose_message_was_deleted_is_a_new_message() {
     let api = SlackApi::start().await;
     let app = spawn_app_on(&Backend::Sqlite, &rules(&api, "digest: off"), fast_settings()).await;
