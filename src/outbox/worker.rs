@@ -227,9 +227,8 @@ impl Lane {
 
     /// One send, paced and decided. A sender that panics is an attempt
     /// that failed for now: the message is not lost, and not claimed for
-    /// ever either.
-    /// What it returns beside the settle: the Slack messages threads now
-    /// hang on, kept with it.
+    /// ever either. Beside the settle: the Slack messages threads now hang
+    /// on, to be kept with it.
     async fn attempt(&mut self, delivery: &Delivery, slot: &mut Instant) -> (Settle, Vec<Anchor>) {
         let sender = self
             .sender
