@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::config::SlackApp;
-use crate::render::{Anchor, Episode, SlackThread, resolved_parent};
+use crate::render::{Anchor, Ending, Episode, SlackThread, resolved_parent};
 
 use super::http::client;
 use super::sender::Outcome;
@@ -68,7 +68,7 @@ impl SlackAppSender {
     pub async fn send(&self, payload: &Value, thread: Option<&SlackThread>, parent: Option<&Anchor>) -> Sent {
         match (thread, parent) {
             (Some(SlackThread::Opens { episode }), _) => self.open(payload, std::slice::from_ref(episode), false).await,
-            (Some(SlackThread::Digest { episodes }), _) => self.open(payload, episodes, true).await,
+            (Some(SlackThread::Digest { episodes, .. }), _) => self.open(payload, episodes, true).await,
             (Some(SlackThread::Follows { episode }), Some(parent)) => self.reply(payload, episode, parent).await,
             (Some(SlackThread::Ends { episode, header, line }), Some(parent)) if !parent.digest => {
                 self.end(payload, episode, parent, (header, line)).await
@@ -122,14 +122,8 @@ impl SlackAppSender {
     /// A parent that is gone gets a new top-level message instead; one
     /// Slack would not update still gets the reply.
     async fn end(&self, payload: &Value, episode: &Episode, parent: &Anchor, (header, line): (&str, &str)) -> Sent {
-        let updated = resolved_parent(&parent.original, header, line, payload);
-        let mut body = json!({ "channel": parent.channel, "ts": parent.ts, "text": updated["text"] });
-        // A message of text only (a template's) has no blocks to replace.
-        if let Some(blocks) = updated.get("blocks") {
-            body["blocks"] = blocks.clone();
-        }
         let mut errors = Vec::new();
-        match self.api.call("chat.update", &body).await {
+        match self.rewrite(parent, header, line, payload).await {
             Answer::Ok(_) => {}
             Answer::Failed { error, .. } if GONE.contains(&error.as_str()) => {
                 let mut sent = self.open(payload, &[], false).await;
@@ -152,6 +146,28 @@ impl SlackAppSender {
             *detail = format!("updated {} and {detail}", parent.ts);
         }
         sent
+    }
+
+    /// Rewrites the message of an episode a digest ended, as its RESOLVED
+    /// would have (no reply: the digest told it). Slack's error, if any.
+    pub async fn rewrite_ended(&self, parent: &Anchor, ending: &Ending) -> Result<(), String> {
+        let text = json!({ "text": format!("{} · {}", ending.header, ending.line) });
+        match self.rewrite(parent, &ending.header, &ending.line, &text).await {
+            Answer::Ok(_) => Ok(()),
+            Answer::Failed { error, .. } => Err(error),
+        }
+    }
+
+    /// `chat.update` of `parent` with `header` and `line` (see
+    /// [`resolved_parent`]); `resolved` for a parent of text only.
+    async fn rewrite(&self, parent: &Anchor, header: &str, line: &str, resolved: &Value) -> Answer {
+        let updated = resolved_parent(&parent.original, header, line, resolved);
+        let mut body = json!({ "channel": parent.channel, "ts": parent.ts, "text": updated["text"] });
+        // A message of text only (a template's) has no blocks to replace.
+        if let Some(blocks) = updated.get("blocks") {
+            body["blocks"] = blocks.clone();
+        }
+        self.api.call("chat.update", &body).await
     }
 
     /// `chat.postMessage`, in a thread when `thread_ts` is given (never

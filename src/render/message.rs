@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::EmailMessage;
-use super::slack_thread::{Episode, SlackThread};
+use super::slack_thread::SlackThread;
 
 /// A message rendered at ingest time, so what is delivered is what the
 /// event said when it arrived, whatever changes in the config afterwards.
@@ -59,25 +59,16 @@ impl Message {
         }
     }
 
-    /// A Slack digest that is the thread of `episodes` (those with no
-    /// message of their own); any other message as it is.
-    pub fn told_in_digest(self, mut episodes: Vec<Episode>) -> Message {
-        episodes.dedup();
-        self.in_thread(Some(SlackThread::Digest { episodes }))
+    /// A Slack digest carrying messages of these places in their threads
+    /// (see [`SlackThread::digest_of`]); any other message as it is.
+    pub fn told_in_digest(self, carried: Vec<SlackThread>) -> Message {
+        self.in_thread(Some(SlackThread::digest_of(carried)))
     }
 
-    /// The alert episode a Slack message speaks of, if it speaks of one.
-    pub fn episode(&self) -> Option<&Episode> {
+    /// A Slack message's place in its alert's thread, if it has one.
+    pub fn slack_thread(&self) -> Option<&SlackThread> {
         match self {
-            Message::Slack {
-                thread:
-                    Some(
-                        SlackThread::Opens { episode }
-                        | SlackThread::Follows { episode }
-                        | SlackThread::Ends { episode, .. },
-                    ),
-                ..
-            } => Some(episode),
+            Message::Slack { thread, .. } => thread.as_ref(),
             _ => None,
         }
     }

@@ -33,7 +33,7 @@ pub use message::Message;
 pub use notice::{Notice, rounded};
 pub use pagerduty::{dedup_key, render_pagerduty};
 pub use slack::{render_slack, slack_thread_of};
-pub use slack_thread::{Anchor, Episode, SlackThread, resolved_parent};
+pub use slack_thread::{Anchor, Ending, Episode, SlackThread, resolved_parent};
 pub use teams::{render_teams, teams_escape};
 pub use template::{Context as TemplateContext, Medium, Template, VARIABLES, failures as template_failures};
 pub use webhook::{VERSION as WEBHOOK_VERSION, render_webhook};

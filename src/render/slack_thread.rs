@@ -41,8 +41,22 @@ pub enum SlackThread {
         line: String,
     },
     /// A digest: one top-level message, the parent of the episodes it tells
-    /// that have no message of their own on the channel.
-    Digest { episodes: Vec<Episode> },
+    /// that have no message of their own on the channel. The episodes it
+    /// ends (`ends`, a RESOLVED or CLOSED among what it carries) get their
+    /// own message, if they have one, rewritten as a RESOLVED would.
+    Digest {
+        episodes: Vec<Episode>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ends: Vec<Ending>,
+    },
+}
+
+/// What a RESOLVED or CLOSED writes on its episode's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ending {
+    pub episode: Episode,
+    pub header: String,
+    pub line: String,
 }
 
 impl SlackThread {
@@ -64,6 +78,27 @@ impl SlackThread {
                 line: line.unwrap_or_default(),
             },
         })
+    }
+
+    /// The place of a digest carrying messages of these places: the thread
+    /// of their episodes, and the end of those it ends.
+    pub fn digest_of(carried: impl IntoIterator<Item = SlackThread>) -> SlackThread {
+        let mut episodes: Vec<Episode> = Vec::new();
+        let mut ends = Vec::new();
+        for place in carried {
+            let (episode, ending) = match place {
+                SlackThread::Opens { episode } | SlackThread::Follows { episode } => (episode, None),
+                SlackThread::Ends { episode, header, line } => {
+                    (episode.clone(), Some(Ending { episode, header, line }))
+                }
+                SlackThread::Digest { .. } => continue,
+            };
+            if !episodes.contains(&episode) {
+                episodes.push(episode);
+            }
+            ends.extend(ending);
+        }
+        SlackThread::Digest { episodes, ends }
     }
 
     /// The episode whose thread this message belongs in, if it is a reply.

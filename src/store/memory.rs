@@ -144,16 +144,16 @@ impl MemoryStore {
         let rule = inner.queue[first].delivery.rule.clone();
         // Each member leaves the queue, carried by the digest; its message
         // shows one line per alert, in its latest state.
-        let mut episodes = Vec::new();
+        let mut threads = Vec::new();
         let items: Vec<(Option<AlertKey>, Item)> = members
             .iter()
             .filter_map(|id| {
                 let queued = inner.queue.remove(id)?;
-                episodes.extend(queued.delivery.message.episode().cloned());
+                threads.extend(queued.delivery.message.slack_thread().cloned());
                 Some((queued.alert.map(|(key, _)| key), queued.item?))
             })
             .collect();
-        let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(episodes);
+        let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(threads);
         inner.next_id += 1;
         let id = inner.next_id;
         let delivery = Delivery {

@@ -261,12 +261,12 @@ pub async fn build_digest(
         .await?;
     let mut members: Vec<i64> = Vec::new();
     let mut items = Vec::new();
-    let mut episodes = Vec::new();
+    let mut threads = Vec::new();
     for row in found {
         let (id, item): (i64, Option<String>) = (row.get(0), row.get(1));
         members.push(id);
         if matches!(kind, ChannelKind::Slack(_)) {
-            episodes.extend(crate::store::sqlite::episode_of(row.get(6)));
+            threads.extend(crate::store::sqlite::slack_thread_of(row.get(6)));
         }
         let item = item
             .and_then(|json| serde_json::from_str::<Item>(&json).ok())
@@ -284,7 +284,7 @@ pub async fn build_digest(
         return Ok(None);
     };
     // One line per alert; every member is still carried (and settled) below.
-    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(episodes);
+    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(threads);
     let row = tx
         .query_one(
             "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, params};
 
 use crate::config::ChannelKind;
-use crate::render::{Episode, Item, Message, digest_for};
+use crate::render::{Item, Message, SlackThread, digest_for};
 use crate::store::Settle;
 
 use super::millis;
@@ -58,11 +58,11 @@ pub fn build(
         .collect::<rusqlite::Result<_>>()?;
     let mut members = Vec::new();
     let mut items = Vec::new();
-    let mut episodes = Vec::new();
+    let mut threads = Vec::new();
     for (id, item, alert, message) in rows {
         members.push(id);
         if matches!(kind, ChannelKind::Slack(_)) {
-            episodes.extend(episode_of(&message));
+            threads.extend(slack_thread_of(&message));
         }
         let item = item
             .and_then(|json| serde_json::from_str::<Item>(&json).ok())
@@ -73,7 +73,7 @@ pub fn build(
         return Ok(None);
     }
     // One line per alert; every member is still carried (and settled) below.
-    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(episodes);
+    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(threads);
     let first = members[0];
     tx.prepare_cached(
         "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)
@@ -116,12 +116,12 @@ fn alert_of(
     Some((rule, connection?, data_type.unwrap_or_default()))
 }
 
-/// The alert episode a queued Slack message speaks of: the digest that
+/// A queued Slack message's place in its alert's thread: the digest that
 /// carries it is the thread its later messages go in, when it has no
-/// message of its own.
-pub fn episode_of(message: &str) -> Option<Episode> {
+/// message of its own, and ends its episode when it is a RESOLVED.
+pub fn slack_thread_of(message: &str) -> Option<SlackThread> {
     let message: Message = serde_json::from_str(message).ok()?;
-    message.episode().cloned()
+    message.slack_thread().cloned()
 }
 
 /// A notification queued before digests existed carries no item.

@@ -23,7 +23,7 @@ mod writer;
 
 pub use super::time::{from_millis, millis};
 pub use absence::{AbsenceOutcome, Checked, sweep};
-pub use digest::{Built, episode_of, unknown_item};
+pub use digest::{Built, slack_thread_of, unknown_item};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::{SqliteStore, downtime};
 

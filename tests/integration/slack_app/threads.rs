@@ -106,6 +106,41 @@ async fn an_alert_told_only_in_a_digest_resolves_in_the_digests_thread() {
 }
 
 #[tokio::test]
+async fn an_alert_whose_resolved_went_out_in_a_digest_has_its_message_rewritten() {
+    let api = SlackApi::start().await;
+    let digest = "digest: { after: 1, window: 1s, max_items: 20 }";
+    let app = spawn_app_on(&Backend::Sqlite, &rules(&api, digest), fast_settings()).await;
+    for (i, connection) in ["CON-1", "CON-2"].into_iter().enumerate() {
+        app.post_ok(failed(connection, &format!("f-{connection}"))).await;
+        assert!(eventually(WAIT, || api.top_level().len() == i + 1).await);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    app.post_ok(clean("CON-2", "c-2")).await;
+    app.post_ok(clean("CON-1", "c-1")).await;
+    assert!(eventually(WAIT, || api.top_level().len() == 3).await, "{:?}", api.all());
+    assert!(
+        eventually(WAIT, || api.top_level()[0].updates == 1).await,
+        "{:?}",
+        api.calls()
+    );
+    let top = api.top_level();
+    let headers: Vec<String> = top.iter().map(|m| m.header()).collect();
+    assert_eq!(headers[..2], ["✅ RESOLVED bills-failing", "✅ RESOLVED bills-failing"]);
+    assert!(
+        top[0].words().contains("clean sync requestId c-1"),
+        "{}",
+        top[0].words()
+    );
+    assert!(
+        top[2].words().contains("CON-1"),
+        "the digest tells it: {}",
+        top[2].words()
+    );
+    assert!(api.replies(&top[0].ts).is_empty(), "the digest told it; no reply");
+    assert_eq!(api.replies(&top[1].ts).len(), 1);
+}
+
+#[tokio::test]
 async fn every_message_stays_within_slacks_limits() {
     let api = SlackApi::start().await;
     let app = spawn_app_on(&Backend::Sqlite, &rules(&api, "digest: off"), fast_settings()).await;
