@@ -249,6 +249,32 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_is_the_thread_of_each_episode_once_and_ends_those_it_resolves() {
+        let episode = |key: &str| Episode {
+            key: key.into(),
+            since: 1,
+        };
+        let carried = [
+            SlackThread::Opens { episode: episode("a") },
+            SlackThread::Follows { episode: episode("a") },
+            SlackThread::Ends {
+                episode: episode("b"),
+                header: "✅ RESOLVED r".into(),
+                line: "Resolved".into(),
+            },
+        ];
+        let SlackThread::Digest { episodes, ends } = SlackThread::digest_of(carried) else {
+            panic!()
+        };
+        assert_eq!(episodes, [episode("a"), episode("b")]);
+        assert_eq!(ends.len(), 1);
+        assert_eq!(
+            (ends[0].episode.key.as_str(), ends[0].header.as_str()),
+            ("b", "✅ RESOLVED r")
+        );
+    }
+
+    #[test]
     fn a_parent_of_plain_text_becomes_the_resolved_message() {
         let resolved = json!({"text": "all clear"});
         assert_eq!(resolved_parent(&json!({"text": "x"}), "h", "l", &resolved), resolved);
