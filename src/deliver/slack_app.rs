@@ -91,6 +91,8 @@ impl SlackAppSender {
             return failure(answer, Vec::new());
         };
         let (channel, ts) = where_posted(posted);
+        // An answer without a `ts` (a proxy's) leaves nothing to reply to.
+        let episodes = if ts.is_empty() { &[] } else { episodes };
         let anchors = (episodes.iter())
             .map(|episode| Anchor {
                 episode: episode.clone(),
