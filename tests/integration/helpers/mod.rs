@@ -23,5 +23,5 @@ pub use daemon::{Daemon, free_port};
 pub use payloads::{BILLS, sync};
 pub use postgres::set_reachable;
 pub use slack::{SlackReply, SlackStandIn};
-pub use slack_api::{ApiReply, CHANNEL, CHANNEL_NAME, SlackApi, UNINVITED};
+pub use slack_api::{ApiReply, CHANNEL, CHANNEL_NAME, SlackApi, TOKEN, UNINVITED};
 pub use smtp::{Mail, SmtpServer, eventually};

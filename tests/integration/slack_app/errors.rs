@@ -137,3 +137,36 @@ async fn send_test_says_what_to_do_about_each_error() {
         "{output}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bot_token_never_appears_in_the_daemons_log() {
+    let api = SlackApi::start().await;
+    api.script("chat.postMessage", &[ApiReply::Error("invalid_auth")]);
+    let state = tempfile::tempdir().unwrap();
+    let port = crate::helpers::free_port();
+    let rules = crate::helpers::RulesFile::new(&format!(
+        "server:\n  listen: 127.0.0.1:{port}\nstorage:\n  path: {}/db\n{}",
+        state.path().display(),
+        rules(&api, "digest: off")
+    ));
+    let log = state.path().join("log");
+    let daemon = crate::helpers::Daemon::start_logging(&rules.path, port, &log, &[]).await;
+    let client = crate::helpers::client();
+    for (connection, request_id) in [("CON-1", "f-1"), ("CON-2", "f-2")] {
+        let body = failed(connection, request_id);
+        client
+            .post(daemon.url("/webhooks/railz"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(eventually(WAIT, || api.top_level().len() == 1).await);
+    assert_eq!(daemon.terminate(), Some(0));
+    let output = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        output.contains("Slack error `invalid_auth`"),
+        "the error is logged: {output}"
+    );
+    assert!(!output.contains(crate::helpers::TOKEN), "the token leaked:\n{output}");
+}
