@@ -28,6 +28,31 @@ async fn replies_queued_before_their_firing_was_posted_find_its_thread() {
 }
 
 #[tokio::test]
+async fn a_channel_that_becomes_an_app_mid_alert_threads_from_its_next_message() {
+    let (api, webhook) = (SlackApi::start().await, crate::helpers::SlackStandIn::start().await);
+    let as_webhook = format!(
+        "channels:\n  ops:\n    slack: {{ webhook_url: '{}', min_interval: 0s }}\n    digest: off\ndefaults:\n  notify: [ops]\n{}",
+        webhook.url(),
+        super::BILLS
+    );
+    let app = spawn_app_on(&Backend::Sqlite, &as_webhook, fast_settings()).await;
+    app.post_ok(failed("CON-1", "f-1")).await;
+    assert!(eventually(WAIT, || webhook.delivered().len() == 1).await);
+    // Posting by `#name`: Slack answers the id, which chat.update needs.
+    let as_app = rules(&api, "digest: off").replace(crate::helpers::CHANNEL, crate::helpers::CHANNEL_NAME);
+    app.reload(&as_app).await;
+    app.post_ok(failed("CON-1", "f-2")).await;
+    app.post_ok(failed("CON-1", "f-3")).await;
+    app.post_ok(clean("CON-1", "c-1")).await;
+    let resolved = || api.top_level().first().is_some_and(|m| m.updates == 1);
+    assert!(eventually(WAIT, resolved).await, "{:?}", api.calls());
+    let top = api.top_level();
+    assert_eq!(top.len(), 1, "the first STILL FAILING became the alert's message");
+    assert!(top[0].words().contains("f-2"));
+    assert!(eventually(WAIT, || api.replies(&top[0].ts).len() == 2).await);
+}
+
+#[tokio::test]
 async fn a_resolved_whose_message_was_deleted_is_a_new_message() {
     let api = SlackApi::start().await;
     let app = spawn_app_on(&Backend::Sqlite, &rules(&api, "digest: off"), fast_settings()).await;
