@@ -25,11 +25,15 @@
 //!   document or Alertmanager alerts, each linked to the status page when
 //!   `server.public_url` is set.
 //! - [`outbox`] runs one lane per channel: claim, send, back off, settle.
-//!   Beside the lanes, firing alerts are posted to Alertmanager again
-//!   every `resend`, so it never times them out.
-//! - [`deliver`] sends through Slack, PagerDuty, Teams, a webhook or
-//!   Alertmanager (reqwest) or SMTP (lettre) and says whether a failure is
-//!   transient or permanent.
+//!   For a Slack channel posting as an app, the lane reads from the store
+//!   the message its alert's thread hangs on before sending, and keeps the
+//!   one a FIRING posted when it settles. Beside the lanes, firing alerts
+//!   are posted to Alertmanager again every `resend`, so it never times
+//!   them out.
+//! - [`deliver`] sends through Slack (a webhook, or the Web API as an app:
+//!   threads and updates), PagerDuty, Teams, a webhook or Alertmanager
+//!   (reqwest) or SMTP (lettre) and says whether a failure is transient or
+//!   permanent.
 //!
 //! Around them: [`config`] loads and validates `rules.yaml`; [`metrics`]
 //! feeds `/metrics`; [`logging`] keeps log lines whole and levelled

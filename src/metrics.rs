@@ -36,6 +36,13 @@ pub struct NotificationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SlackErrorLabels {
+    pub channel: String,
+    /// Slack's name for it: `not_in_channel`, `ratelimited`, ...
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: String,
 }
@@ -80,6 +87,8 @@ pub struct Metrics {
     pub alerts_firing: Family<RuleLabels, Gauge<i64, AtomicI64>>,
     /// Calls of `heartbeat.url`, by result (ok, failed, skipped: unhealthy).
     pub heartbeats: Family<ResultLabels, Counter>,
+    /// Errors the Slack Web API answered a channel posting as an app.
+    pub slack_errors: Family<SlackErrorLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -210,6 +219,12 @@ impl Metrics {
             "Calls of heartbeat.url: ok, failed, or skipped while syncwatch is not healthy",
             heartbeats.clone(),
         );
+        let slack_errors = Family::<SlackErrorLabels, Counter>::default();
+        registry.register(
+            "slack_api_errors",
+            "Errors the Slack Web API answered channels posting as an app, by error",
+            slack_errors.clone(),
+        );
         let build = Family::<BuildLabels, Gauge<i64, AtomicI64>>::default();
         build
             .get_or_create(&BuildLabels {
@@ -238,6 +253,7 @@ impl Metrics {
             dedup_window,
             alerts_firing,
             heartbeats,
+            slack_errors,
         }
     }
 
@@ -282,6 +298,15 @@ impl Metrics {
             outcome: outcome.to_owned(),
         };
         self.notifications.get_or_create(&labels).inc();
+    }
+
+    /// An error the Slack Web API answered, by its name.
+    pub fn slack_error(&self, channel: &str, error: &str) {
+        let labels = SlackErrorLabels {
+            channel: escape_label(channel),
+            error: escape_label(error),
+        };
+        self.slack_errors.get_or_create(&labels).inc();
     }
 
     pub fn reload(&self, ok: bool) {

@@ -464,6 +464,7 @@ fn read(source: Source, shared: &HashMap<String, i64>, sender: &mpsc::Sender<Chu
             Table::ConnectionDays => source.connection_days(LIMITS, &mut each),
             Table::Silences => source.silences(LIMITS, &mut each),
             Table::Meta => source.meta(LIMITS, &mut each),
+            Table::SlackThreads => source.slack_threads(LIMITS, &mut each),
         };
         let next = match read {
             Ok(()) => Chunk::End(table),

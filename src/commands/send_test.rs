@@ -1,11 +1,12 @@
 //! `syncwatch send-test`: one clearly marked test message through one
-//! channel, and the channel's answer.
+//! channel, and the channel's answer (for a Slack app, `auth.test` first,
+//! and what to do about Slack's error).
 
 use std::io::Write;
 use std::time::SystemTime;
 
 use crate::config::Config;
-use crate::deliver::{Outcome, Sender, install_crypto_provider};
+use crate::deliver::{Outcome, Sender, SlackAnswer, SlackAppSender, install_crypto_provider};
 use crate::event::Event;
 use crate::render::{Alert, Facts, message_for};
 use crate::rules::{Condition, Environment, Evidence, Rule, Severity};
@@ -31,6 +32,11 @@ pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> s
             return Ok(EXIT_FAILED);
         }
     };
+    if let Sender::SlackApp(app) = &sender
+        && let Some(code) = check_slack_token(app, channel, out).await?
+    {
+        return Ok(code);
+    }
     // A test is no delivery of the queue: an id of its own, so a webhook
     // receiver that drops duplicates never drops the next test.
     match sender.send(&message, fastrand::u64(1 << 40..)).await {
@@ -51,6 +57,32 @@ pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> s
                 "{channel}: not delivered, permanent failure (fix the channel): {reason}"
             )?;
             Ok(EXIT_FAILED)
+        }
+    }
+}
+
+/// A Slack app's `auth.test`: which app and workspace the token is,
+/// or why it does not work and what to do. `Some(exit code)` when it
+/// does not work, so no message is tried.
+async fn check_slack_token(app: &SlackAppSender, channel: &str, out: &mut dyn Write) -> std::io::Result<Option<u8>> {
+    match app.auth_test().await {
+        SlackAnswer::Ok(who) => {
+            let name = |key: &str| who[key].as_str().unwrap_or("?").to_owned();
+            writeln!(
+                out,
+                "{channel}: the token works: app user {} in workspace {}",
+                name("user"),
+                name("team")
+            )?;
+            Ok(None)
+        }
+        SlackAnswer::Failed { outcome, .. } => {
+            let reason = match outcome {
+                Outcome::Transient { reason, .. } | Outcome::Permanent { reason } => reason,
+                Outcome::Delivered { detail } => detail,
+            };
+            writeln!(out, "{channel}: auth.test failed, the token does not work: {reason}")?;
+            Ok(Some(EXIT_FAILED))
         }
     }
 }

@@ -174,7 +174,7 @@ fn show_message(
     }
     match (&channel.kind, serde_json::from_str::<Message>(&told.message)) {
         (ChannelKind::Email(email), Ok(Message::Email(message))) => show_email(email, &message, out),
-        (_, Ok(Message::Slack { payload })) => {
+        (_, Ok(Message::Slack { payload, .. })) => {
             writeln!(out, "{}", serde_json::to_string_pretty(&payload).unwrap_or_default())
         }
         (_, Ok(Message::Email(_))) => unreachable!("only an email channel is sent an email"),

@@ -1,5 +1,5 @@
-//! The `channels` section: each named channel is one Slack webhook or one
-//! SMTP mailer, checked completely at load.
+//! The `channels` section: each named channel is one Slack webhook or app,
+//! one SMTP mailer or one of the receivers, checked completely at load.
 
 use std::collections::BTreeMap;
 
@@ -7,10 +7,10 @@ use lettre::message::Mailbox;
 use serde_yaml::Value;
 
 use super::digest::read_digest;
-use super::model::{Channel, ChannelKind, Digest, EmailChannel, SlackChannel, SmtpCredentials, TlsMode};
+use super::model::{Channel, ChannelKind, Digest, EmailChannel, SmtpCredentials, TlsMode};
 use super::reader::{At, Fields, Reader};
 use super::receivers::{read_alertmanager, read_pagerduty, read_teams, read_webhook};
-use super::units::{DURATION_FORMS, parse_duration};
+use super::slack::read_slack;
 use crate::render::{Medium, Template};
 
 const KINDS: &[&str] = &["slack", "email", "pagerduty", "teams", "webhook", "alertmanager"];
@@ -166,48 +166,6 @@ fn read_kind(reader: &mut Reader<'_>, fields: &Fields<'_>, at: &At) -> Option<Ch
     }
 }
 
-fn read_slack(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<SlackChannel> {
-    let fields = reader.fields(
-        Some(value),
-        at,
-        &["webhook_url", "webhook_url_file", "min_interval", "template"],
-    );
-    let template = read_template(reader, &fields, "template", Medium::Slack);
-    let min_interval = match fields.get("min_interval") {
-        Some((value, at)) => Some(reader.parsed(value, &at, DURATION_FORMS, parse_duration)?),
-        None => None,
-    };
-    let Some(webhook_url) = reader.secret(&fields, "webhook_url") else {
-        if !fields.has("webhook_url") && !fields.has("webhook_url_file") {
-            reader.error(
-                &fields.at,
-                "`webhook_url` is required",
-                Some("webhook_url, webhook_url_file"),
-            );
-        }
-        return None;
-    };
-    // The URL is a credential: the error says what is wrong, never the URL.
-    // Read-only commands do not read it at all.
-    let parsed = reqwest::Url::parse(webhook_url.expose()).ok();
-    if !reader.skip_secrets
-        && !parsed.is_some_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some())
-    {
-        let at = fields.at.key("webhook_url");
-        reader.error(
-            &at,
-            "is not an http(s) URL",
-            Some("https://hooks.slack.com/services/..."),
-        );
-        return None;
-    }
-    Some(SlackChannel {
-        webhook_url,
-        min_interval,
-        template: template?,
-    })
-}
-
 fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailChannel> {
     let fields = reader.fields(Some(value), at, EMAIL_KEYS);
     let host = required(reader, &fields, "host").and_then(|(v, at)| reader.string(v, &at));
@@ -245,7 +203,12 @@ fn read_email(reader: &mut Reader<'_>, value: &Value, at: At) -> Option<EmailCha
 /// A template file: compiled and rendered against a sample of every kind
 /// of message now, so a broken one fails `check` and every reload rather
 /// than a notification. `Some(None)` when not given.
-fn read_template(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str, medium: Medium) -> Option<Option<Template>> {
+pub(super) fn read_template(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    key: &str,
+    medium: Medium,
+) -> Option<Option<Template>> {
     let Some((value, at)) = fields.get(key) else {
         return Some(None);
     };

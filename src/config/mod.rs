@@ -13,6 +13,7 @@ mod reader;
 mod receivers;
 mod rules;
 mod secret;
+mod slack;
 mod spans;
 mod units;
 
@@ -21,8 +22,10 @@ pub use heartbeat::Heartbeat;
 pub use load::{load_file, load_file_for_replay, load_file_read_only, load_str};
 pub use model::{
     AlertmanagerChannel, Channel, ChannelKind, Config, Defaults, Delivery, Digest, EmailChannel, PagerdutyChannel,
-    SecretKey, Security, Server, SlackChannel, SmtpCredentials, Storage, TeamsChannel, TlsMode, WebhookChannel,
+    SecretKey, Security, Server, SlackApp, SlackChannel, SlackTarget, SmtpCredentials, Storage, TeamsChannel, TlsMode,
+    WebhookChannel,
 };
 pub use receivers::PAGERDUTY_URL;
 pub use secret::Secret;
+pub use slack::SLACK_API_URL;
 pub use units::{DURATION_FORMS, format_duration, parse_duration, parse_size};

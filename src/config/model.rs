@@ -203,12 +203,32 @@ pub struct AlertmanagerChannel {
 
 #[derive(Debug, Clone)]
 pub struct SlackChannel {
-    /// The URL is the credential: anyone holding it can post.
-    pub webhook_url: Secret,
+    /// Where its messages go: an incoming webhook, or the Web API as an app.
+    pub target: SlackTarget,
     /// Spacing between two posts; Slack documents about one per second.
     pub min_interval: Option<Duration>,
     /// The operator's own wording for the message text.
     pub template: Option<Template>,
+}
+
+/// The two ways into Slack: an incoming webhook posts new messages only;
+/// an app's bot token also threads replies and updates messages.
+#[derive(Debug, Clone)]
+pub enum SlackTarget {
+    /// The URL is the credential: anyone holding it can post.
+    Webhook(Secret),
+    App(SlackApp),
+}
+
+/// A Slack app's bot token (scope `chat:write`) and the channel it posts to.
+#[derive(Debug, Clone)]
+pub struct SlackApp {
+    pub bot_token: Secret,
+    /// The channel's id (`C0123456789`) or `#name`.
+    pub channel: String,
+    /// The Web API's base, ending in `/`: `https://slack.com/api/` unless a
+    /// proxy (or a test) stands in.
+    pub api_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::{ChannelKind, Config};
+use crate::config::{ChannelKind, Config, SlackTarget};
 use crate::store::Message;
 
 use super::alertmanager::AlertmanagerSender;
 use super::email::EmailSender;
 use super::pagerduty::{self, PagerdutySender};
 use super::slack::SlackSender;
+use super::slack_app::SlackAppSender;
 use super::teams::TeamsSender;
 use super::webhook::WebhookSender;
 
@@ -32,6 +33,9 @@ pub enum Outcome {
 /// A channel's sender, ready to use.
 pub enum Sender {
     Slack(SlackSender),
+    /// A Slack app: threads and updates (the outbox hands it the thread's
+    /// parent, see `outbox::threads`).
+    SlackApp(SlackAppSender),
     Email(EmailSender),
     Pagerduty(PagerdutySender),
     Teams(TeamsSender),
@@ -48,7 +52,9 @@ impl Sender {
     /// on every retry).
     pub async fn send(&self, message: &Message, id: u64) -> Outcome {
         match (self, message) {
-            (Sender::Slack(slack), Message::Slack { payload }) => slack.send(payload).await,
+            (Sender::Slack(slack), Message::Slack { payload, .. }) => slack.send(payload).await,
+            // Without its thread's parent: a top-level message.
+            (Sender::SlackApp(app), Message::Slack { payload, .. }) => app.send(payload, None, None).await.outcome,
             (Sender::Email(email), Message::Email(message)) => email.send(message).await,
             (Sender::Pagerduty(pagerduty), Message::Pagerduty { event }) => pagerduty.send(event).await,
             (Sender::Teams(teams), Message::Teams { payload }) => teams.send(payload).await,
@@ -65,7 +71,7 @@ impl Sender {
     pub fn takes(&self, message: &Message) -> bool {
         matches!(
             (self, message),
-            (Sender::Slack(_), Message::Slack { .. })
+            (Sender::Slack(_) | Sender::SlackApp(_), Message::Slack { .. })
                 | (Sender::Email(_), Message::Email(_))
                 | (Sender::Pagerduty(_), Message::Pagerduty { .. })
                 | (Sender::Teams(_), Message::Teams { .. })
@@ -75,12 +81,14 @@ impl Sender {
         )
     }
 
-    /// What paces this sender: Slack's limit is per webhook URL and
+    /// What paces this sender: Slack's limit is per webhook URL (per
+    /// channel for an app) and
     /// PagerDuty's per routing key, so two channels on one share it;
     /// anything else is paced on its own.
     pub fn pace_key(&self, channel: &str) -> String {
         match self {
             Sender::Slack(slack) => format!("slack:{}", slack.url()),
+            Sender::SlackApp(app) => app.pace_key(),
             Sender::Teams(teams) => format!("teams:{}", teams.url()),
             Sender::Pagerduty(pagerduty) => format!("pagerduty:{}", pagerduty.routing_key()),
             _ => format!("channel:{channel}"),
@@ -98,6 +106,7 @@ impl Sender {
     pub fn min_interval(&self, slack_interval: Duration) -> Duration {
         match self {
             Sender::Slack(slack) => slack.min_interval.unwrap_or(slack_interval),
+            Sender::SlackApp(app) => app.min_interval.unwrap_or(slack_interval),
             Sender::Teams(_) => slack_interval,
             Sender::Pagerduty(_) => pagerduty::MIN_INTERVAL,
             Sender::Email(_) | Sender::Webhook(_) | Sender::Alertmanager(_) | Sender::DryRun { .. } => Duration::ZERO,
@@ -107,7 +116,10 @@ impl Sender {
     /// The sender of `kind`, ready to use.
     pub fn of(kind: &ChannelKind) -> Result<Sender, String> {
         Ok(match kind {
-            ChannelKind::Slack(slack) => Sender::Slack(SlackSender::new(slack)?),
+            ChannelKind::Slack(slack) => match &slack.target {
+                SlackTarget::Webhook(url) => Sender::Slack(SlackSender::new(url, slack.min_interval)?),
+                SlackTarget::App(app) => Sender::SlackApp(SlackAppSender::new(app, slack.min_interval)?),
+            },
             ChannelKind::Email(email) => Sender::Email(EmailSender::new(email)?),
             ChannelKind::Pagerduty(pagerduty) => Sender::Pagerduty(PagerdutySender::new(pagerduty)?),
             ChannelKind::Teams(teams) => Sender::Teams(TeamsSender::new(teams)?),
@@ -120,7 +132,7 @@ impl Sender {
 fn dry_run(channel: &str, message: &Message) -> Outcome {
     let (kind, text) = match message {
         Message::Email(email) => ("email", format!("Subject: {}\n{}", email.subject, email.text)),
-        Message::Slack { payload } => ("slack", payload.to_string()),
+        Message::Slack { payload, .. } => ("slack", payload.to_string()),
         Message::Pagerduty { event } => ("pagerduty", event.to_string()),
         Message::Teams { payload } => ("teams", payload.to_string()),
         Message::Webhook { document } => ("webhook", document.to_string()),
@@ -175,5 +187,22 @@ mod tests {
             slack,
             "Teams flows are paced as Slack webhooks"
         );
+    }
+
+    #[test]
+    fn channels_posting_as_an_app_to_one_slack_channel_share_its_pace() {
+        let app = |channel: &str| format!("slack: {{ bot_token: t, channel: '{channel}' }}");
+        let text = format!(
+            "channels:\n  a:\n    {}\n  b:\n    {}\n  c:\n    {}\n",
+            app("C01"),
+            app("C01"),
+            app("C02")
+        );
+        let config = load_str(&text, Path::new("rules.yaml"), &|_| None).unwrap();
+        let senders = senders(&config, false).unwrap();
+        assert_eq!(senders["a"].pace_key("a"), senders["b"].pace_key("b"));
+        assert_ne!(senders["a"].pace_key("a"), senders["c"].pace_key("c"));
+        let second = Duration::from_secs(1);
+        assert_eq!(senders["a"].min_interval(second), second, "about one message a second");
     }
 }

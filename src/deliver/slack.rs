@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::CONTENT_TYPE;
 
-use crate::config::{Secret, SlackChannel};
+use crate::config::Secret;
 
 use super::http::{classify, client, describe_error};
 use super::sender::Outcome;
@@ -20,11 +20,11 @@ pub struct SlackSender {
 }
 
 impl SlackSender {
-    pub fn new(channel: &SlackChannel) -> Result<SlackSender, String> {
+    pub fn new(url: &Secret, min_interval: Option<Duration>) -> Result<SlackSender, String> {
         Ok(SlackSender {
             client: client()?,
-            url: channel.webhook_url.clone(),
-            min_interval: channel.min_interval,
+            url: url.clone(),
+            min_interval,
         })
     }
 

@@ -99,6 +99,7 @@ mod tests {
             request_id: None,
             message: Message::Slack {
                 payload: serde_json::json!({}),
+                thread: None,
             },
             created_at,
             attempts,

@@ -5,6 +5,7 @@
 mod backoff;
 mod resend;
 mod senders;
+mod threads;
 mod worker;
 
 pub use backoff::{Backoff, decide, expired};

@@ -111,6 +111,7 @@ mod tests {
         );
         let queued = Message::Slack {
             payload: serde_json::json!({"text": "x"}),
+            thread: None,
         };
         assert!(matches!(*senders.for_message(&queued), Sender::Slack(_)));
         let email = Message::Email(EmailMessage {

@@ -12,11 +12,12 @@ use tokio::time::Instant;
 
 use crate::deliver::{Outcome, Sender};
 use crate::metrics::Metrics;
-use crate::render::{Undelivered, undelivered_for};
+use crate::render::{Anchor, Undelivered, undelivered_for};
 use crate::store::{Delivery, Fallback, Settle, Store, StoreError};
 
 use super::backoff::{Backoff, decide, expired};
 use super::senders::{Pace, SenderSlot};
+use super::threads;
 
 /// How long a lane keeps trying to record an attempt (60 × 500 ms).
 const SETTLE_TRIES: u32 = 60;
@@ -211,20 +212,23 @@ impl Lane {
             self.store.release(delivery.id).await;
             return Ok(Step::Idle);
         };
-        let settle = match expired(&delivery, SystemTime::now(), self.settings.max_age) {
+        let (settle, anchors) = match expired(&delivery, SystemTime::now(), self.settings.max_age) {
             Some(expiry) => {
                 log_expiry(&self.channel, &delivery, &expiry);
-                expiry
+                (expiry, Vec::new())
             }
             None => self.attempt(&delivery, &mut slot).await,
         };
         drop(slot);
-        match self.fallback_for(&delivery, &settle) {
+        // A message that failed but left a Slack message to keep (a reply
+        // posted, an update refused) keeps it; only a plain failure falls
+        // back.
+        match self.fallback_for(&delivery, &settle).filter(|_| anchors.is_empty()) {
             Some((fallback, wake)) => {
                 self.record_with_fallback(delivery.id, &settle, fallback).await?;
                 wake.notify_one();
             }
-            None => self.record(delivery.id, &settle).await?,
+            None => self.record(delivery.id, &settle, anchors).await?,
         }
         self.count(&delivery, &settle);
         Ok(Step::Settled(settle))
@@ -232,22 +236,25 @@ impl Lane {
 
     /// One send, paced and decided. A sender that panics is an attempt
     /// that failed for now: the message is not lost, and not claimed for
-    /// ever either.
-    async fn attempt(&mut self, delivery: &Delivery, slot: &mut Instant) -> Settle {
+    /// ever either. Beside the settle: the Slack messages threads now hang
+    /// on, to be kept with it.
+    async fn attempt(&mut self, delivery: &Delivery, slot: &mut Instant) -> (Settle, Vec<Anchor>) {
         let sender = self
             .sender
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .for_message(&delivery.message);
-        let outcome = match AssertUnwindSafe(sender.send(&delivery.message, delivery.id))
-            .catch_unwind()
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(panic) => Outcome::Transient {
-                reason: format!("internal error while sending: {}", panic_message(&panic)),
-                retry_after: None,
-            },
+        let sending = threads::send(&self.store, &self.metrics, &self.channel, &sender, delivery);
+        let (outcome, anchors) = match AssertUnwindSafe(sending).catch_unwind().await {
+            Ok(sent) => (sent.outcome, sent.anchors),
+            Err(panic) => {
+                let reason = format!("internal error while sending: {}", panic_message(&panic));
+                let outcome = Outcome::Transient {
+                    reason,
+                    retry_after: None,
+                };
+                (outcome, Vec::new())
+            }
         };
         *slot = self.pause_after(&sender, &outcome);
         let settle = decide(
@@ -259,16 +266,21 @@ impl Lane {
             fastrand::f64(),
         );
         log_attempt(&self.channel, delivery, &outcome, &settle);
-        settle
+        (settle, anchors)
     }
 
     /// Stores the result of an attempt that was made. While storage refuses
     /// (a lock, a full disk), it keeps trying for a while rather than
     /// leaving the message pending, which would send it again.
-    async fn record(&self, id: u64, settle: &Settle) -> Result<(), StoreError> {
+    async fn record(&self, id: u64, settle: &Settle, anchors: Vec<Anchor>) -> Result<(), StoreError> {
         let mut tries = 0;
         loop {
-            match self.store.settle(id, settle.clone()).await {
+            let anchors = anchors.clone();
+            match self
+                .store
+                .settle_posted(id, settle.clone(), &self.channel, anchors)
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(err) if tries >= SETTLE_TRIES => {
                     self.store.release(id).await;
@@ -321,7 +333,7 @@ impl Lane {
             }
             Err(err) => {
                 tracing::error!(channel = %self.channel, fallback = %channel, error = %err, "cannot queue the fallback's notice");
-                self.record(id, settle).await
+                self.record(id, settle, Vec::new()).await
             }
         }
     }

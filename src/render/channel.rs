@@ -16,7 +16,7 @@ use super::escape::{html_escape, truncate};
 use super::facts::Facts;
 use super::notice::Notice;
 use super::pagerduty::render_pagerduty;
-use super::slack::render_slack;
+use super::slack::{render_slack, slack_thread_of};
 use super::teams::{render_teams, render_teams_digest};
 use super::template::{Context, Medium, Template};
 use super::webhook::{render_webhook, render_webhook_digest};
@@ -59,7 +59,9 @@ type Render<'a> = dyn FnMut(&Template, Medium) -> Option<String> + 'a;
 
 fn message_with(kind: &ChannelKind, facts: &Facts, render: &mut Render<'_>) -> Message {
     match kind {
-        ChannelKind::Slack(slack) => slack_message(slack.template.as_ref(), render, || render_slack(facts)),
+        ChannelKind::Slack(slack) => {
+            slack_message(slack.template.as_ref(), render, || render_slack(facts)).in_thread(slack_thread_of(facts))
+        }
         ChannelKind::Email(email) => {
             let message = templated_email(
                 render_email(facts),
@@ -159,6 +161,7 @@ pub(super) fn slack_message(
         .map(|text| json!({ "text": truncate(&text, SLACK_TEXT_MAX) }));
     Message::Slack {
         payload: templated.unwrap_or_else(built_in),
+        thread: None,
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::escape::{bidi_escape, one_line, slack_escape, truncate};
 use super::facts::Facts;
 use super::notice::Notice;
+use super::slack_thread::SlackThread;
 
 /// Slack's limits: characters in a header, in a section's text, in one
 /// field, fields per section, and blocks per message.
@@ -29,6 +30,17 @@ pub fn render_slack(facts: &Facts) -> Value {
     }
     blocks.push(context(facts));
     json!({ "text": fallback(facts), "blocks": blocks })
+}
+
+/// The message's place in its alert's thread, for a channel that posts as
+/// an app: what RESOLVED writes on the parent is worded here, as the
+/// message is.
+pub fn slack_thread_of(facts: &Facts) -> Option<SlackThread> {
+    let line = facts
+        .notice
+        .line()
+        .map(|line| slack_escape(&bidi_escape(&one_line(&line))));
+    SlackThread::of(facts, &title(facts), line)
 }
 
 fn fallback(facts: &Facts) -> String {

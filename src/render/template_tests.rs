@@ -160,7 +160,7 @@ fn rendered(template: &Template, context: &Context) -> impl FnMut(&Template, Med
 
 fn slack_text(template: &Template, context: &Context) -> String {
     match slack_message(Some(template), &mut rendered(template, context), || Value::Null) {
-        Message::Slack { payload } => payload["text"].as_str().unwrap().to_owned(),
+        Message::Slack { payload, .. } => payload["text"].as_str().unwrap().to_owned(),
         _ => unreachable!(),
     }
 }

@@ -58,7 +58,10 @@ impl Undelivered {
 /// (a webhook, Alertmanager), which `check` refuses as a fallback.
 pub fn undelivered_for(kind: &ChannelKind, notice: &Undelivered) -> Option<Message> {
     match kind {
-        ChannelKind::Slack(_) => Some(Message::Slack { payload: slack(notice) }),
+        ChannelKind::Slack(_) => Some(Message::Slack {
+            payload: slack(notice),
+            thread: None,
+        }),
         ChannelKind::Email(_) => Some(Message::Email(email(notice))),
         ChannelKind::Teams(_) => Some(Message::Teams { payload: teams(notice) }),
         ChannelKind::Pagerduty(_) => Some(Message::Pagerduty {
@@ -147,7 +150,7 @@ impl Message {
         let pointer = |value: &Value, at: &str| value.pointer(at).and_then(Value::as_str).map(str::to_owned);
         let found = match self {
             Message::Email(email) => Some(email.subject.clone()),
-            Message::Slack { payload } => pointer(payload, "/text"),
+            Message::Slack { payload, .. } => pointer(payload, "/text"),
             Message::Pagerduty { event } => pointer(event, "/payload/summary")
                 .or_else(|| pointer(event, "/dedup_key").map(|k| format!("resolve {k}"))),
             Message::Teams { payload } => pointer(payload, "/attachments/0/content/body/0/text"),
@@ -176,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_slack_fallback_names_the_channel_and_escapes_what_the_message_said() {
-        let Message::Slack { payload } = slack_message() else {
+        let Message::Slack { payload, .. } = slack_message() else {
             unreachable!()
         };
         let text = payload["text"].as_str().unwrap();
@@ -191,6 +194,7 @@ mod tests {
     fn slack_message() -> Message {
         Message::Slack {
             payload: slack(&notice()),
+            thread: None,
         }
     }
 

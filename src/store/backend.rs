@@ -9,6 +9,7 @@ use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::lifecycle::{AlertState, Phase, Sweep};
 use crate::quiet::Silence;
+use crate::render::{Anchor, Episode};
 
 use super::memory::MemoryStore;
 use super::model::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Settle, StoreError};
@@ -79,6 +80,39 @@ impl Store {
             }
             Store::Sqlite(store) => store.settle_with_fallback(id, settle, fallback, now).await,
             Store::Postgres(store) => store.settle_with_fallback(id, settle, fallback, now).await,
+        }
+    }
+
+    /// Settles delivery `id` of `channel` and keeps, in the same
+    /// transaction, the Slack messages its alerts' threads now hang on.
+    pub async fn settle_posted(
+        &self,
+        id: u64,
+        settle: Settle,
+        channel: &str,
+        anchors: Vec<Anchor>,
+    ) -> Result<(), StoreError> {
+        if anchors.is_empty() {
+            return self.settle(id, settle).await;
+        }
+        match self {
+            Store::Memory(store) => {
+                store.keep_threads(channel, anchors);
+                store.settle(id, settle);
+                Ok(())
+            }
+            Store::Sqlite(store) => store.settle_posted(id, settle, channel.to_owned(), anchors).await,
+            Store::Postgres(store) => store.settle_posted(id, settle, channel, anchors).await,
+        }
+    }
+
+    /// The Slack message `episode`'s thread hangs on in `channel`, if its
+    /// FIRING (or a digest that told it) was posted there.
+    pub async fn slack_parent(&self, channel: &str, episode: &Episode) -> Result<Option<Anchor>, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.slack_parent(channel, episode)),
+            Store::Sqlite(store) => store.slack_parent(channel, episode),
+            Store::Postgres(store) => store.slack_parent(channel, episode).await,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::ChannelKind;
 use crate::lifecycle::{AlertState, AlertStates, Effect, Phase, apply, not_told};
-use crate::render::{Item, digest_for};
+use crate::render::{Anchor, Episode, Item, digest_for};
 use crate::store::sqlite::Built;
 
 use super::model::{Delivery, Fallback, Ingest, IngestOutcome, Settle};
@@ -32,6 +32,8 @@ struct Inner {
     /// Pending deliveries by id (ids grow, so this is also arrival order).
     queue: BTreeMap<u64, Queued>,
     next_id: u64,
+    /// The Slack messages alert threads hang on, by channel and alert.
+    threads: HashMap<(String, String), Anchor>,
 }
 
 struct Queued {
@@ -179,14 +181,16 @@ impl MemoryStore {
         let rule = inner.queue[first].delivery.rule.clone();
         // Each member leaves the queue, carried by the digest; its message
         // shows one line per alert, in its latest state.
+        let mut threads = Vec::new();
         let items: Vec<(Option<AlertKey>, Item)> = members
             .iter()
             .filter_map(|id| {
                 let queued = inner.queue.remove(id)?;
+                threads.extend(queued.delivery.message.slack_thread().cloned());
                 Some((queued.alert.map(|(key, _)| key), queued.item?))
             })
             .collect();
-        let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now);
+        let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(threads);
         let unqueued = Unqueued {
             channel: channel.to_owned(),
             rule,
@@ -281,6 +285,25 @@ impl MemoryStore {
             digest: false,
         };
         self.lock().queue_alone(unqueued, now);
+    }
+
+    /// Keeps the Slack messages `channel`'s threads now hang on (a
+    /// digest's only for an episode without a message of its own).
+    pub fn keep_threads(&self, channel: &str, anchors: Vec<Anchor>) {
+        let mut inner = self.lock();
+        for anchor in anchors {
+            let key = (channel.to_owned(), anchor.episode.key.clone());
+            let kept = inner.threads.get(&key);
+            if !anchor.digest || kept.is_none_or(|kept| kept.episode.since != anchor.episode.since) {
+                inner.threads.insert(key, anchor);
+            }
+        }
+    }
+
+    pub fn slack_parent(&self, channel: &str, episode: &Episode) -> Option<Anchor> {
+        let inner = self.lock();
+        let kept = inner.threads.get(&(channel.to_owned(), episode.key.clone()))?;
+        (kept.episode == *episode).then(|| kept.clone())
     }
 
     pub fn settle(&self, id: u64, settle: Settle) {

@@ -28,6 +28,7 @@ mod rule_tests;
 mod security;
 mod send_test;
 mod shared;
+mod slack_app;
 mod status_page;
 mod status_truth;
 mod storage;

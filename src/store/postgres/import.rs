@@ -12,7 +12,9 @@ use deadpool_postgres::{Pool, Transaction};
 use tokio_postgres::types::ToSql;
 
 use crate::store::StoreError;
-use crate::store::sqlite::export::{Alert, Attempt, Day, Delivery, Event, KnownConnection, Meta, Rows, Silence, Table};
+use crate::store::sqlite::export::{
+    Alert, Attempt, Day, Delivery, Event, KnownConnection, Meta, Rows, Silence, SlackThread, Table,
+};
 
 use super::{db_error, open, schema};
 
@@ -26,7 +28,7 @@ pub async fn connect(url: &str) -> Result<(Pool, i32), StoreError> {
 /// The data tables: a target with a row in any of them is not empty.
 /// (`meta` is left out: a daemon started on the database once and given
 /// no webhook wrote only its heartbeat there.)
-const DATA: [Table; 7] = [
+const DATA: [Table; 8] = [
     Table::Events,
     Table::Deliveries,
     Table::Attempts,
@@ -34,6 +36,7 @@ const DATA: [Table; 7] = [
     Table::Connections,
     Table::ConnectionDays,
     Table::Silences,
+    Table::SlackThreads,
 ];
 
 /// Counted at most up to this, to say what a non-empty target holds
@@ -80,6 +83,7 @@ pub async fn insert(tx: &Transaction<'_>, rows: &Rows) -> Result<u64, StoreError
         Rows::ConnectionDays(rows) => days(tx, rows).await,
         Rows::Silences(rows) => silences(tx, rows).await,
         Rows::Meta(rows) => meta(tx, rows).await,
+        Rows::SlackThreads(rows) => slack_threads(tx, rows).await,
     };
     written.map_err(|err| {
         // A violated constraint says which row in its detail.
@@ -319,6 +323,36 @@ async fn meta(tx: &Transaction<'_>, rows: &[Meta]) -> Result<u64, tokio_postgres
     let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
     let values: Vec<i64> = rows.iter().map(|r| r.value).collect();
     run(tx, META, &[&keys, &values]).await
+}
+
+const SLACK_THREADS: &str = "INSERT INTO slack_threads (channel, alert, since, slack_channel, ts, is_digest, original,
+    posted_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[],
+        $7::text[], $8::bigint[])";
+
+async fn slack_threads(tx: &Transaction<'_>, rows: &[SlackThread]) -> Result<u64, tokio_postgres::Error> {
+    let channels: Vec<&str> = rows.iter().map(|r| r.channel.as_str()).collect();
+    let alerts: Vec<&str> = rows.iter().map(|r| r.alert.as_str()).collect();
+    let since: Vec<i64> = rows.iter().map(|r| r.since).collect();
+    let slack_channels: Vec<&str> = rows.iter().map(|r| r.slack_channel.as_str()).collect();
+    let ts: Vec<&str> = rows.iter().map(|r| r.ts.as_str()).collect();
+    let digests: Vec<bool> = rows.iter().map(|r| r.is_digest).collect();
+    let originals: Vec<&str> = rows.iter().map(|r| r.original.as_str()).collect();
+    let posted: Vec<i64> = rows.iter().map(|r| r.posted_at).collect();
+    run(
+        tx,
+        SLACK_THREADS,
+        &[
+            &channels,
+            &alerts,
+            &since,
+            &slack_channels,
+            &ts,
+            &digests,
+            &originals,
+            &posted,
+        ],
+    )
+    .await
 }
 
 /// Moves the identity sequences of `events` and `deliveries` past the

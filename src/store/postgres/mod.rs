@@ -16,6 +16,7 @@ mod schema;
 mod staged;
 mod status;
 mod store;
+mod threads;
 mod write;
 
 pub use store::PgStore;

@@ -275,7 +275,7 @@ pub async fn build_digest(
     }
     let found = tx
         .query(
-            "SELECT id, item, rule, alert_connection, alert_data_type, effect FROM deliveries
+            "SELECT id, item, rule, alert_connection, alert_data_type, effect, message FROM deliveries
              WHERE status = 'pending' AND channel = $1 AND NOT is_digest
              AND (lease_until IS NULL OR lease_until < $2 OR leased_by = $3) ORDER BY id FOR UPDATE",
             &[&channel, &millis(now), &holder],
@@ -283,9 +283,13 @@ pub async fn build_digest(
         .await?;
     let mut members: Vec<i64> = Vec::new();
     let mut items = Vec::new();
+    let mut threads = Vec::new();
     for row in found {
         let (id, item): (i64, Option<String>) = (row.get(0), row.get(1));
         members.push(id);
+        if matches!(kind, ChannelKind::Slack(_)) {
+            threads.extend(crate::store::sqlite::slack_thread_of(row.get(6)));
+        }
         let item = item
             .and_then(|json| serde_json::from_str::<Item>(&json).ok())
             .unwrap_or_else(crate::store::sqlite::unknown_item);
@@ -302,7 +306,7 @@ pub async fn build_digest(
         return Ok(None);
     };
     // One line per alert; every member is still carried (and settled) below.
-    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now);
+    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(threads);
     let row = tx
         .query_one(
             "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)
@@ -406,6 +410,7 @@ pub async fn prune(tx: &Transaction<'_>, cutoff: SystemTime, forget_before: Syst
         &[&cutoff],
     )
     .await?;
+    super::threads::prune(tx, cutoff).await?;
     Ok(Pruned {
         events: events as usize,
         deliveries: deliveries as usize,

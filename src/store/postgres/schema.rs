@@ -124,6 +124,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_alert ON deliveries (channel, rule, alert_connection, alert_data_type)
         WHERE status IN ('pending', 'digested');
     ",
+    // 3: the Slack message each alert episode's thread hangs on, per
+    // channel posting as an app, as in the SQLite file's version 11: any
+    // instance that sends a reply or a RESOLVED finds the FIRING's `ts`.
+    "
+    CREATE TABLE slack_threads (
+        channel       TEXT NOT NULL,
+        alert         TEXT NOT NULL,
+        since         BIGINT NOT NULL,
+        slack_channel TEXT NOT NULL,
+        ts            TEXT NOT NULL,
+        is_digest     BOOLEAN NOT NULL DEFAULT false,
+        original      TEXT NOT NULL,
+        posted_at     BIGINT NOT NULL,
+        PRIMARY KEY (channel, alert)
+    );
+    ",
 ];
 
 pub const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;

@@ -13,6 +13,7 @@ use crate::config::{ChannelKind, Config};
 use crate::lifecycle::AlertState;
 use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
+use crate::render::{Anchor, Episode};
 use crate::store::sqlite::{AbsenceOutcome, Built};
 use crate::store::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Sessions, Settle, StoreError};
 
@@ -20,7 +21,7 @@ use super::super::time::{from_millis, millis};
 use super::batcher::Batcher;
 use super::locked::{LOCK, Locked, connection_lock, lock_key};
 use super::rows::{self, ALERT_COLUMNS, CONNECTION_COLUMNS, SILENCE_COLUMNS};
-use super::{audit, db_error, open, queue, status, write};
+use super::{audit, db_error, open, queue, status, threads, write};
 use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, StoredEvent};
 
 /// `meta` keys, as in the SQLite store.
@@ -109,6 +110,29 @@ impl PgStore {
             queue::fall_back(tx, id, &fallback, at).await
         })
         .await
+    }
+
+    /// Settles delivery `id` of `channel` and keeps, in the same
+    /// transaction, the Slack messages its threads now hang on.
+    pub async fn settle_posted(
+        &self,
+        id: u64,
+        settle: Settle,
+        channel: &str,
+        anchors: Vec<Anchor>,
+    ) -> Result<(), StoreError> {
+        let at = SystemTime::now();
+        self.in_transaction(async |tx| {
+            queue::settle(tx, id, &settle, at).await?;
+            threads::keep(tx, channel, &anchors, at).await
+        })
+        .await
+    }
+
+    /// The Slack message `episode`'s thread hangs on in `channel`.
+    pub async fn slack_parent(&self, channel: &str, episode: &Episode) -> Result<Option<Anchor>, StoreError> {
+        let client = self.client().await?;
+        threads::parent(&client, channel, episode).await.map_err(db_error)
     }
 
     pub async fn release(&self, id: u64) {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, params};
 
 use crate::config::ChannelKind;
-use crate::render::{Item, digest_for};
+use crate::render::{Item, Message, SlackThread, digest_for};
 use crate::store::Settle;
 
 use super::millis;
@@ -46,20 +46,24 @@ pub fn build(
         let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
         settle(tx, id as u64, &Settle::Expired { error }, now)?;
     }
-    let rows: Vec<(i64, Option<String>, Option<AlertOf>)> = tx
+    let rows: Vec<(i64, Option<String>, Option<AlertOf>, String)> = tx
         .prepare_cached(
-            "SELECT id, item, rule, alert_connection, alert_data_type, effect FROM deliveries
+            "SELECT id, item, rule, alert_connection, alert_data_type, effect, message FROM deliveries
              WHERE status = 'pending' AND channel = ?1 AND is_digest = 0 ORDER BY id",
         )?
         .query_map([channel], |row| {
             let alert = alert_of(row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
-            Ok((row.get(0)?, row.get(1)?, alert))
+            Ok((row.get(0)?, row.get(1)?, alert, row.get(6)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut members = Vec::new();
     let mut items = Vec::new();
-    for (id, item, alert) in rows {
+    let mut threads = Vec::new();
+    for (id, item, alert, message) in rows {
         members.push(id);
+        if matches!(kind, ChannelKind::Slack(_)) {
+            threads.extend(slack_thread_of(&message));
+        }
         let item = item
             .and_then(|json| serde_json::from_str::<Item>(&json).ok())
             .unwrap_or_else(unknown_item);
@@ -69,7 +73,7 @@ pub fn build(
         return Ok(None);
     }
     // One line per alert; every member is still carried (and settled) below.
-    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now);
+    let message = digest_for(kind, &Item::latest_per_alert(items), max_items, now).told_in_digest(threads);
     let first = members[0];
     tx.prepare_cached(
         "INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, is_digest)
@@ -110,6 +114,14 @@ fn alert_of(
 ) -> Option<AlertOf> {
     effect?;
     Some((rule, connection?, data_type.unwrap_or_default()))
+}
+
+/// A queued Slack message's place in its alert's thread: the digest that
+/// carries it is the thread its later messages go in, when it has no
+/// message of its own, and ends its episode when it is a RESOLVED.
+pub fn slack_thread_of(message: &str) -> Option<SlackThread> {
+    let message: Message = serde_json::from_str(message).ok()?;
+    message.slack_thread().cloned()
 }
 
 /// A notification queued before digests existed carries no item.

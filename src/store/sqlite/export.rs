@@ -22,10 +22,11 @@ pub enum Table {
     ConnectionDays,
     Silences,
     Meta,
+    SlackThreads,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Events,
         Table::Deliveries,
         Table::Attempts,
@@ -34,6 +35,7 @@ impl Table {
         Table::ConnectionDays,
         Table::Silences,
         Table::Meta,
+        Table::SlackThreads,
     ];
 
     /// The table's name, the same in both stores.
@@ -47,6 +49,7 @@ impl Table {
             Table::ConnectionDays => "connection_days",
             Table::Silences => "silences",
             Table::Meta => "meta",
+            Table::SlackThreads => "slack_threads",
         }
     }
 }
@@ -158,6 +161,20 @@ pub struct Meta {
     pub value: i64,
 }
 
+/// A `slack_threads` row: the Slack message an alert episode's thread
+/// hangs on.
+#[derive(Debug, Clone)]
+pub struct SlackThread {
+    pub channel: String,
+    pub alert: String,
+    pub since: i64,
+    pub slack_channel: String,
+    pub ts: String,
+    pub is_digest: bool,
+    pub original: String,
+    pub posted_at: i64,
+}
+
 /// A batch of rows of one table.
 #[derive(Debug)]
 pub enum Rows {
@@ -169,6 +186,7 @@ pub enum Rows {
     ConnectionDays(Vec<Day>),
     Silences(Vec<Silence>),
     Meta(Vec<Meta>),
+    SlackThreads(Vec<SlackThread>),
 }
 
 impl Rows {
@@ -182,6 +200,7 @@ impl Rows {
             Rows::ConnectionDays(_) => Table::ConnectionDays,
             Rows::Silences(_) => Table::Silences,
             Rows::Meta(_) => Table::Meta,
+            Rows::SlackThreads(_) => Table::SlackThreads,
         }
     }
 
@@ -195,6 +214,7 @@ impl Rows {
             Rows::ConnectionDays(rows) => rows.len(),
             Rows::Silences(rows) => rows.len(),
             Rows::Meta(rows) => rows.len(),
+            Rows::SlackThreads(rows) => rows.len(),
         }
     }
 
@@ -504,6 +524,26 @@ impl Source {
             Ok((meta, 0))
         };
         self.batches(sql, limits, read, Rows::Meta, each)
+    }
+
+    pub fn slack_threads(&self, limits: Limits, each: &mut dyn FnMut(Rows) -> bool) -> rusqlite::Result<()> {
+        let sql = "SELECT channel, alert, since, slack_channel, ts, is_digest, original, posted_at FROM slack_threads
+                   ORDER BY channel, alert";
+        let read = |row: &Row<'_>| {
+            let thread = SlackThread {
+                channel: row.get(0)?,
+                alert: row.get(1)?,
+                since: row.get(2)?,
+                slack_channel: row.get(3)?,
+                ts: row.get(4)?,
+                is_digest: row.get(5)?,
+                original: row.get(6)?,
+                posted_at: row.get(7)?,
+            };
+            let weight = thread.original.len();
+            Ok((thread, weight))
+        };
+        self.batches(sql, limits, read, Rows::SlackThreads, each)
     }
 
     /// Ends the read. True when another connection (a daemon still

@@ -17,12 +17,13 @@ mod seen;
 pub mod silences;
 pub mod status;
 mod store;
+mod threads;
 mod write;
 mod writer;
 
 pub use super::time::{from_millis, millis};
 pub use absence::{AbsenceOutcome, Checked, sweep};
-pub use digest::{Built, unknown_item};
+pub use digest::{Built, slack_thread_of, unknown_item};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::{SqliteStore, downtime};
 

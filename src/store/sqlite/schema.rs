@@ -202,6 +202,24 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_alert ON deliveries (channel, rule, alert_connection, alert_data_type)
         WHERE status IN ('pending', 'digested');
     ",
+    // 11: the Slack message each alert episode's thread hangs on, per
+    // channel posting as an app: the channel id and `ts` Slack gave its
+    // FIRING (or the digest that told it), and the payload as posted, so
+    // that RESOLVED can update it in place. One row per channel and alert:
+    // a new episode's message replaces the last one.
+    "
+    CREATE TABLE slack_threads (
+        channel       TEXT NOT NULL,
+        alert         TEXT NOT NULL,
+        since         INTEGER NOT NULL,
+        slack_channel TEXT NOT NULL,
+        ts            TEXT NOT NULL,
+        is_digest     INTEGER NOT NULL DEFAULT 0,
+        original      TEXT NOT NULL,
+        posted_at     INTEGER NOT NULL,
+        PRIMARY KEY (channel, alert)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

@@ -16,13 +16,14 @@ use super::open::{self, open_and_migrate};
 use super::seen::{self, Seen};
 use super::writer::{Command, Writer, job, lock};
 use super::{body, connections, silences, status};
-use super::{read, write};
+use super::{read, threads, write};
 use crate::absence::{Check, Downtime, KnownConnection};
 use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::lifecycle::AlertState;
 use crate::lifecycle::Sweep;
 use crate::quiet::Silence;
+use crate::render::{Anchor, Episode};
 
 /// `meta` keys: the last heartbeat, and where absence clocks start after
 /// the last downtime.
@@ -171,8 +172,24 @@ impl SqliteStore {
     }
 
     pub async fn settle(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
+        self.settle_posted(id, settle, String::new(), Vec::new()).await
+    }
+
+    /// Settles delivery `id` of `channel` and keeps, in the same
+    /// transaction, the Slack messages its threads now hang on.
+    pub async fn settle_posted(
+        &self,
+        id: u64,
+        settle: Settle,
+        channel: String,
+        anchors: Vec<Anchor>,
+    ) -> Result<(), StoreError> {
         let at = SystemTime::now();
-        self.write(move |tx| write::settle(tx, id, &settle, at)).await?;
+        self.write(move |tx| {
+            write::settle(tx, id, &settle, at)?;
+            threads::keep(tx, &channel, &anchors, at)
+        })
+        .await?;
         lock(&self.claimed).remove(&id);
         Ok(())
     }
@@ -191,6 +208,11 @@ impl SqliteStore {
         .await?;
         lock(&self.claimed).remove(&id);
         Ok(())
+    }
+
+    /// The Slack message `episode`'s thread hangs on in `channel`.
+    pub fn slack_parent(&self, channel: &str, episode: &Episode) -> Result<Option<Anchor>, StoreError> {
+        self.read(|conn| threads::parent(conn, channel, episode))
     }
 
     pub async fn abandon(&self, known: Vec<String>) -> Result<Vec<(String, u64)>, StoreError> {

@@ -319,6 +319,7 @@ pub fn prune(tx: &Connection, cutoff: SystemTime, forget_before: SystemTime) -> 
         "DELETE FROM alerts WHERE (state = 'resolved' AND resolved_at < ?1) OR (state = 'pending' AND since < ?1)",
         [cutoff],
     )?;
+    super::threads::prune(tx, cutoff)?;
     Ok(Pruned {
         events,
         deliveries,

@@ -1,5 +1,6 @@
-//! Shared setup: the binary, the app in-process on port 0, a Slack stand-in
-//! and a real SMTP server, each on loopback.
+//! Shared setup: the binary, the app in-process on port 0, a Slack webhook
+//! stand-in, a Slack Web API stand-in and a real SMTP server, each on
+//! loopback.
 
 #[macro_use]
 mod stores;
@@ -10,6 +11,7 @@ mod daemon;
 mod payloads;
 mod postgres;
 mod slack;
+mod slack_api;
 mod smtp;
 
 pub use app::{
@@ -21,4 +23,5 @@ pub use daemon::{Daemon, free_port};
 pub use payloads::{BILLS, sync};
 pub use postgres::set_reachable;
 pub use slack::{SlackReply, SlackStandIn};
+pub use slack_api::{ApiReply, CHANNEL, CHANNEL_NAME, SlackApi, TOKEN, UNINVITED};
 pub use smtp::{Mail, SmtpServer, eventually};
