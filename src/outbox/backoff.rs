@@ -55,9 +55,11 @@ pub fn decide(
     // beyond max_age it changes nothing but the arithmetic.
     let asked = retry_after.unwrap_or_default().min(max_age + Duration::from_secs(1));
     let wait = backoff.delay(failures, jitter).max(asked);
-    let at = now.checked_add(wait).unwrap_or(now + max_age);
-    let age_then = at.duration_since(delivery.created_at).unwrap_or_default();
-    if age_then > max_age {
+    // Tried until max_age, not until the next wait would pass it: a
+    // receiver back within max_age gets the message, the last try at the
+    // deadline itself.
+    let deadline = delivery.created_at + max_age;
+    if now >= deadline {
         let error = format!(
             "gave up after {failures} attempts over {}: {reason}",
             crate::config::format_duration(Duration::from_secs(
@@ -66,6 +68,7 @@ pub fn decide(
         );
         return Settle::Expired { error };
     }
+    let at = now.checked_add(wait).unwrap_or(deadline).min(deadline);
     Settle::Retry {
         at,
         error: reason.clone(),
@@ -189,24 +192,33 @@ mod tests {
     }
 
     #[test]
-    fn a_message_older_than_max_age_is_given_up() {
+    fn the_last_try_is_at_max_age_and_a_failure_there_gives_up() {
         let created = SystemTime::UNIX_EPOCH;
-        let now = created + Duration::from_secs(86_200);
-        let settle = decide(
-            &delivery(20, created),
-            &transient(None),
-            now,
-            Backoff::default(),
-            Duration::from_secs(86_400),
-            0.5,
-        );
-        let Settle::Expired { error } = settle else {
-            panic!("expected expiry, got {settle:?}");
+        let max_age = Duration::from_secs(86_400);
+        let fail_at = |now, attempts| {
+            decide(
+                &delivery(attempts, created),
+                &transient(None),
+                now,
+                Backoff::default(),
+                max_age,
+                0.5,
+            )
         };
+        // 200 s before the deadline, a five-minute wait would pass it: the
+        // retry comes at the deadline, not never.
+        let settle = fail_at(created + Duration::from_secs(86_200), 20);
         assert_eq!(
-            error,
-            "gave up after 21 attempts over 23h56m40s: 503 Service Unavailable"
+            settle,
+            Settle::Retry {
+                at: created + max_age,
+                error: "503 Service Unavailable".into()
+            }
         );
+        let Settle::Expired { error } = fail_at(created + max_age, 21) else {
+            panic!("a failure at the deadline gives up");
+        };
+        assert_eq!(error, "gave up after 22 attempts over 1d: 503 Service Unavailable");
     }
 
     #[test]
@@ -220,7 +232,10 @@ mod tests {
             Duration::from_secs(3600),
             0.5,
         );
-        assert!(matches!(settle, Settle::Expired { .. }), "{settle:?}");
+        let Settle::Retry { at, .. } = settle else {
+            panic!("{settle:?}");
+        };
+        assert_eq!(at, now + Duration::from_secs(3600), "one last try at max_age");
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub struct WorkerSettings {
     pub max_age: Duration,
     /// Spacing between two posts to one Slack webhook.
     pub slack_interval: Duration,
-    /// Longest sleep with nothing due, as a safety net for missed wakeups.
+    /// Longest sleep with nothing due: a safety net for missed wakeups,
+    /// and how soon a lane sees what an admin command queued (`connections
+    /// forget` closing alerts), which cannot wake it.
     pub idle_wait: Duration,
 }
 
@@ -40,7 +42,7 @@ impl Default for WorkerSettings {
             backoff: Backoff::default(),
             max_age: Duration::from_secs(86_400),
             slack_interval: Duration::from_secs(1),
-            idle_wait: Duration::from_secs(30),
+            idle_wait: Duration::from_secs(1),
         }
     }
 }
