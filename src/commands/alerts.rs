@@ -42,7 +42,11 @@ pub fn alerts(
     // What quiets an alert is matched now, as the status page does; the
     // windows are in rules.yaml, read unless `--db` alone was given.
     let windows = config.map(|c| c.maintenance.as_slice());
-    let quiet = Quiet::new(&silences, windows, now);
+    // Every active alert is read: an `inhibit KEY` is judged against them all.
+    let firing = (rows.iter())
+        .filter(|(_, s)| s.phase == Phase::Firing)
+        .map(|(key, _)| key.to_string());
+    let quiet = Quiet::new(&silences, windows, now).with_firing(firing, true);
     let known: HashMap<&str, &KnownConnection> = known.iter().map(|c| (c.id.as_str(), c)).collect();
     let shown: Vec<&(AlertKey, AlertState)> = rows
         .iter()

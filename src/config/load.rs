@@ -12,6 +12,7 @@ use crate::rules::Environment;
 
 use super::channels::read_channels;
 use super::error::{ConfigError, ConfigErrors};
+use super::inhibit::read_inhibit;
 use super::maintenance::read_maintenance;
 use super::model::{Config, Defaults, Delivery, Security, Server, Storage};
 use super::reader::{At, EnvLookup, Fields, Reader};
@@ -29,6 +30,7 @@ const TOP_LEVEL: &[&str] = &[
     "rules",
     "maintenance",
     "heartbeat",
+    "inhibit",
 ];
 
 /// Reads and validates the file at `path`, with `${VAR}` from the process
@@ -165,6 +167,7 @@ fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config
     let (channels, declared) = read_channels(reader, top.get("channels"));
     let defaults = read_defaults(reader, top, &declared);
     let rules = read_rules(reader, top.get("rules"), &defaults, &declared);
+    let inhibit = read_inhibit(reader, top.get("inhibit"), &rules);
     Config {
         source: file.to_owned(),
         server: read_server(reader, top),
@@ -176,6 +179,7 @@ fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config
         rules,
         maintenance: Arc::new(read_maintenance(reader, top.get("maintenance"))),
         heartbeat: super::heartbeat::read_heartbeat(reader, top),
+        inhibit: Arc::new(inhibit),
     }
 }
 

@@ -6,6 +6,7 @@ mod channels;
 mod digest;
 mod error;
 mod heartbeat;
+mod inhibit;
 mod load;
 mod maintenance;
 mod model;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use lettre::message::Mailbox;
 
-use crate::quiet::Window;
+use crate::quiet::{Inhibit, Window};
 use crate::render::Template;
 
 use crate::rules::{Environment, Rule};
@@ -30,6 +30,8 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// Recurring windows during which matching alerts notify nobody.
     pub maintenance: Arc<Vec<Window>>,
+    /// While an alert matching one fires, the alerts it names are muted.
+    pub inhibit: Arc<Vec<Inhibit>>,
     /// A URL called while syncwatch is healthy (a dead man's switch).
     pub heartbeat: Option<super::heartbeat::Heartbeat>,
 }

@@ -15,7 +15,7 @@ use crate::render::{Item, Message};
 use crate::rules::{Context, Environment, Evidence, Rule, Verdict, evaluate_in};
 
 use super::close::close;
-use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
+use super::effects::{Cx, Observed, Source, facts, firing_besides, muted, recipients, render_for};
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
 
 /// A rule that fired on the event.
@@ -214,6 +214,7 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         mutes: Mutes {
             silences: input.silences.clone(),
             windows: input.config.maintenance.clone(),
+            inhibit: input.config.inhibit.clone(),
         },
     };
     for matched in &input.matches {
@@ -319,6 +320,7 @@ pub fn apply_absence<S: AlertStates>(
         mutes: Mutes {
             silences,
             windows: config.maintenance.clone(),
+            inhibit: config.inhibit.clone(),
         },
     };
     let state = states.get(&key)?;
@@ -401,7 +403,13 @@ fn record<S: AlertStates>(
         // means "stop paging me", not "never tell me it is over", and the
         // channels it goes to were told it fired.
         let mutable = effect != Effect::Resolved && !channels.is_empty();
-        muted_by = mutable.then(|| muted(observed, cx)).flatten();
+        // Inhibit rules look at the connection's other firing alerts, as
+        // they stand now in this transaction; read only when there are any.
+        let firing = match mutable && !cx.mutes.inhibit.is_empty() {
+            true => firing_besides(observed.key, states.active(&observed.key.connection)?),
+            false => Vec::new(),
+        };
+        muted_by = mutable.then(|| muted(observed, cx, &firing)).flatten();
         if muted_by.is_some() {
             // Held back: whoever should hear of it hears at its next match
             // after the silence or window, and of nothing meanwhile. When

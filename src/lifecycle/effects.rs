@@ -13,7 +13,7 @@ use crate::render::{Alert, Facts, Item, Notice, Thread, message_for};
 use crate::rules::{Environment, Evidence, Rule};
 
 use super::apply::NewDelivery;
-use super::transition::{AlertState, Effect};
+use super::transition::{AlertState, Effect, Phase};
 
 /// What the observations of one step share.
 pub(super) struct Cx<'a> {
@@ -51,7 +51,8 @@ pub(super) struct Observed<'a> {
 /// data-type matcher (of a silence, or in a window's `when`) is held
 /// against the alert's own data types: those its evidence found failed or
 /// empty, or its key's; not every data type the sync happened to carry.
-pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
+/// `firing`: the other firing alerts of its connection (see [`firing_besides`]).
+pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>, firing: &[AlertKey]) -> Option<String> {
     let (event, data_types): (Event, Vec<&str>) = match (&observed.source, cx.event) {
         (Source::Absence { connection, .. } | Source::Lost(connection), _) => (connection.as_event(), Vec::new()),
         (Source::Match(evidence), Some(event)) => {
@@ -79,8 +80,18 @@ pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
         environment: cx.environment,
         data_types,
         event: &event,
+        firing,
     };
     cx.mutes.muted_by(&subject, cx.now)
+}
+
+/// The firing alerts among `active` (a connection's) other than `key`:
+/// what an inhibit rule may be muting `key` for.
+pub fn firing_besides(key: &AlertKey, active: Vec<(AlertKey, AlertState)>) -> Vec<AlertKey> {
+    (active.into_iter())
+        .filter(|(other, state)| other != key && state.phase == Phase::Firing)
+        .map(|(other, _)| other)
+        .collect()
 }
 
 /// Who is told: the rule's channels when it fires or repeats; the ones

@@ -16,11 +16,14 @@ pub use apply::{
     policy,
 };
 pub use close::{Closing, close};
+pub use effects::firing_besides;
 pub use remind::remind;
 pub use sweep::{Sweep, Swept};
 pub use told::{NOTHING_TO_RESOLVE, not_told};
 pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};
 
+#[cfg(test)]
+mod inhibit_tests;
 #[cfg(test)]
 mod quiet_tests;
 #[cfg(test)]

@@ -34,6 +34,14 @@ pub struct Request {
     quiet: Quiet,
 }
 
+/// An alert key as `AlertKey` prints it: `rule/connection[/data type]`.
+fn key_of(rule: &str, connection: &str, data_type: Option<&str>) -> String {
+    match data_type {
+        Some(data_type) => format!("{rule}/{connection}/{data_type}"),
+        None => format!("{rule}/{connection}"),
+    }
+}
+
 /// The store read for the page as of `now`, filtered.
 pub fn request(config: &Config, silences: &[Silence], filter: &Filter, now: SystemTime) -> Request {
     let absence_rules: Vec<String> = config
@@ -70,7 +78,12 @@ pub fn complete(
     silences: &[Silence],
     now: SystemTime,
 ) -> Status {
-    let quiet = &request.quiet;
+    // The page reads one page of alerts: an inhibiting alert that is not
+    // on it is not known to have resolved (see `Cover::Unchecked`).
+    let firing = (status.alerts.rows.iter())
+        .filter(|a| a.state == "firing")
+        .map(|a| key_of(&a.rule, &a.connection, a.data_type.as_deref()));
+    let quiet = &request.quiet.clone().with_firing(firing.collect::<Vec<_>>(), false);
     let alerts = &mut status.alerts;
     status.totals.firing = alerts.firing as usize;
     status.totals.pending = alerts.pending as usize;

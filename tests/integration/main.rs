@@ -16,6 +16,7 @@ mod delivery;
 mod digest;
 mod digest_keys;
 mod hardening;
+mod inhibit;
 mod lifecycle;
 mod limits;
 mod migrate;

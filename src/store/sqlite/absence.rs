@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 
 use crate::absence::{Check, Downtime, watches};
 use crate::config::Config;
-use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence};
+use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence, firing_besides};
 use crate::quiet::Silence;
 
 use super::alerts::{self, SqlStates};
@@ -142,7 +142,11 @@ pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -
             continue;
         }
         let known = connections::get(tx, &key.connection)?;
-        let Some(swept) = sweep.visit(config, (&key, &state), known.as_ref(), now) else {
+        let firing = match sweep.needs_firing() {
+            true => firing_besides(&key, alerts::active_of(tx, Some(&key.connection))?),
+            false => Vec::new(),
+        };
+        let Some(swept) = sweep.visit(config, (&key, &state), (known.as_ref(), &firing), now) else {
             continue;
         };
         SqlStates::new(tx).put(&key, &swept.state)?;
