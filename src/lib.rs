@@ -40,6 +40,7 @@ pub mod ingress;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod outage;
 pub mod outbox;
 pub mod quiet;
 pub mod render;

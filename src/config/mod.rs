@@ -10,6 +10,7 @@ mod inhibit;
 mod load;
 mod maintenance;
 mod model;
+mod outages;
 mod reader;
 mod rules;
 mod secret;

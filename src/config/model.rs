@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use lettre::message::Mailbox;
 
+use crate::outage::Outage;
 use crate::quiet::{Inhibit, Window};
 use crate::render::Template;
 
@@ -32,6 +33,8 @@ pub struct Config {
     pub maintenance: Arc<Vec<Window>>,
     /// While an alert matching one fires, the alerts it names are muted.
     pub inhibit: Arc<Vec<Inhibit>>,
+    /// Many connections of one service failing at once: one alert.
+    pub outages: Arc<Vec<Outage>>,
     /// A URL called while syncwatch is healthy (a dead man's switch).
     pub heartbeat: Option<super::heartbeat::Heartbeat>,
 }
