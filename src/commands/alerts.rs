@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::Config;
-use crate::lifecycle::{AlertState, Phase};
+use crate::lifecycle::{AlertState, HELD_BY, Phase};
 use crate::quiet::Silence;
 use crate::rules::Rule;
 use crate::status::{AlertFacts, Cover, Quiet};
@@ -187,6 +187,7 @@ fn line(
         notified
     );
     match cover {
+        Cover::By(by) | Cover::Unchecked(by) if by.starts_with(HELD_BY) => text.push_str(&format!("  {by}")),
         Cover::By(by) => text.push_str(&format!("  muted by {by}")),
         Cover::Unchecked(by) => text.push_str(&format!(
             "  muted by {by} at its last match (this command does not read the windows: see /ui)"

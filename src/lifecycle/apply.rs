@@ -106,7 +106,15 @@ pub trait AlertStates {
     /// The pending and firing alerts of `connection`.
     fn active(&mut self, connection: &str) -> Result<Vec<(AlertKey, AlertState)>, Self::Error>;
     fn put(&mut self, key: &AlertKey, state: &AlertState) -> Result<(), Self::Error>;
+    /// The outage firing for `service`, if any (see [`HELD_BY`]); a store
+    /// that keeps no outages has none.
+    fn outage_of(&mut self, _service: &str) -> Result<Option<String>, Self::Error> {
+        Ok(None)
+    }
 }
+
+/// What a held alert's `muted_by` starts with: `held by outage NAME`.
+pub const HELD_BY: &str = "held by outage ";
 
 /// One channel's message to queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +157,10 @@ impl Transition {
             Some(Effect::Resolved) => "RESOLVED",
             None => return text,
         };
+        if let Some(by) = self.muted_by.as_deref().filter(|by| by.starts_with(HELD_BY)) {
+            text.push_str(&format!(", {told} {by}"));
+            return text;
+        }
         if let Some(by) = &self.muted_by {
             text.push_str(&format!(", {told} muted by {by}"));
             return text;
@@ -381,6 +393,28 @@ fn seen(rule: &Rule, key: &AlertKey, event: &Event, environment: Environment) ->
     }
 }
 
+/// Whether an outage may hold this alert's message: nobody has heard of
+/// it yet. An alert told before the outage fired keeps its normal life.
+fn held_back(state: Option<&AlertState>) -> bool {
+    state.is_none_or(|s| s.phase != Phase::Firing || s.last_notified.is_none())
+}
+
+/// `held by outage NAME` when an outage of the alert's service fires: the
+/// outage's one message says it for every connection.
+fn held<S: AlertStates>(states: &mut S, observed: &Observed<'_>, cx: &Cx<'_>) -> Result<Option<String>, S::Error> {
+    let service = match (&observed.source, cx.event) {
+        (Source::Absence { connection, .. } | Source::Lost(connection) | Source::Held(connection), _) => {
+            connection.service.as_deref()
+        }
+        (_, Some(event)) => event.service.as_deref(),
+        (_, None) => None,
+    };
+    let Some(service) = service.filter(|_| !cx.config.outages.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(states.outage_of(service)?.map(|name| format!("{HELD_BY}{name}")))
+}
+
 /// Moves one key and queues its effect; true when a match sent nothing.
 fn record<S: AlertStates>(
     states: &mut S,
@@ -410,6 +444,9 @@ fn record<S: AlertStates>(
             false => Vec::new(),
         };
         muted_by = mutable.then(|| muted(observed, cx, &firing)).flatten();
+        if muted_by.is_none() && mutable && held_back(state) {
+            muted_by = held(states, observed, cx)?;
+        }
         if muted_by.is_some() {
             // Held back: whoever should hear of it hears at its next match
             // after the silence or window, and of nothing meanwhile. When

@@ -39,6 +39,8 @@ pub(super) enum Source<'a> {
     /// A state the connection is still in (its status, as last known):
     /// a reminder of a connection-lost alert, on a timer.
     Lost(&'a KnownConnection),
+    /// An alert an outage held, still firing when the outage resolved.
+    Held(&'a KnownConnection),
 }
 
 pub(super) struct Observed<'a> {
@@ -54,7 +56,9 @@ pub(super) struct Observed<'a> {
 /// `firing`: the other firing alerts of its connection (see [`firing_besides`]).
 pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>, firing: &[AlertKey]) -> Option<String> {
     let (event, data_types): (Event, Vec<&str>) = match (&observed.source, cx.event) {
-        (Source::Absence { connection, .. } | Source::Lost(connection), _) => (connection.as_event(), Vec::new()),
+        (Source::Absence { connection, .. } | Source::Lost(connection) | Source::Held(connection), _) => {
+            (connection.as_event(), Vec::new())
+        }
         (Source::Match(evidence), Some(event)) => {
             let mut data_types: Vec<&str> = evidence
                 .tallies()
@@ -158,6 +162,11 @@ pub(super) fn facts(
             },
             _,
         ) => Facts::absence(observed.rule, connection, *quiet_since, cx.now),
+        (Source::Held(connection), _) => {
+            let mut facts = Facts::resolved(observed.rule, &connection.as_event(), cx.environment, cx.now);
+            facts.headline = "still failing after the outage of its service".into();
+            facts
+        }
         (Source::Lost(connection), _) => {
             let mut facts = Facts::resolved(observed.rule, &connection.as_event(), cx.environment, cx.now);
             let status = connection.status.as_deref().unwrap_or("not active");

@@ -9,6 +9,7 @@ mod count;
 mod memory;
 mod message;
 mod model;
+mod notify;
 mod observe;
 mod state;
 
@@ -16,6 +17,7 @@ pub use count::{Counts, Member};
 pub use memory::MemoryOutages;
 pub use message::{facts, headline};
 pub use model::{By, Outage};
+pub use notify::{key_of, notification};
 pub use observe::{OutageStates, Told, evaluate, group_of, observe};
 pub use state::{OutageState, step};
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::event::Event;
+use crate::lifecycle::HELD_BY;
 use crate::quiet::{Mutes, Silence, Subject, Window};
 use crate::rules::Environment;
 
@@ -67,6 +68,9 @@ pub struct Quiet {
     firing: HashSet<String>,
     /// Whether `firing` is every firing alert (else one page of them).
     firing_complete: bool,
+    /// The outages firing now, when the reader knows them: an alert held
+    /// by one (`held by outage NAME`) stays held while it fires.
+    outages: Option<HashSet<String>>,
     now: SystemTime,
 }
 
@@ -89,8 +93,15 @@ impl Quiet {
             windows_known,
             firing: HashSet::new(),
             firing_complete: false,
+            outages: None,
             now,
         }
+    }
+
+    /// Knows the outages firing now, by name.
+    pub fn with_outages(mut self, names: impl IntoIterator<Item = String>) -> Quiet {
+        self.outages = Some(names.into_iter().collect());
+        self
     }
 
     /// Knows the firing alerts: `keys`, every one when `complete`.
@@ -144,6 +155,7 @@ impl Quiet {
         match stored {
             Some(by) if !self.windows_known && by.starts_with("maintenance ") => Cover::Unchecked(by.to_owned()),
             Some(by) if !self.firing_complete && by.starts_with("inhibit ") => Cover::Unchecked(by.to_owned()),
+            Some(by) if self.outages.is_none() && by.starts_with(HELD_BY) => Cover::Unchecked(by.to_owned()),
             _ => Cover::Not {
                 ended: stored.map(str::to_owned),
             },
@@ -160,6 +172,9 @@ impl Quiet {
         }
         if let Some(key) = by.strip_prefix("inhibit ") {
             return self.firing.contains(key);
+        }
+        if let Some(name) = by.strip_prefix(HELD_BY) {
+            return self.outages.as_ref().is_some_and(|firing| firing.contains(name));
         }
         false
     }

@@ -14,8 +14,8 @@ use crate::rules::Severity;
 
 pub use cover::{AlertFacts, Cover, Quiet};
 pub use model::{
-    AlertPage, AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow, Paging, ReadContext, SilenceRow,
-    Status, Totals, WindowRow,
+    AlertPage, AlertRow, ConnectionPage, ConnectionRow, Day, Filter, HourCount, NotificationRow, OutageRow, Paging,
+    ReadContext, ServiceChart, SilenceRow, Status, Totals, WindowRow, chart_of,
 };
 pub use page::{Asset, asset};
 pub use state::ConnectionState;
@@ -83,7 +83,10 @@ pub fn complete(
     let firing = (status.alerts.rows.iter())
         .filter(|a| a.state == "firing")
         .map(|a| key_of(&a.rule, &a.connection, a.data_type.as_deref()));
-    let quiet = &request.quiet.clone().with_firing(firing.collect::<Vec<_>>(), false);
+    let outages = status.outages.iter().map(|o| o.name.clone());
+    let quiet = &(request.quiet.clone())
+        .with_firing(firing.collect::<Vec<_>>(), false)
+        .with_outages(outages.collect::<Vec<_>>());
     let alerts = &mut status.alerts;
     status.totals.firing = alerts.firing as usize;
     status.totals.pending = alerts.pending as usize;

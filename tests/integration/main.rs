@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod migrate;
 mod operations;
+mod outages;
 mod quiet;
 mod readme;
 mod rule_tests;

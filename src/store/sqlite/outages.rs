@@ -1,0 +1,300 @@
+//! Outage counters and states in SQLite, read and written inside the
+//! ingest transaction: one row per connection and group (its latest
+//! outcome), counted through the `(outage, grp, synced_at)` index; never a
+//! scan of events. Failing syncs per service and hour feed the page.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::alerts::AlertKey;
+use crate::config::Config;
+use crate::event::{Event, Status};
+use crate::lifecycle::{AlertInput, AlertStates, Applied, Effect, HELD_BY, Notification, Phase, release};
+use crate::outage::{Counts, Member, Outage, OutageState, OutageStates, notification, observe};
+use crate::quiet::Mutes;
+
+use super::alerts::SqlStates;
+use super::connections;
+use super::{from_millis, millis};
+
+// A clean sync keeps the last failure (the connection "had a failed sync"
+// while it is within the window).
+const RECORD: &str = "INSERT INTO outage_members (outage, grp, connection, synced_at, failed_at, failed_types)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (outage, grp, connection) DO UPDATE SET synced_at = excluded.synced_at,
+     failed_at = COALESCE(excluded.failed_at, failed_at),
+     failed_types = CASE WHEN excluded.failed_at IS NULL THEN failed_types ELSE excluded.failed_types END";
+const COUNTS: &str = "SELECT count(*), count(*) FILTER (WHERE failed_at >= ?3) FROM outage_members
+     WHERE outage = ?1 AND grp = ?2 AND synced_at >= ?3";
+const FAILING: &str = "SELECT connection, synced_at, failed_at, failed_types FROM outage_members
+     WHERE outage = ?1 AND grp = ?2 AND synced_at >= ?3 AND failed_at >= ?3 ORDER BY connection";
+const GET: &str = "SELECT firing, since, clear_since, last_notified, synced, failing FROM outage_states
+     WHERE outage = ?1 AND grp = ?2";
+const PUT: &str = "INSERT INTO outage_states (outage, grp, firing, since, clear_since, last_notified, synced, failing)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (outage, grp) DO UPDATE SET firing = excluded.firing, since = excluded.since,
+     clear_since = excluded.clear_since, last_notified = excluded.last_notified,
+     synced = excluded.synced, failing = excluded.failing";
+const HOUR: &str = "INSERT INTO service_hours (service, hour, syncs, failed) VALUES (?1, ?2, 1, ?3)
+     ON CONFLICT (service, hour) DO UPDATE SET syncs = syncs + 1, failed = failed + excluded.failed";
+const FIRING_FOR: &str = "SELECT outage FROM outage_states WHERE grp = ?1 AND firing = 1 ORDER BY outage LIMIT 1";
+
+/// The outage counters of one transaction.
+pub struct SqlOutages<'t>(pub &'t Connection);
+
+impl OutageStates for SqlOutages<'_> {
+    type Error = rusqlite::Error;
+
+    fn record(&mut self, outage: &str, group: &str, member: &Member) -> rusqlite::Result<()> {
+        let types = serde_json::to_string(&member.failed_types).unwrap_or_else(|_| "[]".into());
+        self.0.prepare_cached(RECORD)?.execute(params![
+            outage,
+            group,
+            member.connection,
+            millis(member.synced_at),
+            member.failed_at.map(millis),
+            types
+        ])?;
+        Ok(())
+    }
+
+    fn counts(&mut self, outage: &str, group: &str, since: SystemTime) -> rusqlite::Result<Counts> {
+        let (synced, failing): (i64, i64) = (self.0.prepare_cached(COUNTS)?)
+            .query_row(params![outage, group, millis(since)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        Ok(Counts {
+            synced: synced as u64,
+            failing: failing as u64,
+        })
+    }
+
+    fn failing(&mut self, outage: &str, group: &str, since: SystemTime) -> rusqlite::Result<Vec<Member>> {
+        let mut statement = self.0.prepare_cached(FAILING)?;
+        let rows = statement.query_map(params![outage, group, millis(since)], |row| {
+            let types: String = row.get(3)?;
+            Ok(Member {
+                connection: row.get(0)?,
+                synced_at: from_millis(row.get(1)?),
+                failed_at: row.get::<_, Option<i64>>(2)?.map(from_millis),
+                failed_types: serde_json::from_str(&types).unwrap_or_default(),
+            })
+        })?;
+        rows.collect()
+    }
+
+    fn get(&mut self, outage: &str, group: &str) -> rusqlite::Result<Option<OutageState>> {
+        (self.0.prepare_cached(GET)?)
+            .query_row(params![outage, group], |row| {
+                Ok(OutageState {
+                    firing: row.get(0)?,
+                    since: from_millis(row.get(1)?),
+                    clear_since: row.get::<_, Option<i64>>(2)?.map(from_millis),
+                    last_notified: row.get::<_, Option<i64>>(3)?.map(from_millis),
+                    counts: Counts {
+                        synced: row.get::<_, i64>(4)? as u64,
+                        failing: row.get::<_, i64>(5)? as u64,
+                    },
+                })
+            })
+            .optional()
+    }
+
+    fn put(&mut self, outage: &str, group: &str, state: &OutageState) -> rusqlite::Result<()> {
+        self.0.prepare_cached(PUT)?.execute(params![
+            outage,
+            group,
+            state.firing,
+            millis(state.since),
+            state.clear_since.map(millis),
+            state.last_notified.map(millis),
+            state.counts.synced as i64,
+            state.counts.failing as i64
+        ])?;
+        Ok(())
+    }
+}
+
+/// The outage firing for `service` (or data type), if any: what holds the
+/// new alerts of its connections.
+pub fn firing_for(conn: &Connection, group: &str) -> rusqlite::Result<Option<String>> {
+    (conn.prepare_cached(FIRING_FOR)?)
+        .query_row([group], |row| row.get(0))
+        .optional()
+}
+
+/// Counts a sync in its service's hour (the page's chart).
+pub fn record_hour(conn: &Connection, event: &Event, at: SystemTime) -> rusqlite::Result<()> {
+    let Some(service) = event.service.as_deref().filter(|_| event.is_sync()) else {
+        return Ok(());
+    };
+    let failed = i64::from(event.count(&Status::Failed) > 0);
+    let hour = millis(at) / 3_600_000;
+    conn.prepare_cached(HOUR)?.execute(params![service, hour, failed])?;
+    Ok(())
+}
+
+/// What the outages did with one event: messages to queue, and each move
+/// described for `explain`.
+#[derive(Debug, Default)]
+pub struct Moved {
+    pub notifications: Vec<Notification>,
+    pub described: Vec<String>,
+}
+
+/// Runs `input`'s event through the outages, inside the ingest
+/// transaction: before the alerts, so that the event that makes an outage
+/// fire is held with the others.
+pub fn on_event(tx: &Connection, input: &AlertInput) -> rusqlite::Result<Moved> {
+    let mut moved = Moved::default();
+    record_hour(tx, &input.event, input.received_at)?;
+    let config = &input.config;
+    if config.outages.is_empty() || input.stale {
+        return Ok(moved);
+    }
+    let now = input.received_at;
+    let (told, described) = observe(
+        &mut SqlOutages(tx),
+        &config.outages,
+        (&input.event, input.environment),
+        now,
+    )?;
+    moved.described = described;
+    let mutes = Mutes {
+        silences: input.silences.clone(),
+        windows: config.maintenance.clone(),
+        inhibit: config.inhibit.clone(),
+    };
+    for told in told {
+        let outage = &config.outages[told.outage];
+        match told.effect {
+            Effect::Firing => hold(tx, outage, &told.group, now)?,
+            Effect::Resolved => moved.extend(release_held(tx, config, (outage, &told.group), &mutes, now)?),
+            Effect::StillFailing => {}
+        }
+        match notification(config, outage, &told, &mutes, now) {
+            Ok(notification) => moved.notifications.push(notification),
+            Err(by) => moved
+                .described
+                .push(format!("outage {}/{}: muted by {by}", outage.name(), told.group)),
+        }
+    }
+    Ok(moved)
+}
+
+impl Moved {
+    fn extend(&mut self, applied: Applied) {
+        self.described.extend(applied.described());
+        self.notifications.extend(applied.notifications);
+    }
+}
+
+const HOLD: &str = "UPDATE deliveries SET status = 'held', settled_at = ?1, last_error = ?2
+     WHERE status = 'pending' AND is_digest = 0 AND effect = 'firing' AND rule <> ?3
+       AND alert_connection IN (SELECT connection FROM outage_members WHERE outage = ?3 AND grp = ?4)
+     RETURNING rule, alert_connection, alert_data_type, channel";
+
+/// The FIRING messages of the group's alerts still waiting in the queue
+/// (for their turn, or for a digest) are held when the outage fires: its
+/// one message says it for all of them. Their alerts are marked held, so
+/// that the outage's end tells those still failing.
+fn hold(tx: &Connection, outage: &Outage, group: &str, now: SystemTime) -> rusqlite::Result<()> {
+    let held_by = format!("{HELD_BY}{}", outage.name());
+    let note = format!("not sent: {held_by}");
+    let rows: Vec<(AlertKey, String)> = (tx.prepare_cached(HOLD)?)
+        .query_map(params![millis(now), note, outage.name(), group], |row| {
+            let data_type: String = row.get(2)?;
+            let key = AlertKey {
+                rule: row.get(0)?,
+                connection: row.get(1)?,
+                data_type: (!data_type.is_empty()).then_some(data_type),
+            };
+            Ok((key, row.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut states = SqlStates::new(tx);
+    for (key, channel) in rows {
+        let Some(mut state) = states.get(&key)?.filter(|s| s.phase == Phase::Firing) else {
+            continue;
+        };
+        state.notified.retain(|c| *c != channel);
+        if state.notified.is_empty() {
+            state.last_notified = None;
+            state.muted_by = Some(held_by.clone());
+        }
+        states.put(&key, &state)?;
+    }
+    Ok(())
+}
+
+const HELD: &str = "SELECT a.rule, a.connection, a.data_type FROM alerts a JOIN connections c ON c.id = a.connection
+     WHERE a.state = 'firing' AND a.muted_by = ?1 AND c.service = ?2 ORDER BY a.connection, a.rule";
+
+/// The outage resolved: the alerts it held that still fire are told.
+fn release_held(
+    tx: &Connection,
+    config: &Config,
+    (outage, group): (&Outage, &str),
+    mutes: &Mutes,
+    now: SystemTime,
+) -> rusqlite::Result<Applied> {
+    let held_by = format!("{HELD_BY}{}", outage.name());
+    let keys: Vec<AlertKey> = (tx.prepare_cached(HELD)?)
+        .query_map(params![held_by, group], |row| {
+            let data_type: String = row.get(2)?;
+            Ok(AlertKey {
+                rule: row.get(0)?,
+                connection: row.get(1)?,
+                data_type: (!data_type.is_empty()).then_some(data_type),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut states = SqlStates::new(tx);
+    let mut applied = Applied::default();
+    for key in keys {
+        let (Some(state), Some(known)) = (states.get(&key)?, connections::get(tx, &key.connection)?) else {
+            continue;
+        };
+        let Some((next, released)) = release(config, (&key, &state), (&known, outage.name()), mutes, now) else {
+            continue;
+        };
+        states.put(&key, &next)?;
+        applied.notifications.extend(released.notifications);
+        applied.transitions.extend(released.transitions);
+    }
+    Ok(applied)
+}
+
+const WAS_HELD: &str = "SELECT rule, alert_connection, alert_data_type, channel, created_at FROM deliveries
+     WHERE id = ?1 AND status = 'held'";
+
+/// A FIRING held while its lane was already sending it, and delivered all
+/// the same: its alert was told after all, so it keeps its normal life
+/// (its RESOLVED goes out), and the outage's end does not tell it again.
+pub fn delivered_anyway(tx: &Connection, id: u64) -> rusqlite::Result<()> {
+    let row = (tx.prepare_cached(WAS_HELD)?)
+        .query_row([id as i64], |row| {
+            let data_type: String = row.get(2)?;
+            let key = AlertKey {
+                rule: row.get(0)?,
+                connection: row.get(1)?,
+                data_type: (!data_type.is_empty()).then_some(data_type),
+            };
+            Ok((key, row.get::<_, String>(3)?, row.get::<_, i64>(4)?))
+        })
+        .optional()?;
+    let Some((key, channel, created_at)) = row else {
+        return Ok(());
+    };
+    let mut states = SqlStates::new(tx);
+    let Some(mut state) = states.get(&key)?.filter(|s| s.phase == Phase::Firing) else {
+        return Ok(());
+    };
+    if !state.notified.contains(&channel) {
+        state.notified.push(channel);
+    }
+    state.last_notified = state.last_notified.or(Some(from_millis(created_at)));
+    state.muted_by = None;
+    states.put(&key, &state)
+}
