@@ -18,7 +18,7 @@ pub use memory::MemoryOutages;
 pub use message::{facts, headline};
 pub use model::{By, Outage};
 pub use notify::{key_of, notification};
-pub use observe::{OutageStates, Told, evaluate, group_of, observe};
+pub use observe::{OutageStates, Told, describe, evaluate, group_of, observe};
 pub use state::{OutageState, step};
 
 #[cfg(test)]

@@ -134,8 +134,8 @@ pub fn evaluate<S: OutageStates>(
     }))
 }
 
-/// `provider-outage/quickbooks: FIRING (37 of 120 failing)`.
-fn describe(outage: &Outage, told: &Told) -> String {
+/// `outage provider-outage/quickbooks: FIRING (37 of 120 failing)`.
+pub fn describe(outage: &Outage, told: &Told) -> String {
     let counts = &told.state.counts;
     format!(
         "outage {}/{}: {} ({} of {} failing)",

@@ -163,3 +163,30 @@ async fn when_the_outage_resolves_the_connections_still_failing_are_told() {
         "{told:?}"
     );
 }
+
+/// No event after the storm (the provider's connections all went quiet):
+/// the timer still resolves the outage after a clear window, and tells the
+/// held alerts, which no sync has shown clean.
+#[tokio::test]
+async fn an_outage_resolves_on_the_timer_when_nothing_syncs_any_more() {
+    let slack = SlackStandIn::start().await;
+    let app = spawn_app_on(&Backend::Sqlite, &rules(&slack, 100, "1s"), fast_settings()).await;
+    for n in 0..12 {
+        app.post_ok(sync(n, "sage", &format!("q-{n}"), "failed")).await;
+    }
+    let over = |m: &serde_json::Value| m.to_string().contains("sage outage over");
+    assert!(
+        eventually(WAIT, || slack.delivered().iter().any(over)).await,
+        "{:?}",
+        slack.headers()
+    );
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    assert!(eventually(WAIT, || slack.delivered().iter().filter(|m| released(m)).count() >= 3).await);
+    let status = app.status("").await;
+    assert_eq!(
+        status["outages"].as_array().map(Vec::len),
+        Some(0),
+        "no banner: {}",
+        status["outages"]
+    );
+}

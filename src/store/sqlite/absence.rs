@@ -13,9 +13,9 @@ use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence, firing_besides}
 use crate::quiet::Silence;
 
 use super::alerts::{self, SqlStates};
-use super::connections;
 use super::millis;
 use super::write::queue_notification;
+use super::{connections, outages};
 
 /// A firing absence alert is checked again after its repeat_interval, but
 /// not more often than this (`repeat_interval: 0s` would mean every tick).
@@ -163,6 +163,15 @@ pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -
             }
         }
         outcome.transitions.extend(transitions);
+    }
+    if let Sweep::Remind(mutes) = sweep {
+        for moved in outages::tick(tx, config, mutes, now)? {
+            let event_id = record_event(tx, ("outage", "outages", "-"), "production", now, &moved.described)?;
+            for notification in &moved.notifications {
+                queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
+            }
+            outcome.transitions.extend(moved.described);
+        }
     }
     Ok(outcome)
 }

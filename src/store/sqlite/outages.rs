@@ -11,7 +11,9 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::{Event, Status};
 use crate::lifecycle::{AlertInput, AlertStates, Applied, Effect, HELD_BY, Notification, Phase, release};
-use crate::outage::{Counts, Member, Outage, OutageState, OutageStates, notification, observe};
+use crate::outage::{
+    Counts, Member, Outage, OutageState, OutageStates, Told, describe, evaluate, notification, observe,
+};
 use crate::quiet::Mutes;
 
 use super::alerts::SqlStates;
@@ -167,20 +169,58 @@ pub fn on_event(tx: &Connection, input: &AlertInput) -> rusqlite::Result<Moved> 
         inhibit: config.inhibit.clone(),
     };
     for told in told {
-        let outage = &config.outages[told.outage];
-        match told.effect {
-            Effect::Firing => hold(tx, outage, &told.group, now)?,
-            Effect::Resolved => moved.extend(release_held(tx, config, (outage, &told.group), &mutes, now)?),
-            Effect::StillFailing => {}
-        }
-        match notification(config, outage, &told, &mutes, now) {
-            Ok(notification) => moved.notifications.push(notification),
-            Err(by) => moved
-                .described
-                .push(format!("outage {}/{}: muted by {by}", outage.name(), told.group)),
-        }
+        settle_told(tx, config, &told, &mutes, now, &mut moved)?;
     }
     Ok(moved)
+}
+
+/// Holds (on FIRING) or releases (on RESOLVED) the group's alerts, and
+/// queues the outage's own message.
+fn settle_told(
+    tx: &Connection,
+    config: &Config,
+    told: &Told,
+    mutes: &Mutes,
+    now: SystemTime,
+    moved: &mut Moved,
+) -> rusqlite::Result<()> {
+    let outage = &config.outages[told.outage];
+    match told.effect {
+        Effect::Firing => hold(tx, outage, &told.group, now)?,
+        Effect::Resolved => moved.extend(release_held(tx, config, (outage, &told.group), mutes, now)?),
+        Effect::StillFailing => {}
+    }
+    match notification(config, outage, told, mutes, now) {
+        Ok(notification) => moved.notifications.push(notification),
+        Err(by) => (moved.described).push(format!("outage {}/{}: muted by {by}", outage.name(), told.group)),
+    }
+    Ok(())
+}
+
+const FIRING: &str = "SELECT outage, grp FROM outage_states WHERE firing = 1 ORDER BY outage, grp";
+
+/// Re-evaluates every firing outage at `now`, on the reminder timer: an
+/// outage whose connections stopped syncing altogether still repeats and
+/// resolves (and releases what it held), with no event to move it.
+pub fn tick(tx: &Connection, config: &Config, mutes: &Mutes, now: SystemTime) -> rusqlite::Result<Vec<Moved>> {
+    let firing: Vec<(String, String)> = (tx.prepare_cached(FIRING)?)
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut all = Vec::new();
+    for (name, group) in firing {
+        // An outage removed by a reload has nobody left to tell.
+        let Some(index) = config.outages.iter().position(|o| o.name() == name) else {
+            continue;
+        };
+        let Some(told) = evaluate(&mut SqlOutages(tx), (index, &config.outages[index]), &group, now)? else {
+            continue;
+        };
+        let mut moved = Moved::default();
+        moved.described.push(describe(&config.outages[index], &told));
+        settle_told(tx, config, &told, mutes, now, &mut moved)?;
+        all.push(moved);
+    }
+    Ok(all)
 }
 
 impl Moved {
