@@ -25,6 +25,8 @@ pub use told::{NOTHING_TO_RESOLVE, not_told};
 pub use transition::{AlertState, Effect, Observation, Phase, Policy, Step, transition};
 
 #[cfg(test)]
+mod held_tests;
+#[cfg(test)]
 mod inhibit_tests;
 #[cfg(test)]
 mod quiet_tests;
