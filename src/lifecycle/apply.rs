@@ -402,17 +402,26 @@ fn held_back(state: Option<&AlertState>) -> bool {
 /// `held by outage NAME` when an outage of the alert's service fires: the
 /// outage's one message says it for every connection.
 fn held<S: AlertStates>(states: &mut S, observed: &Observed<'_>, cx: &Cx<'_>) -> Result<Option<String>, S::Error> {
-    let service = match (&observed.source, cx.event) {
+    let known;
+    let event = match (&observed.source, cx.event) {
         (Source::Absence { connection, .. } | Source::Lost(connection) | Source::Held(connection), _) => {
-            connection.service.as_deref()
+            known = connection.as_event();
+            &known
         }
-        (_, Some(event)) => event.service.as_deref(),
-        (_, None) => None,
+        (_, Some(event)) => event,
+        (_, None) => return Ok(None),
     };
-    let Some(service) = service.filter(|_| !cx.config.outages.is_empty()) else {
+    let Some(service) = event.service.as_deref().filter(|_| !cx.config.outages.is_empty()) else {
         return Ok(None);
     };
-    Ok(states.outage_of(service)?.map(|name| format!("{HELD_BY}{name}")))
+    let Some(name) = states.outage_of(service)? else {
+        return Ok(None);
+    };
+    // Only the connections the outage counts (its `when`: production, say)
+    // are held; a sandbox connection of that service speaks for itself.
+    let outage = cx.config.outages.iter().find(|o| o.name() == name);
+    let applies = outage.is_some_and(|o| o.applies(event, cx.environment));
+    Ok(applies.then(|| format!("{HELD_BY}{name}")))
 }
 
 /// Moves one key and queues its effect; true when a match sent nothing.

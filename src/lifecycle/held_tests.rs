@@ -182,3 +182,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_the_connections_the_outage_counts_are_held() {
+    let text = RULES.replace(
+        "    window: 15m\n",
+        "    window: 15m\n    when: { environment: production }\n",
+    );
+    let config = Arc::new(load_str(&text, Path::new("rules.yaml"), &|_| None).unwrap());
+    let mut states = WithOutage {
+        outage: true,
+        ..WithOutage::default()
+    };
+    let production = apply(&mut states, &input(1, true, t(0), &config)).unwrap();
+    assert!(production.notifications.is_empty(), "held");
+    assert_eq!(
+        production.described(),
+        ["anything-failed/CON-1: new → firing, FIRING held by outage provider-outage"]
+    );
+    let mut sandbox = input(2, true, t(0), &config);
+    sandbox.environment = Environment::Sandbox;
+    sandbox.matches = matches_of(&config, &sandbox.event, Environment::Sandbox);
+    let sandbox = apply(&mut states, &sandbox).unwrap();
+    assert_eq!(sandbox.notifications.len(), 1, "a sandbox connection is not held");
+}

@@ -42,8 +42,14 @@ impl Outage {
 
     /// Whether a sync `event` from a connection in `environment` counts.
     pub fn counts(&self, event: &Event, environment: Environment) -> bool {
+        event.is_sync() && self.applies(event, environment)
+    }
+
+    /// Whether the connection `event` is from (in `environment`) is one the
+    /// outage is about (`when`): its alerts are the ones it holds.
+    pub fn applies(&self, event: &Event, environment: Environment) -> bool {
         let cx = crate::rules::Context { event, environment };
-        event.is_sync() && self.rule.when.evaluate(&cx, &mut Default::default())
+        self.rule.when.evaluate(&cx, &mut Default::default())
     }
 
     /// `production`, when the outage's `when` names one environment: what
