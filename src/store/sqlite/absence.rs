@@ -165,8 +165,9 @@ pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -
         outcome.transitions.extend(transitions);
     }
     if let Sweep::Remind(mutes) = sweep {
-        for moved in outages::tick(tx, config, mutes, now)? {
-            let event_id = record_event(tx, ("outage", "outages", "-"), "production", now, &moved.described)?;
+        for (name, group, moved) in outages::tick(tx, config, mutes, now)? {
+            // One event per outage and group: its own dedup key.
+            let event_id = record_event(tx, ("outage", &name, &group), "production", now, &moved.described)?;
             for notification in &moved.notifications {
                 queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
             }

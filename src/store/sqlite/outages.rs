@@ -201,8 +201,14 @@ const FIRING: &str = "SELECT outage, grp FROM outage_states WHERE firing = 1 ORD
 
 /// Re-evaluates every firing outage at `now`, on the reminder timer: an
 /// outage whose connections stopped syncing altogether still repeats and
-/// resolves (and releases what it held), with no event to move it.
-pub fn tick(tx: &Connection, config: &Config, mutes: &Mutes, now: SystemTime) -> rusqlite::Result<Vec<Moved>> {
+/// resolves (and releases what it held), with no event to move it. Each
+/// move comes with its outage's name and group (what it is recorded as).
+pub fn tick(
+    tx: &Connection,
+    config: &Config,
+    mutes: &Mutes,
+    now: SystemTime,
+) -> rusqlite::Result<Vec<(String, String, Moved)>> {
     let firing: Vec<(String, String)> = (tx.prepare_cached(FIRING)?)
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -218,7 +224,7 @@ pub fn tick(tx: &Connection, config: &Config, mutes: &Mutes, now: SystemTime) ->
         let mut moved = Moved::default();
         moved.described.push(describe(&config.outages[index], &told));
         settle_told(tx, config, &told, mutes, now, &mut moved)?;
-        all.push(moved);
+        all.push((name, group, moved));
     }
     Ok(all)
 }
