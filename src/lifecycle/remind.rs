@@ -11,7 +11,7 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::quiet::Mutes;
 
-use super::apply::{Applied, Notification, Transition, policy};
+use super::apply::{Applied, HELD_BY, Notification, Transition, policy};
 use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
 use super::transition::{AlertState, Effect, Phase, repeat_due};
 
@@ -24,6 +24,10 @@ pub fn may_remind(config: &Config, (key, state): (&AlertKey, &AlertState), now: 
         return false;
     };
     let lost = rule.watches_connection();
+    // Held by an outage: told when the outage resolves, not before.
+    if state.muted_by.as_deref().is_some_and(|by| by.starts_with(HELD_BY)) {
+        return false;
+    }
     let held = state.muted_by.is_some() || state.last_notified.is_none();
     state.phase == Phase::Firing && rule.watches_a_state() && (held || (lost && repeat_due(state, &policy(rule), now)))
 }
@@ -273,5 +277,18 @@ inhibit:
         };
         assert_eq!(remind_with(&[key("lost")]), None, "still lost");
         assert_eq!(remind_with(&[]), Some(Effect::StillFailing));
+    }
+
+    #[test]
+    fn an_alert_held_by_an_outage_is_not_reminded_before_the_outage_ends() {
+        let held = AlertState {
+            muted_by: Some("held by outage provider-outage".into()),
+            last_notified: None,
+            notified: Vec::new(),
+            ..told_at(0)
+        };
+        let none = Mutes::default();
+        assert_eq!(remind_at("quiet", &held, "active", &none, 61), None);
+        assert_eq!(remind_at("lost", &held, "disconnected", &none, 61), None);
     }
 }

@@ -13,7 +13,7 @@ fn rules(slack: &SlackStandIn, after: u32, window: &str) -> String {
         "channels:
   ops:
     slack: {{ webhook_url: \"{}\", min_interval: 0s }}
-    digest: {{ after: {after}, window: 2s, max_items: 20 }}
+    digest: {{ after: {after}, window: 20s, max_items: 20 }}
 defaults:
   notify: [ops]
 rules:
@@ -249,5 +249,34 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart() {
     assert!(
         page.contains("held by outage provider-outage"),
         "the held alerts: {page}"
+    );
+}
+
+/// An outage removed by a reload while it fires: what it held is told (no
+/// alert stays held by an outage nobody defines any more).
+#[tokio::test]
+async fn a_reload_that_removes_a_firing_outage_tells_what_it_held() {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, 100, "15m");
+    let app = spawn_app_on(&Backend::Sqlite, &yaml, fast_settings()).await;
+    for n in 0..12 {
+        app.post_ok(sync(n, "xero", &format!("r-{n}"), "failed")).await;
+    }
+    let outage = |m: &serde_json::Value| m.to_string().contains("xero outage");
+    assert!(eventually(WAIT, || slack.delivered().iter().any(outage)).await);
+    let without = yaml[..yaml.find("outages:").unwrap()].to_owned();
+    app.reload(&without).await;
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    assert!(
+        eventually(WAIT, || slack.delivered().iter().filter(|m| released(m)).count() >= 2).await,
+        "{:?}",
+        slack.headers()
+    );
+    let status = app.status("").await;
+    assert_eq!(
+        status["outages"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        status["outages"]
     );
 }

@@ -187,7 +187,7 @@ fn settle_told(
     let outage = &config.outages[told.outage];
     match told.effect {
         Effect::Firing => hold(tx, outage, &told.group, now)?,
-        Effect::Resolved => moved.extend(release_held(tx, config, (outage, &told.group), mutes, now)?),
+        Effect::Resolved => moved.extend(release_held(tx, config, (outage.name(), &told.group), mutes, now)?),
         Effect::StillFailing => {}
     }
     match notification(config, outage, told, mutes, now) {
@@ -198,6 +198,19 @@ fn settle_told(
 }
 
 const FIRING: &str = "SELECT outage, grp FROM outage_states WHERE firing = 1 ORDER BY outage, grp";
+const END: &str = "UPDATE outage_states SET firing = 0, clear_since = NULL WHERE outage = ?1 AND grp = ?2";
+
+/// Ends a firing outage that the rules no longer define, releasing what it held.
+fn end_removed(
+    tx: &Connection,
+    config: &Config,
+    (name, group): (&str, &str),
+    mutes: &Mutes,
+    now: SystemTime,
+) -> rusqlite::Result<Applied> {
+    tx.prepare_cached(END)?.execute(params![name, group])?;
+    release_held(tx, config, (name, group), mutes, now)
+}
 
 /// Re-evaluates every firing outage at `now`, on the reminder timer: an
 /// outage whose connections stopped syncing altogether still repeats and
@@ -214,8 +227,15 @@ pub fn tick(
         .collect::<rusqlite::Result<_>>()?;
     let mut all = Vec::new();
     for (name, group) in firing {
-        // An outage removed by a reload has nobody left to tell.
+        // An outage removed by a reload ends without a word of its own,
+        // but what it held is told: nothing else would ever tell it.
         let Some(index) = config.outages.iter().position(|o| o.name() == name) else {
+            let mut moved = Moved::default();
+            moved.described.push(format!(
+                "outage {name}/{group}: removed from the rules, what it held is told"
+            ));
+            moved.extend(end_removed(tx, config, (&name, &group), mutes, now)?);
+            all.push((name, group, moved));
             continue;
         };
         let Some(told) = evaluate(&mut SqlOutages(tx), (index, &config.outages[index]), &group, now)? else {
@@ -281,11 +301,11 @@ const HELD: &str = "SELECT a.rule, a.connection, a.data_type FROM alerts a JOIN 
 fn release_held(
     tx: &Connection,
     config: &Config,
-    (outage, group): (&Outage, &str),
+    (outage, group): (&str, &str),
     mutes: &Mutes,
     now: SystemTime,
 ) -> rusqlite::Result<Applied> {
-    let held_by = format!("{HELD_BY}{}", outage.name());
+    let held_by = format!("{HELD_BY}{outage}");
     let keys: Vec<AlertKey> = (tx.prepare_cached(HELD)?)
         .query_map(params![held_by, group], |row| {
             let data_type: String = row.get(2)?;
@@ -302,7 +322,7 @@ fn release_held(
         let (Some(state), Some(known)) = (states.get(&key)?, connections::get(tx, &key.connection)?) else {
             continue;
         };
-        let Some((next, released)) = release(config, (&key, &state), (&known, outage.name()), mutes, now) else {
+        let Some((next, released)) = release(config, (&key, &state), (&known, outage), mutes, now) else {
             continue;
         };
         states.put(&key, &next)?;
