@@ -16,6 +16,7 @@ use crate::rules::{Context, Environment, Evidence, Rule, Verdict, evaluate_in};
 
 use super::close::close;
 use super::effects::{Cx, Observed, Source, facts, firing_besides, muted, recipients, render_for};
+use super::hold::{held, held_back};
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
 
 /// A rule that fired on the event.
@@ -391,37 +392,6 @@ fn seen(rule: &Rule, key: &AlertKey, event: &Event, environment: Environment) ->
         }
         (ours, theirs) => clean_if(*ours == theirs && whole == Verdict::Clean),
     }
-}
-
-/// Whether an outage may hold this alert's message: nobody has heard of
-/// it yet. An alert told before the outage fired keeps its normal life.
-fn held_back(state: Option<&AlertState>) -> bool {
-    state.is_none_or(|s| s.phase != Phase::Firing || s.last_notified.is_none())
-}
-
-/// `held by outage NAME` when an outage of the alert's service fires: the
-/// outage's one message says it for every connection.
-fn held<S: AlertStates>(states: &mut S, observed: &Observed<'_>, cx: &Cx<'_>) -> Result<Option<String>, S::Error> {
-    let known;
-    let event = match (&observed.source, cx.event) {
-        (Source::Absence { connection, .. } | Source::Lost(connection) | Source::Held(connection), _) => {
-            known = connection.as_event();
-            &known
-        }
-        (_, Some(event)) => event,
-        (_, None) => return Ok(None),
-    };
-    let Some(service) = event.service.as_deref().filter(|_| !cx.config.outages.is_empty()) else {
-        return Ok(None);
-    };
-    let Some(name) = states.outage_of(service)? else {
-        return Ok(None);
-    };
-    // Only the connections the outage counts (its `when`: production, say)
-    // are held; a sandbox connection of that service speaks for itself.
-    let outage = cx.config.outages.iter().find(|o| o.name() == name);
-    let applies = outage.is_some_and(|o| o.applies(event, cx.environment));
-    Ok(applies.then(|| format!("{HELD_BY}{name}")))
 }
 
 /// Moves one key and queues its effect; true when a match sent nothing.

@@ -6,6 +6,7 @@
 mod apply;
 mod close;
 mod effects;
+mod hold;
 mod release;
 mod remind;
 mod sweep;

@@ -12,7 +12,7 @@ use crate::lifecycle::{AlertInput, AlertStates, NOTHING_TO_RESOLVE, Notification
 
 use super::super::model::{Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
-use super::{connections, outages};
+use super::{connections, outage_moves};
 use super::{from_millis, millis};
 
 /// Records `ingest`, its body as `body::pack` stored it (`packed_body`).
@@ -24,7 +24,7 @@ pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite:
     };
     let resolved = ingest.alerts.as_known(before.as_ref());
     let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
-    let outages = outages::on_event(tx, alerts)?;
+    let outages = outage_moves::on_event(tx, alerts)?;
     let mut applied = apply(&mut SqlStates::new(tx), alerts)?;
     applied.notifications.extend(outages.notifications);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
@@ -173,7 +173,7 @@ pub fn settle(tx: &Connection, id: u64, settle: &Settle, at: SystemTime) -> rusq
     tx.prepare_cached("INSERT INTO attempts (delivery_id, at, outcome, answer) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![id as i64, at, outcome, answer])?;
     if outcome == "delivered" {
-        outages::delivered_anyway(tx, id)?;
+        outage_moves::delivered_anyway(tx, id)?;
     }
     match settle {
         Settle::Retry { at: due, error } => tx
