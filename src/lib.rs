@@ -18,7 +18,12 @@
 //!   event into observations of alert keys (a match; a clean sync that
 //!   carries what the rule looks at; a connection back), moves each key
 //!   through pending → firing → resolved, and asks for FIRING, STILL
-//!   FAILING and RESOLVED messages.
+//!   FAILING and RESOLVED messages. Before it, in the same transaction,
+//!   [`outage`] records the connection's latest outcome per service,
+//!   counts the service and moves its outage (one message for many
+//!   failing connections); while an outage fires, the lifecycle holds the
+//!   alerts of its service, and [`quiet`] mutes what silences, windows and
+//!   inhibit rules cover.
 //! - [`render`] turns an effect into what each channel is sent: a Slack
 //!   Block Kit payload, an email (subject, text and HTML parts), a
 //!   PagerDuty event, a Teams Adaptive Card, a signed webhook's JSON
@@ -50,6 +55,7 @@ pub mod ingress;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod outage;
 pub mod outbox;
 pub mod quiet;
 pub mod render;

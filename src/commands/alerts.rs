@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::Config;
-use crate::lifecycle::{AlertState, Phase};
+use crate::lifecycle::{AlertState, HELD_BY, Phase};
 use crate::quiet::Silence;
 use crate::rules::Rule;
 use crate::status::{AlertFacts, Cover, Quiet};
@@ -42,7 +42,11 @@ pub fn alerts(
     // What quiets an alert is matched now, as the status page does; the
     // windows are in rules.yaml, read unless `--db` alone was given.
     let windows = config.map(|c| c.maintenance.as_slice());
-    let quiet = Quiet::new(&silences, windows, now);
+    // Every active alert is read: an `inhibit KEY` is judged against them all.
+    let firing = (rows.iter())
+        .filter(|(_, s)| s.phase == Phase::Firing)
+        .map(|(key, _)| key.to_string());
+    let quiet = Quiet::new(&silences, windows, now).with_firing(firing, true);
     let known: HashMap<&str, &KnownConnection> = known.iter().map(|c| (c.id.as_str(), c)).collect();
     let shown: Vec<&(AlertKey, AlertState)> = rows
         .iter()
@@ -183,6 +187,7 @@ fn line(
         notified
     );
     match cover {
+        Cover::By(by) | Cover::Unchecked(by) if by.starts_with(HELD_BY) => text.push_str(&format!("  {by}")),
         Cover::By(by) => text.push_str(&format!("  muted by {by}")),
         Cover::Unchecked(by) => text.push_str(&format!(
             "  muted by {by} at its last match (this command does not read the windows: see /ui)"

@@ -12,8 +12,10 @@ use crate::rules::Environment;
 
 use super::channels::read_channels;
 use super::error::{ConfigError, ConfigErrors};
+use super::inhibit::read_inhibit;
 use super::maintenance::read_maintenance;
 use super::model::{Config, Defaults, Delivery, Security, Server, Storage};
+use super::outages::read_outages;
 use super::reader::{At, EnvLookup, Fields, Reader};
 use super::rules::read_rules;
 use super::secret::Secret;
@@ -29,6 +31,8 @@ const TOP_LEVEL: &[&str] = &[
     "rules",
     "maintenance",
     "heartbeat",
+    "inhibit",
+    "outages",
 ];
 
 /// Reads and validates the file at `path`, with `${VAR}` from the process
@@ -165,6 +169,8 @@ fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config
     let (channels, declared) = read_channels(reader, top.get("channels"));
     let defaults = read_defaults(reader, top, &declared);
     let rules = read_rules(reader, top.get("rules"), &defaults, &declared);
+    let inhibit = read_inhibit(reader, top.get("inhibit"), &rules);
+    let outages = read_outages(reader, top.get("outages"), (&defaults, &declared), &rules);
     Config {
         source: file.to_owned(),
         server: read_server(reader, top),
@@ -176,6 +182,8 @@ fn read_config(reader: &mut Reader<'_>, top: &Fields<'_>, file: &Path) -> Config
         rules,
         maintenance: Arc::new(read_maintenance(reader, top.get("maintenance"))),
         heartbeat: super::heartbeat::read_heartbeat(reader, top),
+        inhibit: Arc::new(inhibit),
+        outages: Arc::new(outages),
     }
 }
 

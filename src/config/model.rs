@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use lettre::message::Mailbox;
 
-use crate::quiet::Window;
+use crate::outage::Outage;
+use crate::quiet::{Inhibit, Window};
 use crate::render::Template;
 
 use crate::rules::{Environment, Rule};
@@ -30,6 +31,10 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// Recurring windows during which matching alerts notify nobody.
     pub maintenance: Arc<Vec<Window>>,
+    /// While an alert matching one fires, the alerts it names are muted.
+    pub inhibit: Arc<Vec<Inhibit>>,
+    /// Many connections of one service failing at once: one alert.
+    pub outages: Arc<Vec<Outage>>,
     /// A URL called while syncwatch is healthy (a dead man's switch).
     pub heartbeat: Option<super::heartbeat::Heartbeat>,
 }

@@ -100,6 +100,7 @@ pub async fn remind_periodically(state: Arc<AppState>, every: Duration, mut stop
         let mutes = Mutes {
             silences: state.silences(),
             windows: config.maintenance.clone(),
+            inhibit: config.inhibit.clone(),
         };
         match state.store.sweep(config, Sweep::Remind(mutes), SystemTime::now()).await {
             Ok(outcome) => {

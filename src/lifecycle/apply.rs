@@ -15,7 +15,8 @@ use crate::render::{Item, Message};
 use crate::rules::{Context, Environment, Evidence, Rule, Verdict, evaluate_in};
 
 use super::close::close;
-use super::effects::{Cx, Observed, Source, facts, muted, owes_resolved, recipients, render_for};
+use super::effects::{Cx, Observed, Source, facts, firing_besides, muted, owes_resolved, recipients, render_for};
+use super::hold::{held, held_back};
 use super::transition::{AlertState, Effect, Observation, Phase, Policy, transition};
 
 /// A rule that fired on the event.
@@ -106,7 +107,15 @@ pub trait AlertStates {
     /// The pending and firing alerts of `connection`.
     fn active(&mut self, connection: &str) -> Result<Vec<(AlertKey, AlertState)>, Self::Error>;
     fn put(&mut self, key: &AlertKey, state: &AlertState) -> Result<(), Self::Error>;
+    /// The outage firing for `service`, if any (see [`HELD_BY`]); a store
+    /// that keeps no outages has none.
+    fn outage_of(&mut self, _service: &str) -> Result<Option<String>, Self::Error> {
+        Ok(None)
+    }
 }
+
+/// What a held alert's `muted_by` starts with: `held by outage NAME`.
+pub const HELD_BY: &str = "held by outage ";
 
 /// One channel's message to queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +158,10 @@ impl Transition {
             Some(Effect::Resolved) => "RESOLVED",
             None => return text,
         };
+        if let Some(by) = self.muted_by.as_deref().filter(|by| by.starts_with(HELD_BY)) {
+            text.push_str(&format!(", {told} {by}"));
+            return text;
+        }
         if let Some(by) = &self.muted_by {
             text.push_str(&format!(", {told} muted by {by}"));
             return text;
@@ -214,6 +227,7 @@ pub fn apply<S: AlertStates>(states: &mut S, input: &AlertInput) -> Result<Appli
         mutes: Mutes {
             silences: input.silences.clone(),
             windows: input.config.maintenance.clone(),
+            inhibit: input.config.inhibit.clone(),
         },
     };
     for matched in &input.matches {
@@ -319,6 +333,7 @@ pub fn apply_absence<S: AlertStates>(
         mutes: Mutes {
             silences,
             windows: config.maintenance.clone(),
+            inhibit: config.inhibit.clone(),
         },
     };
     let state = states.get(&key)?;
@@ -403,7 +418,16 @@ fn record<S: AlertStates>(
         // means "stop paging me", not "never tell me it is over", and the
         // channels it goes to were told it fired.
         let mutable = effect != Effect::Resolved && !channels.is_empty();
-        muted_by = mutable.then(|| muted(observed, cx)).flatten();
+        // Inhibit rules look at the connection's other firing alerts, as
+        // they stand now in this transaction; read only when there are any.
+        let firing = match mutable && !cx.mutes.inhibit.is_empty() {
+            true => firing_besides(observed.key, states.active(&observed.key.connection)?),
+            false => Vec::new(),
+        };
+        muted_by = mutable.then(|| muted(observed, cx, &firing)).flatten();
+        if muted_by.is_none() && mutable && held_back(state) {
+            muted_by = held(states, observed, cx)?;
+        }
         if muted_by.is_some() {
             // Held back: whoever should hear of it hears at its next match
             // after the silence or window, and of nothing meanwhile. When

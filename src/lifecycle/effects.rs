@@ -13,7 +13,7 @@ use crate::render::{Alert, Facts, Item, Notice, Thread, message_for};
 use crate::rules::{Environment, Evidence, Rule};
 
 use super::apply::NewDelivery;
-use super::transition::{AlertState, Effect};
+use super::transition::{AlertState, Effect, Phase};
 
 /// What the observations of one step share.
 pub(super) struct Cx<'a> {
@@ -39,6 +39,8 @@ pub(super) enum Source<'a> {
     /// A state the connection is still in (its status, as last known):
     /// a reminder of a connection-lost alert, on a timer.
     Lost(&'a KnownConnection),
+    /// An alert an outage held, still firing when the outage resolved.
+    Held(&'a KnownConnection),
 }
 
 pub(super) struct Observed<'a> {
@@ -51,9 +53,12 @@ pub(super) struct Observed<'a> {
 /// data-type matcher (of a silence, or in a window's `when`) is held
 /// against the alert's own data types: those its evidence found failed or
 /// empty, or its key's; not every data type the sync happened to carry.
-pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
+/// `firing`: the other firing alerts of its connection (see [`firing_besides`]).
+pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>, firing: &[AlertKey]) -> Option<String> {
     let (event, data_types): (Event, Vec<&str>) = match (&observed.source, cx.event) {
-        (Source::Absence { connection, .. } | Source::Lost(connection), _) => (connection.as_event(), Vec::new()),
+        (Source::Absence { connection, .. } | Source::Lost(connection) | Source::Held(connection), _) => {
+            (connection.as_event(), Vec::new())
+        }
         (Source::Match(evidence), Some(event)) => {
             let mut data_types: Vec<&str> = evidence
                 .tallies()
@@ -79,8 +84,18 @@ pub(super) fn muted(observed: &Observed<'_>, cx: &Cx<'_>) -> Option<String> {
         environment: cx.environment,
         data_types,
         event: &event,
+        firing,
     };
     cx.mutes.muted_by(&subject, cx.now)
+}
+
+/// The firing alerts among `active` (a connection's) other than `key`:
+/// what an inhibit rule may be muting `key` for.
+pub fn firing_besides(key: &AlertKey, active: Vec<(AlertKey, AlertState)>) -> Vec<AlertKey> {
+    (active.into_iter())
+        .filter(|(other, state)| other != key && state.phase == Phase::Firing)
+        .map(|(other, _)| other)
+        .collect()
 }
 
 /// Who is told: the rule's channels when it fires or repeats; the ones
@@ -163,6 +178,11 @@ pub(super) fn facts(
             },
             _,
         ) => Facts::absence(observed.rule, connection, *quiet_since, cx.now),
+        (Source::Held(connection), _) => {
+            let mut facts = Facts::resolved(observed.rule, &connection.as_event(), cx.environment, cx.now);
+            facts.headline = "still failing after the outage of its service".into();
+            facts
+        }
         (Source::Lost(connection), _) => {
             let mut facts = Facts::resolved(observed.rule, &connection.as_event(), cx.environment, cx.now);
             let status = connection.status.as_deref().unwrap_or("not active");

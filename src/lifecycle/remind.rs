@@ -11,7 +11,7 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::quiet::Mutes;
 
-use super::apply::{Applied, Notification, Transition, policy};
+use super::apply::{Applied, HELD_BY, Notification, Transition, policy};
 use super::effects::{Cx, Observed, Source, facts, muted, recipients, render_for};
 use super::transition::{AlertState, Effect, Phase, repeat_due};
 
@@ -24,6 +24,10 @@ pub fn may_remind(config: &Config, (key, state): (&AlertKey, &AlertState), now: 
         return false;
     };
     let lost = rule.watches_connection();
+    // Held by an outage: told when the outage resolves, not before.
+    if state.muted_by.as_deref().is_some_and(|by| by.starts_with(HELD_BY)) {
+        return false;
+    }
     let held = state.muted_by.is_some() || state.last_notified.is_none();
     state.phase == Phase::Firing && rule.watches_a_state() && (held || (lost && repeat_due(state, &policy(rule), now)))
 }
@@ -36,10 +40,14 @@ pub fn may_remind(config: &Config, (key, state): (&AlertKey, &AlertState), now: 
 /// - A connection-lost alert told longer than `repeat_interval` ago: a
 ///   STILL FAILING. (An absence alert's repeats come from its own check,
 ///   which also sees whether the connection synced meanwhile.)
+///
+/// `firing`: the other firing alerts of its connection, for the inhibit
+/// rules (an absence alert muted while its connection was lost is told
+/// once that alert resolves).
 pub fn remind(
     config: &Config,
     (key, state): (&AlertKey, &AlertState),
-    connection: Option<&KnownConnection>,
+    (connection, firing): (Option<&KnownConnection>, &[AlertKey]),
     mutes: &Mutes,
     now: SystemTime,
 ) -> Option<(AlertState, Applied)> {
@@ -73,7 +81,7 @@ pub fn remind(
         event: None,
         mutes: mutes.clone(),
     };
-    if channels.is_empty() || muted(&observed, &cx).is_some() {
+    if channels.is_empty() || muted(&observed, &cx, firing).is_some() {
         return None;
     }
     let mut next = state.clone();
@@ -122,6 +130,10 @@ rules:
     when: { no_sync_for: 2h }
   - name: failed
     when: { failed: { above: 0 } }
+inhibit:
+  - when_firing: { rule: lost }
+    mute: { rule: quiet }
+    equal: [connection]
 ";
 
     fn at(minutes: u64) -> SystemTime {
@@ -172,7 +184,7 @@ rules:
         let (_, applied) = remind(
             &config,
             (&key(rule), state),
-            Some(&connection(status)),
+            (Some(&connection(status)), &[]),
             mutes,
             at(minutes),
         )?;
@@ -220,7 +232,7 @@ rules:
         };
         let silenced = Mutes {
             silences: Arc::new(vec![silence]),
-            windows: Arc::default(),
+            ..Mutes::default()
         };
         assert_eq!(
             remind_at("quiet", &held, "active", &silenced, 10),
@@ -240,5 +252,43 @@ rules:
             remind_at("lost", &never_told, "disconnected", &silenced, 21),
             Some(Effect::Firing)
         );
+    }
+
+    #[test]
+    fn an_absence_alert_muted_by_a_lost_connection_is_told_once_that_alert_resolves() {
+        let config = load_str(RULES, Path::new("rules.yaml"), &|_| None).unwrap();
+        let mutes = Mutes {
+            inhibit: config.inhibit.clone(),
+            ..Mutes::default()
+        };
+        let held = AlertState {
+            muted_by: Some("inhibit lost/CON-1".into()),
+            ..told_at(0)
+        };
+        let remind_with = |firing: &[AlertKey]| {
+            let reminded = remind(
+                &config,
+                (&key("quiet"), &held),
+                (Some(&connection("active")), firing),
+                &mutes,
+                at(5),
+            );
+            reminded.map(|(_, applied)| applied.notifications[0].effect)
+        };
+        assert_eq!(remind_with(&[key("lost")]), None, "still lost");
+        assert_eq!(remind_with(&[]), Some(Effect::StillFailing));
+    }
+
+    #[test]
+    fn an_alert_held_by_an_outage_is_not_reminded_before_the_outage_ends() {
+        let held = AlertState {
+            muted_by: Some("held by outage provider-outage".into()),
+            last_notified: None,
+            notified: Vec::new(),
+            ..told_at(0)
+        };
+        let none = Mutes::default();
+        assert_eq!(remind_at("quiet", &held, "active", &none, 61), None);
+        assert_eq!(remind_at("lost", &held, "disconnected", &none, 61), None);
     }
 }

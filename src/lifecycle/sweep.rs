@@ -44,6 +44,12 @@ impl Sweep {
         }
     }
 
+    /// Whether a visit needs the connection's other firing alerts: a
+    /// reminder under inhibit rules.
+    pub fn needs_firing(&self) -> bool {
+        matches!(self, Sweep::Remind(mutes) if !mutes.inhibit.is_empty())
+    }
+
     /// Whether the alert `key` in `state` is worth a look at all (see
     /// [`may_remind`]): a closing looks at every alert it is about.
     pub fn may_visit(&self, config: &Config, alert: (&AlertKey, &AlertState), now: SystemTime) -> bool {
@@ -54,12 +60,13 @@ impl Sweep {
     }
 
     /// What it does to the alert `key` in `state` (of `connection`, as
-    /// known) under `config` at `now`; `None`: nothing.
+    /// known, whose other firing alerts are `firing`) under `config` at
+    /// `now`; `None`: nothing.
     pub fn visit(
         &self,
         config: &Config,
         (key, state): (&AlertKey, &AlertState),
-        connection: Option<&KnownConnection>,
+        (connection, firing): (Option<&KnownConnection>, &[AlertKey]),
         now: SystemTime,
     ) -> Option<Swept> {
         match self {
@@ -74,7 +81,7 @@ impl Sweep {
                 })
             }
             Sweep::Remind(mutes) => {
-                let (state, applied) = remind(config, (key, state), connection, mutes, now)?;
+                let (state, applied) = remind(config, (key, state), (connection, firing), mutes, now)?;
                 Some(Swept {
                     state,
                     applied,

@@ -28,7 +28,7 @@ pub use channel::{TemplateUse, digest_for, message_for, preview_for};
 pub use digest::{Item, render_digest_email, render_digest_slack};
 pub use email::{EmailMessage, render_email};
 pub use escape::{html_escape, one_line, slack_escape};
-pub use facts::{Alert, Facts, Thread, counts_of};
+pub use facts::{Alert, Facts, ProblemGroup, Thread, counts_of};
 pub use link::status_link;
 pub use message::Message;
 pub use notice::{Notice, rounded};

@@ -5,10 +5,12 @@
 //! silence shows at once on the alerts it covers, an expired one at once
 //! on none.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::event::Event;
+use crate::lifecycle::HELD_BY;
 use crate::quiet::{Mutes, Silence, Subject, Window};
 use crate::rules::Environment;
 
@@ -60,6 +62,15 @@ pub struct Quiet {
     mutes: Mutes,
     /// False when the windows are unknown to the reader.
     windows_known: bool,
+    /// The firing alerts (`rule/connection[/data type]`) the reader knows
+    /// of: an alert held back by `inhibit KEY` is still muted while KEY
+    /// fires.
+    firing: HashSet<String>,
+    /// Whether `firing` is every firing alert (else one page of them).
+    firing_complete: bool,
+    /// The outages firing now, when the reader knows them: an alert held
+    /// by one (`held by outage NAME`) stays held while it fires.
+    outages: Option<HashSet<String>>,
     now: SystemTime,
 }
 
@@ -77,10 +88,27 @@ impl Quiet {
             mutes: Mutes {
                 silences: Arc::new(silences),
                 windows: Arc::new(open),
+                inhibit: Arc::default(),
             },
             windows_known,
+            firing: HashSet::new(),
+            firing_complete: false,
+            outages: None,
             now,
         }
+    }
+
+    /// Knows the outages firing now, by name.
+    pub fn with_outages(mut self, names: impl IntoIterator<Item = String>) -> Quiet {
+        self.outages = Some(names.into_iter().collect());
+        self
+    }
+
+    /// Knows the firing alerts: `keys`, every one when `complete`.
+    pub fn with_firing(mut self, keys: impl IntoIterator<Item = String>, complete: bool) -> Quiet {
+        self.firing = keys.into_iter().collect();
+        self.firing_complete = complete;
+        self
     }
 
     /// Whether anything quiets alerts now: when not, no alert is covered.
@@ -118,6 +146,7 @@ impl Quiet {
                 environment,
                 data_types,
                 event: &event,
+                firing: &[],
             };
             if let Some(by) = self.mutes.muted_by(&subject, self.now) {
                 return Cover::By(by);
@@ -125,6 +154,8 @@ impl Quiet {
         }
         match stored {
             Some(by) if !self.windows_known && by.starts_with("maintenance ") => Cover::Unchecked(by.to_owned()),
+            Some(by) if !self.firing_complete && by.starts_with("inhibit ") => Cover::Unchecked(by.to_owned()),
+            Some(by) if self.outages.is_none() && by.starts_with(HELD_BY) => Cover::Unchecked(by.to_owned()),
             _ => Cover::Not {
                 ended: stored.map(str::to_owned),
             },
@@ -138,6 +169,12 @@ impl Quiet {
         }
         if let Some(name) = by.strip_prefix("maintenance ") {
             return self.mutes.windows.iter().any(|w| w.name == name);
+        }
+        if let Some(key) = by.strip_prefix("inhibit ") {
+            return self.firing.contains(key);
+        }
+        if let Some(name) = by.strip_prefix(HELD_BY) {
+            return self.outages.as_ref().is_some_and(|firing| firing.contains(name));
         }
         false
     }
@@ -310,5 +347,24 @@ mod tests {
         // A reader without the windows cannot say.
         let quiet = Quiet::new(&[], None, now());
         assert_eq!(quiet.cover(&muted), Cover::Unchecked("maintenance xero-weekend".into()));
+    }
+
+    #[test]
+    fn status_an_inhibited_alert_is_covered_while_its_inhibitor_fires() {
+        let muted = AlertFacts {
+            muted_by: Some("inhibit connection-lost/CON-1"),
+            ..alert()
+        };
+        let firing = || vec!["connection-lost/CON-1".to_owned()];
+        let quiet = |keys: Vec<String>, complete| Quiet::new(&[], Some(&[]), now()).with_firing(keys, complete);
+        let by = Cover::By("inhibit connection-lost/CON-1".into());
+        assert_eq!(quiet(firing(), true).cover(&muted), by);
+        assert_eq!(quiet(firing(), false).cover(&muted), by);
+        let ended = Some("inhibit connection-lost/CON-1".to_owned());
+        assert_eq!(quiet(Vec::new(), true).cover(&muted), Cover::Not { ended });
+        assert!(
+            matches!(quiet(Vec::new(), false).cover(&muted), Cover::Unchecked(_)),
+            "not on this page"
+        );
     }
 }

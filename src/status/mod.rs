@@ -14,8 +14,8 @@ use crate::rules::Severity;
 
 pub use cover::{AlertFacts, Cover, Quiet};
 pub use model::{
-    AlertPage, AlertRow, ConnectionPage, ConnectionRow, Day, Filter, NotificationRow, Paging, ReadContext, SilenceRow,
-    Status, Totals, WindowRow,
+    AlertPage, AlertRow, ConnectionPage, ConnectionRow, Day, Filter, HourCount, NotificationRow, OutageRow, Paging,
+    ReadContext, ServiceChart, SilenceRow, Status, Totals, WindowRow, chart_of,
 };
 pub use page::{Asset, asset};
 pub use state::ConnectionState;
@@ -32,6 +32,14 @@ pub struct Request {
     /// How many recent notifications.
     pub recent: usize,
     quiet: Quiet,
+}
+
+/// An alert key as `AlertKey` prints it: `rule/connection[/data type]`.
+fn key_of(rule: &str, connection: &str, data_type: Option<&str>) -> String {
+    match data_type {
+        Some(data_type) => format!("{rule}/{connection}/{data_type}"),
+        None => format!("{rule}/{connection}"),
+    }
 }
 
 /// The store read for the page as of `now`, filtered.
@@ -70,7 +78,15 @@ pub fn complete(
     silences: &[Silence],
     now: SystemTime,
 ) -> Status {
-    let quiet = &request.quiet;
+    // The page reads one page of alerts: an inhibiting alert that is not
+    // on it is not known to have resolved (see `Cover::Unchecked`).
+    let firing = (status.alerts.rows.iter())
+        .filter(|a| a.state == "firing")
+        .map(|a| key_of(&a.rule, &a.connection, a.data_type.as_deref()));
+    let outages = status.outages.iter().map(|o| o.name.clone());
+    let quiet = &(request.quiet.clone())
+        .with_firing(firing.collect::<Vec<_>>(), false)
+        .with_outages(outages.collect::<Vec<_>>());
     let alerts = &mut status.alerts;
     status.totals.firing = alerts.firing as usize;
     status.totals.pending = alerts.pending as usize;

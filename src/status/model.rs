@@ -15,6 +15,39 @@ pub struct Status {
     pub silences: Vec<SilenceRow>,
     pub maintenance: Vec<WindowRow>,
     pub notifications: Vec<NotificationRow>,
+    /// The outages firing now: a banner each.
+    pub outages: Vec<OutageRow>,
+    /// Per service, the share of failing syncs per hour over the last 24
+    /// hours (oldest first): the page's chart.
+    pub failure_chart: Vec<ServiceChart>,
+}
+
+/// One firing outage: `quickbooks outage: 37 of 120 ... since 09:12`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutageRow {
+    pub name: String,
+    /// The service (or data type).
+    pub group: String,
+    pub failing: u64,
+    pub synced: u64,
+    /// RFC 3339.
+    pub since: String,
+}
+
+/// One service's last 24 hours.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServiceChart {
+    pub service: String,
+    /// 24 hours, oldest first; an hour without syncs counts 0 of 0.
+    pub hours: Vec<HourCount>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HourCount {
+    /// RFC 3339, the hour's start.
+    pub hour: String,
+    pub syncs: u64,
+    pub failed: u64,
 }
 
 /// `firing`, `pending` and `silenced` count every alert the filter keeps
@@ -209,4 +242,32 @@ pub struct ReadContext {
     /// Something quiets alerts now: the store also returns every alert the
     /// filter keeps, to count the silenced ones.
     pub every_alert: bool,
+}
+
+/// The chart from `(service, hour, syncs, failed)` rows (hours since the
+/// epoch, sorted by service), 24 hours from `first`.
+pub fn chart_of(rows: Vec<(String, i64, i64, i64)>, first: i64) -> Vec<ServiceChart> {
+    let mut charts: Vec<ServiceChart> = Vec::new();
+    for (service, hour, syncs, failed) in rows {
+        if charts.last().is_none_or(|c| c.service != service) {
+            let hours = (first..first + 24)
+                .map(|h| HourCount {
+                    hour: hour_label(h),
+                    ..HourCount::default()
+                })
+                .collect();
+            charts.push(ServiceChart { service, hours });
+        }
+        let chart = charts.last_mut().expect("pushed above");
+        if let Some(slot) = usize::try_from(hour - first).ok().and_then(|i| chart.hours.get_mut(i)) {
+            slot.syncs = syncs.max(0) as u64;
+            slot.failed = failed.max(0) as u64;
+        }
+    }
+    charts
+}
+
+fn hour_label(hour: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(hour.max(0) as u64 * 3600);
+    humantime::format_rfc3339_seconds(at).to_string()
 }

@@ -106,6 +106,7 @@ impl Simulation {
         let mutes = Mutes {
             silences: self.silences.clone(),
             windows: self.config.maintenance.clone(),
+            inhibit: self.config.inhibit.clone(),
         };
         self.sweep(Sweep::Remind(mutes)).await?;
         if self.now >= self.next_upkeep {

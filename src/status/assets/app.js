@@ -149,6 +149,58 @@ function renderNotifications(notifications) {
   }
 }
 
+// One banner per firing outage: what an operator must read first.
+function renderOutages(outages) {
+  const box = document.getElementById("outages");
+  box.replaceChildren();
+  for (const o of outages || []) {
+    const share = o.synced ? Math.round((100 * o.failing) / o.synced) : 0;
+    const text = o.group + " outage (" + o.name + "): " + o.failing + " of " + o.synced +
+      " connections failing (" + share + "%) since " + o.since +
+      "; their alerts are held until it resolves";
+    box.appendChild(el("p", text, "outage-banner"));
+  }
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svg(tag, attributes) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  return node;
+}
+
+// Per service, one bar per hour: the share of its syncs that failed. Drawn
+// here (no library, no external asset); the same numbers as text for
+// readers that cannot see it.
+function renderCharts(charts) {
+  const box = document.getElementById("charts");
+  box.replaceChildren();
+  if (!charts || charts.length === 0) return box.appendChild(el("p", "No sync in the last 24 hours.", "empty-note"));
+  for (const chart of charts) {
+    const figure = el("figure", undefined, "chart");
+    const caption = el("figcaption", chart.service);
+    const width = 24 * 12, height = 60;
+    const image = svg("svg", { viewBox: "0 0 " + width + " " + (height + 2), width: width, height: height + 2, role: "img" });
+    const hours = chart.hours.map((h) => ({ ...h, share: h.syncs ? h.failed / h.syncs : 0 }));
+    const described = hours.filter((h) => h.syncs > 0)
+      .map((h) => h.hour.slice(11, 16) + " " + Math.round(100 * h.share) + "% of " + h.syncs);
+    const summary = chart.service + ", failing share per hour: " + (described.join(", ") || "no sync");
+    image.setAttribute("aria-label", summary);
+    image.appendChild(svg("line", { x1: 0, y1: height, x2: width, y2: height, class: "axis" }));
+    hours.forEach((h, i) => {
+      const bar = Math.round(h.share * height);
+      const rect = svg("rect", { x: i * 12 + 1, y: height - bar, width: 10, height: bar, class: "bar" });
+      rect.appendChild(svg("title", {})).textContent = h.hour + ": " + h.failed + " of " + h.syncs + " failed";
+      image.appendChild(rect);
+    });
+    figure.appendChild(caption);
+    figure.appendChild(image);
+    figure.appendChild(el("p", summary, "visually-hidden chart-text"));
+    box.appendChild(figure);
+  }
+}
+
 function filterValue() {
   return document.getElementById("filter").value.trim();
 }
@@ -162,6 +214,8 @@ async function refresh() {
     const response = await fetch("/api/status?" + query.toString(), { cache: "no-store" });
     if (!response.ok) throw new Error("HTTP " + response.status);
     const status = await response.json();
+    renderOutages(status.outages);
+    renderCharts(status.failure_chart);
     renderTotals(status.totals);
     renderAlerts(status.alerts, status.alerts_paging);
     renderConnections(status.connections);

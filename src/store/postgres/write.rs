@@ -21,7 +21,7 @@ use crate::absence::{Check, Downtime, KnownConnection, watches};
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Status;
-use crate::lifecycle::{AlertInput, AlertState, AlertStates, Phase, Sweep, apply, apply_absence};
+use crate::lifecycle::{AlertInput, AlertState, AlertStates, Phase, Sweep, apply, apply_absence, firing_besides};
 use crate::quiet::Silence;
 use crate::store::sqlite::{AbsenceOutcome, Checked};
 
@@ -298,7 +298,11 @@ pub async fn sweep(
         let Ok(active) = states.active(connection);
         for (key, state) in active {
             let known = known.get(&key.connection);
-            let Some(swept) = sweep.visit(config, (&key, &state), known, now) else {
+            let firing = match sweep.needs_firing() {
+                true => firing_besides(&key, states.active(connection).unwrap_or_default()),
+                false => Vec::new(),
+            };
+            let Some(swept) = sweep.visit(config, (&key, &state), (known, &firing), now) else {
                 continue;
             };
             let Ok(()) = states.put(&key, &swept.state);

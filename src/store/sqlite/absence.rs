@@ -9,13 +9,13 @@ use rusqlite::{Connection, params};
 
 use crate::absence::{Check, Downtime, watches};
 use crate::config::Config;
-use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence};
+use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence, firing_besides};
 use crate::quiet::Silence;
 
 use super::alerts::{self, SqlStates};
-use super::connections;
 use super::millis;
 use super::write::queue_notification;
+use super::{connections, outage_moves};
 
 /// A firing absence alert is checked again after its repeat_interval, but
 /// not more often than this (`repeat_interval: 0s` would mean every tick).
@@ -142,7 +142,11 @@ pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -
             continue;
         }
         let known = connections::get(tx, &key.connection)?;
-        let Some(swept) = sweep.visit(config, (&key, &state), known.as_ref(), now) else {
+        let firing = match sweep.needs_firing() {
+            true => firing_besides(&key, alerts::active_of(tx, Some(&key.connection))?),
+            false => Vec::new(),
+        };
+        let Some(swept) = sweep.visit(config, (&key, &state), (known.as_ref(), &firing), now) else {
             continue;
         };
         SqlStates::new(tx).put(&key, &swept.state)?;
@@ -159,6 +163,16 @@ pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -
             }
         }
         outcome.transitions.extend(transitions);
+    }
+    if let Sweep::Remind(mutes) = sweep {
+        for (name, group, moved) in outage_moves::tick(tx, config, mutes, now)? {
+            // One event per outage and group: its own dedup key.
+            let event_id = record_event(tx, ("outage", &name, &group), "production", now, &moved.described)?;
+            for notification in &moved.notifications {
+                queue_notification(tx, event_id, None, now, notification, &mut outcome.channels)?;
+            }
+            outcome.transitions.extend(moved.described);
+        }
     }
     Ok(outcome)
 }

@@ -78,6 +78,10 @@ impl<'t> SqlStates<'t> {
 impl AlertStates for SqlStates<'_> {
     type Error = rusqlite::Error;
 
+    fn outage_of(&mut self, service: &str) -> rusqlite::Result<Option<String>> {
+        super::outages::firing_for(self.conn, service)
+    }
+
     fn get(&mut self, key: &AlertKey) -> rusqlite::Result<Option<AlertState>> {
         let state = self
             .conn

@@ -220,6 +220,39 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, alert)
     ) WITHOUT ROWID;
     ",
+    // 12: provider outages: each connection's latest outcome per outage
+    // and group (what is counted, never the events), each outage's state,
+    // and failing syncs per service and hour (the page's chart).
+    "
+    CREATE TABLE outage_members (
+        outage       TEXT NOT NULL,
+        grp          TEXT NOT NULL,
+        connection   TEXT NOT NULL,
+        synced_at    INTEGER NOT NULL,
+        failed_at    INTEGER,
+        failed_types TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (outage, grp, connection)
+    );
+    CREATE INDEX outage_members_synced ON outage_members (outage, grp, synced_at);
+    CREATE TABLE outage_states (
+        outage        TEXT NOT NULL,
+        grp           TEXT NOT NULL,
+        firing        INTEGER NOT NULL,
+        since         INTEGER NOT NULL,
+        clear_since   INTEGER,
+        last_notified INTEGER,
+        synced        INTEGER NOT NULL,
+        failing       INTEGER NOT NULL,
+        PRIMARY KEY (outage, grp)
+    );
+    CREATE TABLE service_hours (
+        service TEXT NOT NULL,
+        hour    INTEGER NOT NULL,
+        syncs   INTEGER NOT NULL DEFAULT 0,
+        failed  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (service, hour)
+    );
+    ",
 ];
 
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();

@@ -308,3 +308,34 @@ pub fn recent_notifications(conn: &Connection, limit: usize) -> rusqlite::Result
     })?;
     rows.collect()
 }
+
+/// The outages firing now, for the page's banners.
+pub fn firing_outages(conn: &Connection) -> rusqlite::Result<Vec<crate::status::OutageRow>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT outage, grp, failing, synced, since FROM outage_states WHERE firing = 1 ORDER BY since, outage, grp",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok(crate::status::OutageRow {
+            name: row.get(0)?,
+            group: row.get(1)?,
+            failing: row.get::<_, i64>(2)? as u64,
+            synced: row.get::<_, i64>(3)? as u64,
+            since: humantime::format_rfc3339_seconds(super::from_millis(row.get(4)?)).to_string(),
+        })
+    })?;
+    rows.collect()
+}
+
+/// Per service, syncs and failed syncs per hour over the 24 hours up to
+/// `now`, from the hourly counters (never the events).
+pub fn failure_chart(conn: &Connection, now: SystemTime) -> rusqlite::Result<Vec<crate::status::ServiceChart>> {
+    let last = super::millis(now) / 3_600_000;
+    let first = last - 23;
+    let mut statement = conn.prepare_cached(
+        "SELECT service, hour, syncs, failed FROM service_hours WHERE hour >= ?1 ORDER BY service, hour",
+    )?;
+    let rows: Vec<(String, i64, i64, i64)> = statement
+        .query_map([first], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(crate::status::chart_of(rows, first))
+}

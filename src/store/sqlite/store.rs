@@ -320,6 +320,8 @@ impl SqliteStore {
             status.totals.known_connections = status::known_count(conn)?;
             status.totals.quiet_connections = status::quiet_count(conn, absence_rules)?;
             status.totals.outbox_depth = read::pending_count(conn)?;
+            status.outages = status::firing_outages(conn)?;
+            status.failure_chart = status::failure_chart(conn, now)?;
             Ok(status)
         })
     }

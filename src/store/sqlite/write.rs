@@ -12,7 +12,7 @@ use crate::lifecycle::{AlertInput, AlertStates, NOTHING_TO_RESOLVE, Notification
 
 use super::super::model::{Fallback, Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
-use super::connections;
+use super::{connections, outage_moves};
 use super::{from_millis, millis};
 
 /// Records `ingest`, its body as `body::pack` stored it (`packed_body`).
@@ -24,9 +24,11 @@ pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite:
     };
     let resolved = ingest.alerts.as_known(before.as_ref());
     let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
-    let applied = apply(&mut SqlStates::new(tx), alerts)?;
+    let outages = outage_moves::on_event(tx, alerts)?;
+    let mut applied = apply(&mut SqlStates::new(tx), alerts)?;
+    applied.notifications.extend(outages.notifications);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
-    let transitions: Vec<String> = applied.described();
+    let transitions: Vec<String> = outages.described.into_iter().chain(applied.described()).collect();
     // The event row is written once, with its verdicts.
     tx.prepare_cached(
         "INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions, body_lz4)
@@ -170,6 +172,9 @@ pub fn settle(tx: &Connection, id: u64, settle: &Settle, at: SystemTime) -> rusq
     };
     tx.prepare_cached("INSERT INTO attempts (delivery_id, at, outcome, answer) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![id as i64, at, outcome, answer])?;
+    if outcome == "delivered" {
+        outage_moves::delivered_anyway(tx, id)?;
+    }
     match settle {
         Settle::Retry { at: due, error } => tx
             .prepare_cached(

@@ -1,0 +1,129 @@
+//! Outage counters and states in SQLite, read and written inside the
+//! ingest transaction: one row per connection and group (its latest
+//! outcome), counted through the `(outage, grp, synced_at)` index; never a
+//! scan of events. Failing syncs per service and hour feed the page.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{from_millis, millis};
+use crate::event::{Event, Status};
+use crate::outage::{Counts, Member, OutageState, OutageStates};
+
+// A clean sync keeps the last failure (the connection "had a failed sync"
+// while it is within the window).
+const RECORD: &str = "INSERT INTO outage_members (outage, grp, connection, synced_at, failed_at, failed_types)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (outage, grp, connection) DO UPDATE SET synced_at = excluded.synced_at,
+     failed_at = COALESCE(excluded.failed_at, failed_at),
+     failed_types = CASE WHEN excluded.failed_at IS NULL THEN failed_types ELSE excluded.failed_types END";
+const COUNTS: &str = "SELECT count(*), count(*) FILTER (WHERE failed_at >= ?3) FROM outage_members
+     WHERE outage = ?1 AND grp = ?2 AND synced_at >= ?3";
+const FAILING: &str = "SELECT connection, synced_at, failed_at, failed_types FROM outage_members
+     WHERE outage = ?1 AND grp = ?2 AND synced_at >= ?3 AND failed_at >= ?3 ORDER BY connection";
+const GET: &str = "SELECT firing, since, clear_since, last_notified, synced, failing FROM outage_states
+     WHERE outage = ?1 AND grp = ?2";
+const PUT: &str = "INSERT INTO outage_states (outage, grp, firing, since, clear_since, last_notified, synced, failing)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (outage, grp) DO UPDATE SET firing = excluded.firing, since = excluded.since,
+     clear_since = excluded.clear_since, last_notified = excluded.last_notified,
+     synced = excluded.synced, failing = excluded.failing";
+const HOUR: &str = "INSERT INTO service_hours (service, hour, syncs, failed) VALUES (?1, ?2, 1, ?3)
+     ON CONFLICT (service, hour) DO UPDATE SET syncs = syncs + 1, failed = failed + excluded.failed";
+const FIRING_FOR: &str = "SELECT outage FROM outage_states WHERE grp = ?1 AND firing = 1 ORDER BY outage LIMIT 1";
+
+/// The outage counters of one transaction.
+pub struct SqlOutages<'t>(pub &'t Connection);
+
+impl OutageStates for SqlOutages<'_> {
+    type Error = rusqlite::Error;
+
+    fn record(&mut self, outage: &str, group: &str, member: &Member) -> rusqlite::Result<()> {
+        let types = serde_json::to_string(&member.failed_types).unwrap_or_else(|_| "[]".into());
+        self.0.prepare_cached(RECORD)?.execute(params![
+            outage,
+            group,
+            member.connection,
+            millis(member.synced_at),
+            member.failed_at.map(millis),
+            types
+        ])?;
+        Ok(())
+    }
+
+    fn counts(&mut self, outage: &str, group: &str, since: SystemTime) -> rusqlite::Result<Counts> {
+        let (synced, failing): (i64, i64) = (self.0.prepare_cached(COUNTS)?)
+            .query_row(params![outage, group, millis(since)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        Ok(Counts {
+            synced: synced as u64,
+            failing: failing as u64,
+        })
+    }
+
+    fn failing(&mut self, outage: &str, group: &str, since: SystemTime) -> rusqlite::Result<Vec<Member>> {
+        let mut statement = self.0.prepare_cached(FAILING)?;
+        let rows = statement.query_map(params![outage, group, millis(since)], |row| {
+            let types: String = row.get(3)?;
+            Ok(Member {
+                connection: row.get(0)?,
+                synced_at: from_millis(row.get(1)?),
+                failed_at: row.get::<_, Option<i64>>(2)?.map(from_millis),
+                failed_types: serde_json::from_str(&types).unwrap_or_default(),
+            })
+        })?;
+        rows.collect()
+    }
+
+    fn get(&mut self, outage: &str, group: &str) -> rusqlite::Result<Option<OutageState>> {
+        (self.0.prepare_cached(GET)?)
+            .query_row(params![outage, group], |row| {
+                Ok(OutageState {
+                    firing: row.get(0)?,
+                    since: from_millis(row.get(1)?),
+                    clear_since: row.get::<_, Option<i64>>(2)?.map(from_millis),
+                    last_notified: row.get::<_, Option<i64>>(3)?.map(from_millis),
+                    counts: Counts {
+                        synced: row.get::<_, i64>(4)? as u64,
+                        failing: row.get::<_, i64>(5)? as u64,
+                    },
+                })
+            })
+            .optional()
+    }
+
+    fn put(&mut self, outage: &str, group: &str, state: &OutageState) -> rusqlite::Result<()> {
+        self.0.prepare_cached(PUT)?.execute(params![
+            outage,
+            group,
+            state.firing,
+            millis(state.since),
+            state.clear_since.map(millis),
+            state.last_notified.map(millis),
+            state.counts.synced as i64,
+            state.counts.failing as i64
+        ])?;
+        Ok(())
+    }
+}
+
+/// The outage firing for `service` (or data type), if any: what holds the
+/// new alerts of its connections.
+pub fn firing_for(conn: &Connection, group: &str) -> rusqlite::Result<Option<String>> {
+    (conn.prepare_cached(FIRING_FOR)?)
+        .query_row([group], |row| row.get(0))
+        .optional()
+}
+
+/// Counts a sync in its service's hour (the page's chart).
+pub fn record_hour(conn: &Connection, event: &Event, at: SystemTime) -> rusqlite::Result<()> {
+    let Some(service) = event.service.as_deref().filter(|_| event.is_sync()) else {
+        return Ok(());
+    };
+    let failed = i64::from(event.count(&Status::Failed) > 0);
+    let hour = millis(at) / 3_600_000;
+    conn.prepare_cached(HOUR)?.execute(params![service, hour, failed])?;
+    Ok(())
+}

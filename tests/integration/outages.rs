@@ -1,0 +1,282 @@
+//! Provider outages, end to end on the real clock: a storm of one
+//! service's failures is one outage message; the alerts it held are on the
+//! page, and when it resolves the connections still failing are told.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Backend, SlackStandIn, TestApp, eventually, fast_settings, spawn_app_on};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn rules(slack: &SlackStandIn, after: u32, window: &str) -> String {
+    format!(
+        "channels:
+  ops:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+    digest: {{ after: {after}, window: 20s, max_items: 20 }}
+defaults:
+  notify: [ops]
+rules:
+  - name: sync-failed
+    when: {{ failed: {{ above: 0 }} }}
+outages:
+  - name: provider-outage
+    when: {{ environment: production }}
+    failing: {{ at_least: 10, share: 20% }}
+    window: {window}
+",
+        slack.url()
+    )
+}
+
+fn sync(connection: usize, service: &str, request_id: &str, status: &str) -> String {
+    format!(
+        r#"{{"data":{{"event":"data","connectionId":"CON-{connection}","businessName":"Acme {connection}","serviceName":"{service}","sandbox":false,"requests":[{{"request":"bills","status":"{status}"}}]}},"requestId":"{request_id}"}}"#
+    )
+}
+
+async fn post_all(app: &TestApp, bodies: Vec<String>) {
+    for chunk in bodies.chunks(16) {
+        let posts = chunk.iter().map(|body| app.post_ok(body.clone()));
+        futures_util::future::join_all(posts).await;
+    }
+}
+
+async fn firing_alerts(app: &TestApp) -> Vec<serde_json::Value> {
+    let status = app.status("?alerts_per_page=1000&rule=sync-failed").await;
+    status["alerts"].as_array().cloned().unwrap_or_default()
+}
+
+/// 2,000 connections, 1,000 of QuickBooks failing within 2 minutes: at
+/// most `digest.after` messages before the outage fired, then the outage's
+/// one message; every failing connection on the page, held.
+async fn a_storm_of_one_service_is_one_outage_message(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let after = 3;
+    let app = spawn_app_on(&backend, &rules(&slack, after, "15m"), fast_settings()).await;
+    let services = |n: usize| if n.is_multiple_of(2) { "quickbooks" } else { "xero" };
+    let clean = (0..2000).map(|n| sync(n, services(n), &format!("clean-{n}"), "success"));
+    post_all(&app, clean.collect()).await;
+    let started = Instant::now();
+    let failed = (0..2000)
+        .step_by(2)
+        .map(|n| sync(n, "quickbooks", &format!("fail-{n}"), "failed"));
+    post_all(&app, failed.collect()).await;
+    let storm = started.elapsed();
+    assert!(storm < Duration::from_secs(120), "within 2 minutes: {storm:?}");
+    let outage = |m: &serde_json::Value| m.to_string().contains("quickbooks outage");
+    assert!(
+        eventually(WAIT, || slack.delivered().iter().any(outage)).await,
+        "{:?}",
+        slack.headers()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let delivered = slack.delivered();
+    let position = delivered.iter().position(outage).unwrap();
+    assert!(
+        position <= after as usize,
+        "{} messages before the outage: {:?}",
+        position,
+        slack.headers()
+    );
+    assert_eq!(delivered.len(), position + 1, "nothing after it: {:?}", slack.headers());
+    assert!(
+        delivered[position]
+            .to_string()
+            .contains("of 1000 production connections failing"),
+        "{}",
+        delivered[position]
+    );
+    let firing = firing_alerts(&app).await;
+    assert_eq!(firing.len(), 1000, "every failing connection on the page");
+    let held = firing
+        .iter()
+        .filter(|a| a["silenced_by"] == "held by outage provider-outage")
+        .count();
+    assert!(held >= 1000 - after as usize, "held: {held}");
+    eprintln!(
+        "storm: 1000 failures posted in {storm:?}; {} messages, outage at {position}",
+        delivered.len()
+    );
+}
+
+#[tokio::test]
+async fn a_storm_of_one_service_is_one_outage_message_on_sqlite() {
+    a_storm_of_one_service_is_one_outage_message(Backend::Sqlite).await;
+}
+
+/// A short window on the real clock: the outage fires at the 10th
+/// failure (the 9 before it were told); it resolves after a clear window;
+/// the two connections still failing (held) are then told as FIRING, the
+/// held ones that recovered send nothing, the told ones their RESOLVED.
+#[tokio::test]
+async fn when_the_outage_resolves_the_connections_still_failing_are_told() {
+    let slack = SlackStandIn::start().await;
+    let app = spawn_app_on(&Backend::Sqlite, &rules(&slack, 100, "2s"), fast_settings()).await;
+    for n in 0..20 {
+        app.post_ok(sync(n, "xero", &format!("a-{n}"), "failed")).await;
+    }
+    let outage = |m: &serde_json::Value| m.to_string().contains("xero outage");
+    assert!(
+        eventually(WAIT, || slack.delivered().iter().any(outage)).await,
+        "{:?}",
+        slack.headers()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The 10th failure fired it; a FIRING still queued then was held too.
+    let told = slack.delivered().iter().position(outage).unwrap();
+    assert!((5..=9).contains(&told), "{:?}", slack.headers());
+    assert_eq!(slack.delivered().len(), told + 1, "{:?}", slack.headers());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // All but CON-18 and CON-19 recover, over two windows.
+    for round in 0..2 {
+        let recovered = (0..18).map(|n| sync(n, "xero", &format!("b-{round}-{n}"), "success"));
+        post_all(&app, recovered.collect()).await;
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+    }
+    app.post_ok(sync(40, "xero", "c-40", "success")).await;
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| slack.delivered().iter().filter(|m| f(m)).count();
+    assert!(
+        eventually(WAIT, || count(&released) == 2).await,
+        "{:#?}",
+        slack.headers()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let headers = slack.headers();
+    let over = |m: &serde_json::Value| m.to_string().contains("xero outage over");
+    assert_eq!(count(&over), 1, "{headers:#?}");
+    let resolved = headers.iter().filter(|h| h.contains("RESOLVED sync-failed")).count();
+    assert_eq!(
+        resolved, told,
+        "the told ones resolve, the held ones say nothing: {headers:#?}"
+    );
+    assert_eq!(headers.len(), told + 1 + told + 1 + 2, "{headers:#?}");
+    let told: Vec<String> = slack
+        .delivered()
+        .iter()
+        .filter(|m| released(m))
+        .map(|m| m.to_string())
+        .collect();
+    assert!(
+        told.iter().any(|m| m.contains("CON-18")) && told.iter().any(|m| m.contains("CON-19")),
+        "{told:?}"
+    );
+}
+
+/// No event after the storm (the provider's connections all went quiet):
+/// the timer still resolves the outage after a clear window, and tells the
+/// held alerts, which no sync has shown clean.
+#[tokio::test]
+async fn an_outage_resolves_on_the_timer_when_nothing_syncs_any_more() {
+    let slack = SlackStandIn::start().await;
+    let app = spawn_app_on(&Backend::Sqlite, &rules(&slack, 100, "1s"), fast_settings()).await;
+    // Two services at once: both resolve on the same tick, each recorded
+    // as an event of its own.
+    for n in 0..12 {
+        app.post_ok(sync(n, "sage", &format!("q-{n}"), "failed")).await;
+        app.post_ok(sync(100 + n, "zoho", &format!("z-{n}"), "failed")).await;
+    }
+    for service in ["sage", "zoho"] {
+        let over = |m: &serde_json::Value| m.to_string().contains(&format!("{service} outage over"));
+        assert!(
+            eventually(WAIT, || slack.delivered().iter().any(over)).await,
+            "{:?}",
+            slack.headers()
+        );
+    }
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    assert!(eventually(WAIT, || slack.delivered().iter().filter(|m| released(m)).count() >= 6).await);
+    let status = app.status("").await;
+    assert_eq!(
+        status["outages"].as_array().map(Vec::len),
+        Some(0),
+        "no banner: {}",
+        status["outages"]
+    );
+}
+
+/// The page's DOM after its script ran, in headless Chromium.
+async fn dom(app: &TestApp, path: &str) -> String {
+    let url = app.url(path);
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+            .expect("chromium runs (apt-get install chromium; .ci/run installs it)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart() {
+    let slack = SlackStandIn::start().await;
+    let app = spawn_app_on(&Backend::Sqlite, &rules(&slack, 100, "15m"), fast_settings()).await;
+    for n in 0..4 {
+        app.post_ok(sync(100 + n, "xero", &format!("ok-{n}"), "success")).await;
+    }
+    for n in 0..12 {
+        app.post_ok(sync(n, "quickbooks", &format!("p-{n}"), "failed")).await;
+    }
+    let status = app.status("").await;
+    assert_eq!(status["outages"][0]["group"], "quickbooks", "{}", status["outages"]);
+    let page = dom(&app, "/ui").await;
+    assert!(
+        page.contains("quickbooks outage (provider-outage): 12 of 12 connections failing (100%)"),
+        "the banner: {page}"
+    );
+    assert!(
+        page.contains("<svg") && page.contains("class=\"bar\""),
+        "the chart: {page}"
+    );
+    assert!(
+        page.contains("quickbooks, failing share per hour: "),
+        "its text: {page}"
+    );
+    assert!(
+        page.contains("xero, failing share per hour: ") && page.contains("0% of 4"),
+        "{page}"
+    );
+    assert!(
+        page.contains("held by outage provider-outage"),
+        "the held alerts: {page}"
+    );
+}
+
+/// An outage removed by a reload while it fires: what it held is told (no
+/// alert stays held by an outage nobody defines any more).
+#[tokio::test]
+async fn a_reload_that_removes_a_firing_outage_tells_what_it_held() {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, 100, "15m");
+    let app = spawn_app_on(&Backend::Sqlite, &yaml, fast_settings()).await;
+    for n in 0..12 {
+        app.post_ok(sync(n, "xero", &format!("r-{n}"), "failed")).await;
+    }
+    let outage = |m: &serde_json::Value| m.to_string().contains("xero outage");
+    assert!(eventually(WAIT, || slack.delivered().iter().any(outage)).await);
+    let without = yaml[..yaml.find("outages:").unwrap()].to_owned();
+    app.reload(&without).await;
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    assert!(
+        eventually(WAIT, || slack.delivered().iter().filter(|m| released(m)).count() >= 2).await,
+        "{:?}",
+        slack.headers()
+    );
+    let status = app.status("").await;
+    assert_eq!(
+        status["outages"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        status["outages"]
+    );
+}
