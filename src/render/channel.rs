@@ -114,7 +114,7 @@ fn threaded(mut message: EmailMessage, domain: &str, facts: &Facts) -> EmailMess
 
 /// `<syncwatch.firing.1f2e3d4c5b6a79880f1e2d3c@example.com>`: 96 bits of
 /// the SHA-256 of `parts`.
-fn message_id(parts: &[&str], kind: &str, domain: &str) -> String {
+pub(super) fn message_id(parts: &[&str], kind: &str, domain: &str) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for part in parts {

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use super::Message;
+use super::channel::message_id;
 use super::email::EmailMessage;
 use super::escape::{bidi_escape, html_escape, one_line, slack_escape, truncate};
 use super::pagerduty::dedup_key;
@@ -62,7 +63,17 @@ pub fn undelivered_for(kind: &ChannelKind, notice: &Undelivered) -> Option<Messa
             payload: slack(notice),
             thread: None,
         }),
-        ChannelKind::Email(_) => Some(Message::Email(email(notice))),
+        ChannelKind::Email(channel) => {
+            // Every email's Message-ID is at the `from` domain.
+            let mut message = email(notice);
+            let unique = fastrand::u64(..).to_string();
+            message.message_id = Some(message_id(
+                &[&notice.channel, &unique],
+                "undelivered",
+                channel.from.email.domain(),
+            ));
+            Some(Message::Email(message))
+        }
         ChannelKind::Teams(_) => Some(Message::Teams { payload: teams(notice) }),
         ChannelKind::Pagerduty(_) => Some(Message::Pagerduty {
             event: pagerduty(notice),

@@ -36,6 +36,12 @@ async fn a_refused_message_is_told_on_the_fallback_channel(backend: Backend) {
     );
     assert!(mail.data.contains("Why: failed for good: "), "{}", mail.data);
     assert!(mail.data.contains("requestId: r1"), "{}", mail.data);
+    assert!(
+        mail.data.contains("Message-ID: <syncwatch.undelivered."),
+        "{}",
+        mail.data
+    );
+    assert!(mail.data.contains("@example.com>"), "at the from domain: {}", mail.data);
     // Slack's failure stays recorded as it was: told means delivered.
     assert_eq!(slack.delivered().len(), 0);
 }

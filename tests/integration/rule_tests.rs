@@ -160,3 +160,51 @@ fn replay_needs_only_the_signing_secret_and_says_when_no_daemon_answers() {
         stderr(&unsigned)
     );
 }
+
+/// `0s` is a fixed time, or the file's `start`: a maintenance window gives
+/// the same answer whenever CI runs. rules.example.yaml mutes xero on
+/// weekend nights (02:00-06:00 America/Toronto).
+#[test]
+fn the_simulated_clock_starts_at_a_fixed_time_or_the_files_start() {
+    let case = |start: &str| {
+        format!(
+            "{start}cases:\n  - name: xero fails\n    steps:\n      - at: 0s\n        post: payloads/xero-failed.json\n        expect:\n          - {{ rule: production-sync-failed, channel: ops-slack, state: FIRING }}\n          - {{ rule: production-sync-failed, channel: finance-email, state: FIRING }}\n"
+        )
+    };
+    let xero = std::fs::read_to_string(repo_file("examples/rule-tests/payloads/sync-bills-failed.json"))
+        .unwrap()
+        .replace("\"quickbooks\"", "\"xero\"");
+    let (dir, weekday) = cases_file(&case(""));
+    std::fs::write(dir.path().join("payloads/xero-failed.json"), &xero).unwrap();
+    let (code, out) = run_cases(&weekday);
+    assert_eq!(
+        code,
+        Some(0),
+        "by default 0s is Monday 00:00 UTC, outside the window: {out}"
+    );
+
+    // Saturday 08:00 UTC is 03:00 in Toronto: inside the window, muted.
+    std::fs::write(&weekday, case("start: 2026-01-10T08:00:00Z\n")).unwrap();
+    let (code, out) = run_cases(&weekday);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("(nothing was sent by this step)"), "{out}");
+}
+
+#[test]
+fn a_cases_file_that_tests_nothing_or_runs_for_ever_is_refused() {
+    let (_dir, cases) = cases_file(
+        "cases:\n  - name: a\n    steps: []\n  - name: a\n    steps:\n      - at: 400d\n        expect: []\n",
+    );
+    let (code, out) = run_cases(&cases);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("case `a` has no step"), "{out}");
+    assert!(out.contains("two cases are named `a`"), "{out}");
+    assert!(
+        out.contains("`at: 400d` is more than a year (366d) from the start"),
+        "{out}"
+    );
+    let (_dir, empty) = cases_file("cases: []\n");
+    let (code, out) = run_cases(&empty);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("lists no case"), "{out}");
+}

@@ -42,7 +42,25 @@ pub struct Expected {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    /// When `0s` is (RFC 3339); by default a fixed Monday, 00:00 UTC, so
+    /// a case with maintenance windows gives the same result whenever CI
+    /// runs it.
+    #[serde(default)]
+    start: Option<String>,
     cases: Vec<RawCase>,
+}
+
+/// `0s` of every case unless the file says otherwise: Monday 2026-01-05,
+/// 00:00 UTC.
+pub const DEFAULT_START: &str = "2026-01-05T00:00:00Z";
+/// The simulated clock ticks through every minute up to a step: a year is
+/// seconds of work, a century would be hours.
+const LONGEST: Duration = Duration::from_secs(366 * 86_400);
+
+/// The cases of a file, and when their `0s` is.
+pub struct Cases {
+    pub start: std::time::SystemTime,
+    pub cases: Vec<Case>,
 }
 
 #[derive(Deserialize)]
@@ -81,20 +99,43 @@ struct RawExpected {
 
 /// Reads the cases at `path`; payload paths are relative to its folder.
 /// Every problem found is returned, each naming its case and step.
-pub fn read_cases(path: &Path, config: &Config) -> Result<Vec<Case>, Vec<String>> {
+pub fn read_cases(path: &Path, config: &Config) -> Result<Cases, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| vec![format!("{}: cannot read the file: {err}", path.display())])?;
     let raw: RawFile = serde_yaml::from_str(&text)
         .map_err(|err| vec![format!("{}: not a valid cases file: {err}", path.display())])?;
     let folder = path.parent().unwrap_or(Path::new("."));
     let mut errors = Vec::new();
+    let start = raw.start.as_deref().unwrap_or(DEFAULT_START);
+    let start = match start.parse::<jiff::Timestamp>() {
+        Ok(start) => std::time::SystemTime::from(start),
+        Err(err) => {
+            errors.push(format!(
+                "`start: {start}` is not an RFC 3339 time (2026-01-05T00:00:00Z): {err}"
+            ));
+            std::time::SystemTime::UNIX_EPOCH
+        }
+    };
+    // A file that tests nothing must not pass in CI.
+    if raw.cases.is_empty() {
+        errors.push("lists no case: a cases file that tests nothing would always pass".into());
+    }
+    let mut names = std::collections::HashSet::new();
+    for case in &raw.cases {
+        if !names.insert(case.name.as_str()) {
+            errors.push(format!("two cases are named `{}`: give each its own name", case.name));
+        }
+        if case.steps.is_empty() {
+            errors.push(format!("case `{}` has no step", case.name));
+        }
+    }
     let cases = raw
         .cases
         .into_iter()
         .map(|case| read_case(case, folder, config, &mut errors))
         .collect();
     match errors.is_empty() {
-        true => Ok(cases),
+        true => Ok(Cases { start, cases }),
         false => Err(errors.into_iter().map(|e| format!("{}: {e}", path.display())).collect()),
     }
 }
@@ -106,6 +147,7 @@ fn read_case(raw: RawCase, folder: &Path, config: &Config, errors: &mut Vec<Stri
         let at = parse_duration(&step.at);
         match at {
             None => error(format!("`at: {}` is not a duration: {DURATION_FORMS}", step.at)),
+            Some(at) if at > LONGEST => error(format!("`at: {}` is more than a year (366d) from the start", step.at)),
             Some(at) => {
                 if let Some(before) = steps.last().filter(|s| s.at > at) {
                     error(format!(

@@ -18,12 +18,12 @@ use crate::config::Config;
 
 use super::{EXIT_FAILED, EXIT_OK, counted};
 use compare::{Difference, compare};
-use file::{Case, read_cases};
+use file::{Case, Cases, read_cases};
 
 /// Exit 0 when every case holds; 1 with what differed (or why the cases
 /// could not run) otherwise.
 pub fn test_cases(config: &Config, path: &Path, out: &mut dyn Write) -> std::io::Result<u8> {
-    let cases = match read_cases(path, config) {
+    let Cases { start, cases } = match read_cases(path, config) {
         Ok(cases) => cases,
         Err(errors) => {
             for error in errors {
@@ -36,7 +36,7 @@ pub fn test_cases(config: &Config, path: &Path, out: &mut dyn Write) -> std::io:
     let config = Arc::new(config.clone());
     let mut failed = 0;
     for (index, case) in cases.iter().enumerate() {
-        let outcome = runtime.block_on(run_case(config.clone(), index, case));
+        let outcome = runtime.block_on(run_case(config.clone(), start, index, case));
         if !report(case, &outcome, out)? {
             failed += 1;
         }
@@ -57,19 +57,24 @@ struct Outcome {
     error: Option<String>,
 }
 
-async fn run_case(config: Arc<Config>, index: usize, case: &Case) -> Outcome {
+async fn run_case(config: Arc<Config>, start: SystemTime, index: usize, case: &Case) -> Outcome {
     let mut outcome = Outcome {
         differences: Vec::new(),
         error: None,
     };
-    if let Err(error) = play(config, index, case, &mut outcome).await {
+    if let Err(error) = play(config, start, index, case, &mut outcome).await {
         outcome.error = Some(error);
     }
     outcome
 }
 
-async fn play(config: Arc<Config>, index: usize, case: &Case, outcome: &mut Outcome) -> Result<(), String> {
-    let start = SystemTime::now();
+async fn play(
+    config: Arc<Config>,
+    start: SystemTime,
+    index: usize,
+    case: &Case,
+    outcome: &mut Outcome,
+) -> Result<(), String> {
     let mut simulation = Simulation::new(config, start)?;
     for (number, step) in case.steps.iter().enumerate() {
         simulation.advance_to(start + step.at).await?;
