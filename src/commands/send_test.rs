@@ -76,6 +76,18 @@ async fn check_slack_token(app: &SlackAppSender, channel: &str, out: &mut dyn Wr
             )?;
             Ok(None)
         }
+        // Slack's own trouble (5xx, rate limits) says nothing of the token:
+        // the daemon would retry; so may the operator.
+        SlackAnswer::Failed {
+            outcome: Outcome::Transient { reason, .. },
+            ..
+        } => {
+            writeln!(
+                out,
+                "{channel}: auth.test failed for now, Slack is in trouble or busy (the daemon retries such answers): {reason}; try again in a minute"
+            )?;
+            Ok(Some(EXIT_FAILED))
+        }
         SlackAnswer::Failed { outcome, .. } => {
             let reason = match outcome {
                 Outcome::Transient { reason, .. } | Outcome::Permanent { reason } => reason,

@@ -129,6 +129,14 @@ async fn send_test_says_what_to_do_about_each_error() {
         assert_eq!(code, Some(1), "{output}");
         assert!(output.contains(error) && output.contains(advice), "{error}: {output}");
     }
+    // Slack's own trouble says nothing about the token.
+    api.script("auth.test", &[ApiReply::Status(500)]);
+    let (code, output) = send_test(&channel(CHANNEL), "ops").await;
+    assert_eq!(code, Some(1));
+    assert!(
+        output.contains("auth.test failed for now") && !output.contains("the token does not work"),
+        "{output}"
+    );
     api.script("chat.postMessage", &[ApiReply::Error("missing_scope")]);
     let (code, output) = send_test(&channel(CHANNEL), "ops").await;
     assert_eq!(code, Some(1));
