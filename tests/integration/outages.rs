@@ -196,27 +196,6 @@ async fn an_outage_resolves_on_the_timer_when_nothing_syncs_any_more() {
     );
 }
 
-/// The page's DOM after its script ran, in headless Chromium.
-async fn dom(app: &TestApp, path: &str) -> String {
-    let url = app.url(path);
-    tokio::task::spawn_blocking(move || {
-        let output = std::process::Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                &url,
-            ])
-            .output()
-            .expect("chromium runs (apt-get install chromium; .ci/run installs it)");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart() {
     let slack = SlackStandIn::start().await;
@@ -229,7 +208,7 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart() {
     }
     let status = app.status("").await;
     assert_eq!(status["outages"][0]["group"], "quickbooks", "{}", status["outages"]);
-    let page = dom(&app, "/ui").await;
+    let page = app.dom("/ui").await;
     assert!(
         page.contains("quickbooks outage (provider-outage): 12 of 12 connections failing (100%)"),
         "the banner: {page}"

@@ -30,27 +30,6 @@ async fn get(app: &TestApp, path: &str) -> reqwest::Response {
     app.client.get(app.url(path)).send().await.unwrap()
 }
 
-/// The page's DOM after its script ran, as headless Chromium sees it.
-async fn dom(app: &TestApp, path: &str) -> String {
-    let url = app.url(path);
-    tokio::task::spawn_blocking(move || {
-        let output = std::process::Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                &url,
-            ])
-            .output()
-            .expect("chromium runs (apt-get install chromium; .ci/run installs it)");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_api_lists_alerts_connections_and_filters_and_pages() {
     let (app, _slack) = app_with_data().await;
@@ -94,7 +73,7 @@ async fn the_page_in_a_browser_shows_alerts_connections_and_strips_and_treats_na
         csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
         "{csp}"
     );
-    let page = dom(&app, "/ui").await;
+    let page = app.dom("/ui").await;
     assert!(page.contains("production-sync-failed"), "{page}");
     assert!(page.contains("CON-HEALTHY") && page.contains("Healthy Co"), "{page}");
     assert!(
@@ -115,7 +94,7 @@ async fn the_page_in_a_browser_shows_alerts_connections_and_strips_and_treats_na
 async fn the_filter_from_the_address_keeps_only_matching_rows() {
     let (app, _slack) = app_with_data().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let page = dom(&app, "/ui?q=Healthy").await;
+    let page = app.dom("/ui?q=Healthy").await;
     let connections = page
         .split("id=\"connections\"")
         .nth(1)

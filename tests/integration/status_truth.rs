@@ -370,32 +370,11 @@ async fn a_window_opened_by_a_reload_covers_firing_alerts_at_once(backend: Backe
     assert_eq!(alert(&status, "CON-1")["silenced_by"], Value::Null, "{status}");
 }
 
-/// The page's DOM after its script ran, in headless Chromium.
-async fn dom(app: &TestApp, path: &str) -> String {
-    let url = app.url(path);
-    tokio::task::spawn_blocking(move || {
-        let output = std::process::Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                &url,
-            ])
-            .output()
-            .expect("chromium runs");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_says_its_days_are_utc_and_pages_the_alerts() {
     let app = spawn_app("rules:\n  - name: bills-failing\n    notify: []\n    when: { failed: { above: 0 } }\n").await;
     app.post_ok(sync("CON-1", "xero", "p1", "failed")).await;
-    let page = dom(&app, "/ui").await;
+    let page = app.dom("/ui").await;
     assert!(page.contains("updated 20"), "the page rendered the API: {page}");
     assert!(page.contains("days in UTC"), "{page}");
     assert!(page.contains("Page 1 of 1 (1 alerts)"), "{page}");

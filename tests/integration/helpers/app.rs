@@ -182,6 +182,27 @@ impl TestApp {
         let response = self.client.get(self.url("/readyz")).send().await.unwrap();
         response.status().as_u16()
     }
+
+    /// The page at `path` as headless Chromium shows it, after its script ran.
+    pub async fn dom(&self, path: &str) -> String {
+        let url = self.url(path);
+        tokio::task::spawn_blocking(move || {
+            let output = std::process::Command::new("chromium")
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--virtual-time-budget=5000",
+                    "--dump-dom",
+                    &url,
+                ])
+                .output()
+                .expect("chromium runs (apt-get install chromium; .ci/run installs it)");
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        })
+        .await
+        .unwrap()
+    }
 }
 
 /// The files SQLite keeps for the database at `path` (WAL mode).
