@@ -58,6 +58,10 @@ pub async fn send_test(config: &Config, channel: &str, out: &mut dyn Write) -> s
             )?;
             Ok(EXIT_FAILED)
         }
+        Outcome::NotSent { reason } => {
+            writeln!(out, "{channel}: not sent ({reason}): delivery.dry_run is on")?;
+            Ok(EXIT_FAILED)
+        }
     }
 }
 
@@ -90,7 +94,9 @@ async fn check_slack_token(app: &SlackAppSender, channel: &str, out: &mut dyn Wr
         }
         SlackAnswer::Failed { outcome, .. } => {
             let reason = match outcome {
-                Outcome::Transient { reason, .. } | Outcome::Permanent { reason } => reason,
+                Outcome::Transient { reason, .. } | Outcome::Permanent { reason } | Outcome::NotSent { reason } => {
+                    reason
+                }
                 Outcome::Delivered { detail } => detail,
             };
             writeln!(out, "{channel}: auth.test failed, the token does not work: {reason}")?;

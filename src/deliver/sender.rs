@@ -28,6 +28,8 @@ pub enum Outcome {
     },
     /// Will not work without a human: a revoked webhook, a rejected address.
     Permanent { reason: String },
+    /// Not sent on purpose (`delivery.dry_run`): nobody was told.
+    NotSent { reason: String },
 }
 
 /// A channel's sender, ready to use.
@@ -139,8 +141,8 @@ fn dry_run(channel: &str, message: &Message) -> Outcome {
         Message::Alertmanager { alerts } => ("alertmanager", alerts.to_string()),
     };
     tracing::info!(channel, kind, message = %text, "dry run: would send");
-    Outcome::Delivered {
-        detail: "dry run, not sent".into(),
+    Outcome::NotSent {
+        reason: "dry run, not sent".into(),
     }
 }
 

@@ -48,6 +48,7 @@ pub fn decide(
         Outcome::Permanent { reason } => {
             return Settle::Failed { error: reason.clone() };
         }
+        Outcome::NotSent { reason } => return Settle::NotSent { reason: reason.clone() },
         Outcome::Transient { reason, retry_after } => (reason, *retry_after),
     };
     let failures = delivery.attempts + 1;

@@ -352,6 +352,7 @@ impl Lane {
             Settle::Retry { .. } => "retry",
             Settle::Failed { .. } => "failed",
             Settle::Expired { .. } => "expired",
+            Settle::NotSent { .. } => "dry_run",
         };
         self.metrics.notification(&self.channel, outcome);
     }
@@ -459,6 +460,7 @@ fn log_attempt(channel: &str, delivery: &Delivery, outcome: &Outcome, settle: &S
         (_, Settle::Failed { error } | Settle::Expired { error }) => {
             tracing::error!(request_id, rule, channel, attempt, error = %error, "notification failed for good")
         }
-        (_, Settle::Delivered { .. }) => {}
+        // The dry-run sender logged the message itself.
+        (_, Settle::Delivered { .. } | Settle::NotSent { .. }) => {}
     }
 }

@@ -319,7 +319,7 @@ impl MemoryStore {
             Settle::Delivered { .. } => {
                 inner.queue.remove(&id);
             }
-            Settle::Failed { .. } | Settle::Expired { .. } => {
+            Settle::Failed { .. } | Settle::Expired { .. } | Settle::NotSent { .. } => {
                 let Some(failed) = inner.queue.remove(&id) else {
                     return;
                 };

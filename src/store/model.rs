@@ -100,6 +100,11 @@ pub enum Settle {
     Expired {
         error: String,
     },
+    /// Not sent on purpose (`delivery.dry_run`): settled as `dry_run`, and
+    /// the channel is not counted as told, as after a failure.
+    NotSent {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -442,3 +442,36 @@ async fn after_an_outage_with_reminders_queued_the_channels_last_word_is_resolve
     let headers = slack.headers();
     assert!(headers.last().unwrap().contains("RESOLVED"), "{headers:?}");
 }
+
+on_both_stores!(a_notification_not_sent_in_dry_run_is_not_told);
+/// `delivery.dry_run` turned on by a reload, then off: the FIRING logged
+/// in the dry run reached nobody, so `history` says `dry_run`, not
+/// delivered, and the clean sync after it sends no RESOLVED to a channel
+/// that never saw the FIRING.
+async fn a_notification_not_sent_in_dry_run_is_not_told(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let rules = "  - name: bills-failing\n    when: { failed: { above: 0 } }\n";
+    let app = start(&backend, &slack, rules).await;
+    let yaml = |dry_run: bool| {
+        format!(
+            "delivery:\n  dry_run: {dry_run}\nchannels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: off\ndefaults:\n  notify: [ops]\nrules:\n{rules}",
+            slack.url()
+        )
+    };
+    app.reload(&yaml(true)).await;
+    app.post_ok(failing("f1")).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    app.reload(&yaml(false)).await;
+    app.post_ok(clean("c1")).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        slack.delivered().is_empty(),
+        "no RESOLVED for a FIRING nobody saw: {:?}",
+        slack.headers()
+    );
+    // The next failure is news to the channel: a FIRING.
+    app.post_ok(failing("f2")).await;
+    assert!(eventually(WAIT, || slack.headers().len() == 1).await);
+    assert!(slack.headers()[0].contains("bills-failing"), "{:?}", slack.headers());
+    assert!(!slack.headers()[0].contains("RESOLVED"), "{:?}", slack.headers());
+}

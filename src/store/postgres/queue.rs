@@ -117,6 +117,7 @@ pub async fn settle(tx: &Transaction<'_>, id: u64, settle: &Settle, at: SystemTi
         Settle::Retry { error, .. } => ("retry", error),
         Settle::Failed { error } => ("failed", error),
         Settle::Expired { error } => ("expired", error),
+        Settle::NotSent { reason } => ("dry_run", reason),
     };
     let attempt = tx
         .prepare_cached("INSERT INTO attempts (delivery_id, at, outcome, answer) VALUES ($1, $2, $3, $4)")

@@ -169,6 +169,7 @@ pub fn settle(tx: &Connection, id: u64, settle: &Settle, at: SystemTime) -> rusq
         Settle::Retry { error, .. } => ("retry", error),
         Settle::Failed { error } => ("failed", error),
         Settle::Expired { error } => ("expired", error),
+        Settle::NotSent { reason } => ("dry_run", reason),
     };
     tx.prepare_cached("INSERT INTO attempts (delivery_id, at, outcome, answer) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![id as i64, at, outcome, answer])?;

@@ -23,8 +23,9 @@ async fn a_dry_run_sends_nothing_to_any_receiver() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let metrics = app.metrics().await;
     for channel in ["hooks", "am"] {
-        let delivered = format!(r#"syncwatch_notifications_total{{channel="{channel}",outcome="delivered"}} 1"#);
-        assert!(metrics.contains(&delivered), "{delivered} in\n{metrics}");
+        // Logged, not sent: counted as dry_run, never as delivered.
+        let logged = format!(r#"syncwatch_notifications_total{{channel="{channel}",outcome="dry_run"}} 1"#);
+        assert!(metrics.contains(&logged), "{logged} in\n{metrics}");
     }
     assert!(
         hook.received().is_empty() && am.received().is_empty(),
