@@ -583,3 +583,27 @@ fn relative_paths_are_relative_to_the_rules_file() {
     let config = load_file(&rules).unwrap();
     assert!(config.channels.contains_key("ops"));
 }
+
+#[test]
+fn a_rule_and_an_outage_read_how_they_notify_the_same_way() {
+    let outage = |runbook: &str| {
+        format!(
+            "{CHANNELS}rules: []\noutages:\n  - name: provider-outage\n    failing: {{ at_least: 3, share: 20% }}\n    window: 15m\n    notify: [ops]\n    runbook: {runbook}\n"
+        )
+    };
+    let config = load(&outage("https://wiki.example.com/outages")).unwrap();
+    let rule = &config.outages[0].rule;
+    assert_eq!(rule.runbook.as_deref(), Some("https://wiki.example.com/outages"));
+    assert_eq!(
+        rule.severity,
+        crate::rules::Severity::Critical,
+        "an outage is critical unless it says"
+    );
+    let errors = errors(&outage("wiki/outages"));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("outages[0].runbook: is not an http(s) URL")),
+        "{errors:?}"
+    );
+}

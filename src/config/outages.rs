@@ -9,10 +9,10 @@ use serde_yaml::Value;
 use crate::outage::{By, Outage};
 use crate::rules::{Condition, Rule, Severity};
 
-use super::load::{read_channel_names, read_flag};
+use super::load::read_flag;
 use super::model::Defaults;
 use super::reader::{At, Fields, Reader, describe};
-use super::rules::read_all;
+use super::rules::{read_all, read_notifying};
 use super::units::{DURATION_FORMS, parse_duration};
 
 const OUTAGE_KEYS: &[&str] = &[
@@ -89,32 +89,21 @@ fn read_outage(
     };
     let (at_least, share) = read_failing(reader, &fields)?;
     let window = required_duration(reader, &fields, "window");
-    let severity = match fields.get("severity") {
-        Some((value, at)) => reader.choice(value, &at, &Severity::ALL),
-        None => Some(Severity::Critical),
-    };
-    let notify = match fields.get("notify") {
-        Some((value, at)) => read_channel_names(reader, value, &at, channels),
-        None => Some(defaults.notify.clone()),
-    };
-    let repeat_interval = match fields.get("repeat_interval") {
-        Some((value, at)) => reader.parsed(value, &at, DURATION_FORMS, parse_duration),
-        None => Some(defaults.repeat_interval),
-    };
+    // An outage is an alert of its own, notifying as a rule does.
+    let notifying = read_notifying(reader, &fields, (defaults, channels), Severity::Critical);
     let send_resolved = read_flag(reader, &fields, "send_resolved");
-    let description = fields.get("description").and_then(|(v, at)| reader.string(v, &at));
-    let runbook = fields.get("runbook").and_then(|(v, at)| reader.string(v, &at));
     if reader.errors.len() != errors {
         return None;
     }
+    let notifying = notifying?;
     let rule = Rule {
         name: name?,
-        description,
-        runbook,
+        description: notifying.description,
+        runbook: notifying.runbook,
         when: when?,
-        severity: severity?,
-        notify: notify?,
-        repeat_interval: repeat_interval?,
+        severity: notifying.severity,
+        notify: notifying.notify,
+        repeat_interval: notifying.repeat_interval,
         after: 1,
         resolve_after: 1,
         send_resolved: send_resolved.unwrap_or(defaults.send_resolved),

@@ -96,8 +96,7 @@ fn rule_name(item: &Value) -> Option<String> {
 fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults, channels: &[String]) -> Option<Rule> {
     let fields = reader.fields(Some(item), at, RULE_KEYS);
     let name = read_name(reader, &fields);
-    let description = fields.get("description").and_then(|(v, at)| reader.string(v, &at));
-    let runbook = fields.get("runbook").map(|(v, at)| read_runbook(reader, v, &at));
+    let notifying = read_notifying(reader, &fields, (defaults, channels), Severity::Warning);
     let (when, absence) = match fields.get("when") {
         Some((value, at)) => read_when(reader, value, &at),
         None => {
@@ -109,9 +108,55 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
             (None, None)
         }
     };
+    let after = read_streak(reader, &fields, "after");
+    let resolve_after = read_streak(reader, &fields, "resolve_after");
+    let send_resolved = read_flag(reader, &fields, "send_resolved");
+    let invalid = [
+        fields.has("after") && after.is_none(),
+        fields.has("resolve_after") && resolve_after.is_none(),
+        fields.has("send_resolved") && send_resolved.is_none(),
+    ];
+    if invalid.contains(&true) {
+        return None;
+    }
+    let notifying = notifying?;
+    Some(Rule {
+        name: name?,
+        description: notifying.description,
+        runbook: notifying.runbook,
+        when: when?,
+        severity: notifying.severity,
+        notify: notifying.notify,
+        repeat_interval: notifying.repeat_interval,
+        after: after.unwrap_or(defaults.after),
+        resolve_after: resolve_after.unwrap_or(defaults.resolve_after),
+        send_resolved: send_resolved.unwrap_or(defaults.send_resolved),
+        absence,
+    })
+}
+
+/// How a rule or an outage notifies: read and checked the same way for
+/// both (a `runbook` is an http(s) URL wherever it is given).
+pub(super) struct Notifying {
+    pub description: Option<String>,
+    pub runbook: Option<String>,
+    pub severity: Severity,
+    pub notify: Vec<String>,
+    pub repeat_interval: std::time::Duration,
+}
+
+/// `None` when one of them is invalid (each error said once).
+pub(super) fn read_notifying(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    (defaults, channels): (&Defaults, &[String]),
+    severity: Severity,
+) -> Option<Notifying> {
+    let description = fields.get("description").and_then(|(v, at)| reader.string(v, &at));
+    let runbook = fields.get("runbook").map(|(v, at)| read_runbook(reader, v, &at));
     let severity = match fields.get("severity") {
         Some((value, at)) => reader.choice(value, &at, &Severity::ALL),
-        None => Some(Severity::Warning),
+        None => Some(severity),
     };
     let notify = match fields.get("notify") {
         Some((value, at)) => read_channel_names(reader, value, &at, channels),
@@ -121,30 +166,15 @@ fn read_rule(reader: &mut Reader<'_>, item: &Value, at: At, defaults: &Defaults,
         Some((value, at)) => reader.parsed(value, &at, DURATION_FORMS, parse_duration),
         None => Some(defaults.repeat_interval),
     };
-    let after = read_streak(reader, &fields, "after");
-    let resolve_after = read_streak(reader, &fields, "resolve_after");
-    let send_resolved = read_flag(reader, &fields, "send_resolved");
-    let invalid = [
-        fields.has("after") && after.is_none(),
-        fields.has("resolve_after") && resolve_after.is_none(),
-        fields.has("send_resolved") && send_resolved.is_none(),
-        runbook.as_ref().is_some_and(Option::is_none),
-    ];
-    if invalid.contains(&true) {
-        return None;
-    }
-    Some(Rule {
-        name: name?,
+    Some(Notifying {
         description,
-        runbook: runbook.flatten(),
-        when: when?,
+        runbook: match runbook {
+            Some(read) => Some(read?),
+            None => None,
+        },
         severity: severity?,
         notify: notify?,
         repeat_interval: repeat_interval?,
-        after: after.unwrap_or(defaults.after),
-        resolve_after: resolve_after.unwrap_or(defaults.resolve_after),
-        send_resolved: send_resolved.unwrap_or(defaults.send_resolved),
-        absence,
     })
 }
 
