@@ -265,16 +265,13 @@ impl MemoryStore {
     }
 
     pub fn settle_with_fallback(&self, id: u64, settle: Settle, fallback: Fallback, now: SystemTime) {
-        let falls_back = {
-            let inner = self.lock();
-            inner
-                .queue
-                .get(&id)
-                .is_some_and(|q| q.alert.is_some() || q.delivery.digest)
-        };
-        let failed = self.lock().queue.get(&id).map(|q| q.delivery.clone());
+        // A fallback's own notice (about no alert, in no digest) does not
+        // fall back again.
+        let failed = (self.lock().queue.get(&id))
+            .filter(|q| q.alert.is_some() || q.delivery.digest)
+            .map(|q| q.delivery.clone());
         self.settle(id, settle);
-        let (true, Some(failed)) = (falls_back, failed) else {
+        let Some(failed) = failed else {
             return;
         };
         let unqueued = Unqueued {
