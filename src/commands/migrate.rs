@@ -465,6 +465,9 @@ fn read(source: Source, shared: &HashMap<String, i64>, sender: &mpsc::Sender<Chu
             Table::Silences => source.silences(LIMITS, &mut each),
             Table::Meta => source.meta(LIMITS, &mut each),
             Table::SlackThreads => source.slack_threads(LIMITS, &mut each),
+            Table::OutageMembers => source.outage_members(LIMITS, &mut each),
+            Table::OutageStates => source.outage_states(LIMITS, &mut each),
+            Table::ServiceHours => source.service_hours(LIMITS, &mut each),
         };
         let next = match read {
             Ok(()) => Chunk::End(table),

@@ -13,7 +13,8 @@ use tokio_postgres::types::ToSql;
 
 use crate::store::StoreError;
 use crate::store::sqlite::export::{
-    Alert, Attempt, Day, Delivery, Event, KnownConnection, Meta, Rows, Silence, SlackThread, Table,
+    Alert, Attempt, Day, Delivery, Event, KnownConnection, Meta, OutageMember, OutageStateRow, Rows, ServiceHour,
+    Silence, SlackThread, Table,
 };
 
 use super::{db_error, open, schema};
@@ -28,7 +29,7 @@ pub async fn connect(url: &str) -> Result<(Pool, i32), StoreError> {
 /// The data tables: a target with a row in any of them is not empty.
 /// (`meta` is left out: a daemon started on the database once and given
 /// no webhook wrote only its heartbeat there.)
-const DATA: [Table; 8] = [
+const DATA: [Table; 11] = [
     Table::Events,
     Table::Deliveries,
     Table::Attempts,
@@ -37,6 +38,9 @@ const DATA: [Table; 8] = [
     Table::ConnectionDays,
     Table::Silences,
     Table::SlackThreads,
+    Table::OutageMembers,
+    Table::OutageStates,
+    Table::ServiceHours,
 ];
 
 /// Counted at most up to this, to say what a non-empty target holds
@@ -84,6 +88,9 @@ pub async fn insert(tx: &Transaction<'_>, rows: &Rows) -> Result<u64, StoreError
         Rows::Silences(rows) => silences(tx, rows).await,
         Rows::Meta(rows) => meta(tx, rows).await,
         Rows::SlackThreads(rows) => slack_threads(tx, rows).await,
+        Rows::OutageMembers(rows) => outage_members(tx, rows).await,
+        Rows::OutageStates(rows) => outage_states(tx, rows).await,
+        Rows::ServiceHours(rows) => service_hours(tx, rows).await,
     };
     written.map_err(|err| {
         // A violated constraint says which row in its detail.
@@ -353,6 +360,65 @@ async fn slack_threads(tx: &Transaction<'_>, rows: &[SlackThread]) -> Result<u64
         ],
     )
     .await
+}
+
+const OUTAGE_MEMBERS: &str = "INSERT INTO outage_members (outage, grp, connection, synced_at, failed_at, failed_types)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[])";
+
+async fn outage_members(tx: &Transaction<'_>, rows: &[OutageMember]) -> Result<u64, tokio_postgres::Error> {
+    let outages: Vec<&str> = rows.iter().map(|r| r.outage.as_str()).collect();
+    let groups: Vec<&str> = rows.iter().map(|r| r.grp.as_str()).collect();
+    let connections: Vec<&str> = rows.iter().map(|r| r.connection.as_str()).collect();
+    let synced: Vec<i64> = rows.iter().map(|r| r.synced_at).collect();
+    let failed: Vec<Option<i64>> = rows.iter().map(|r| r.failed_at).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.failed_types.as_str()).collect();
+    run(
+        tx,
+        OUTAGE_MEMBERS,
+        &[&outages, &groups, &connections, &synced, &failed, &types],
+    )
+    .await
+}
+
+const OUTAGE_STATES: &str = "INSERT INTO outage_states (outage, grp, firing, since, clear_since, last_notified, synced,
+    failing) SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::bigint[], $6::bigint[],
+        $7::bigint[], $8::bigint[])";
+
+async fn outage_states(tx: &Transaction<'_>, rows: &[OutageStateRow]) -> Result<u64, tokio_postgres::Error> {
+    let outages: Vec<&str> = rows.iter().map(|r| r.outage.as_str()).collect();
+    let groups: Vec<&str> = rows.iter().map(|r| r.grp.as_str()).collect();
+    let firing: Vec<bool> = rows.iter().map(|r| r.firing).collect();
+    let since: Vec<i64> = rows.iter().map(|r| r.since).collect();
+    let clear_since: Vec<Option<i64>> = rows.iter().map(|r| r.clear_since).collect();
+    let last_notified: Vec<Option<i64>> = rows.iter().map(|r| r.last_notified).collect();
+    let synced: Vec<i64> = rows.iter().map(|r| r.synced).collect();
+    let failing: Vec<i64> = rows.iter().map(|r| r.failing).collect();
+    run(
+        tx,
+        OUTAGE_STATES,
+        &[
+            &outages,
+            &groups,
+            &firing,
+            &since,
+            &clear_since,
+            &last_notified,
+            &synced,
+            &failing,
+        ],
+    )
+    .await
+}
+
+const SERVICE_HOURS: &str = "INSERT INTO service_hours (service, hour, syncs, failed)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])";
+
+async fn service_hours(tx: &Transaction<'_>, rows: &[ServiceHour]) -> Result<u64, tokio_postgres::Error> {
+    let services: Vec<&str> = rows.iter().map(|r| r.service.as_str()).collect();
+    let hours: Vec<i64> = rows.iter().map(|r| r.hour).collect();
+    let syncs: Vec<i64> = rows.iter().map(|r| r.syncs).collect();
+    let failed: Vec<i64> = rows.iter().map(|r| r.failed).collect();
+    run(tx, SERVICE_HOURS, &[&services, &hours, &syncs, &failed]).await
 }
 
 /// Moves the identity sequences of `events` and `deliveries` past the

@@ -140,6 +140,40 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, alert)
     );
     ",
+    // 4: provider outages, as in the SQLite file's version 12: each
+    // connection's latest outcome per outage and group (what is counted,
+    // never the events), each outage's state, and syncs and failed syncs
+    // per service and hour (the page's chart).
+    "
+    CREATE TABLE outage_members (
+        outage       TEXT NOT NULL,
+        grp          TEXT NOT NULL,
+        connection   TEXT NOT NULL,
+        synced_at    BIGINT NOT NULL,
+        failed_at    BIGINT,
+        failed_types TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (outage, grp, connection)
+    );
+    CREATE INDEX outage_members_synced ON outage_members (outage, grp, synced_at);
+    CREATE TABLE outage_states (
+        outage        TEXT NOT NULL,
+        grp           TEXT NOT NULL,
+        firing        BOOLEAN NOT NULL,
+        since         BIGINT NOT NULL,
+        clear_since   BIGINT,
+        last_notified BIGINT,
+        synced        BIGINT NOT NULL,
+        failing       BIGINT NOT NULL,
+        PRIMARY KEY (outage, grp)
+    );
+    CREATE TABLE service_hours (
+        service TEXT NOT NULL,
+        hour    BIGINT NOT NULL,
+        syncs   BIGINT NOT NULL DEFAULT 0,
+        failed  BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (service, hour)
+    );
+    ",
 ];
 
 pub const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;

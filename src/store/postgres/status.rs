@@ -8,10 +8,13 @@ use deadpool_postgres::Client;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Row};
 
-use crate::status::{AlertPage, AlertRow, ConnectionPage, ConnectionRow, Filter, NotificationRow, Paging, Status};
+use crate::status::{
+    AlertPage, AlertRow, ConnectionPage, ConnectionRow, Filter, NotificationRow, OutageRow, Paging, ServiceChart,
+    Status, chart_of,
+};
 use crate::store::sqlite::status::{complete, like, outcome_of, time};
 
-use super::super::time::millis;
+use super::super::time::{from_millis, millis};
 
 pub async fn status(
     client: &Client,
@@ -42,7 +45,46 @@ pub async fn status(
     status.totals.known_connections = row.get::<_, i64>(0) as u64;
     status.totals.quiet_connections = row.get::<_, i64>(1) as usize;
     status.totals.outbox_depth = row.get::<_, i64>(2) as u64;
+    status.outages = firing_outages(client).await?;
+    status.failure_chart = failure_chart(client, now).await?;
     Ok(status)
+}
+
+/// The outages firing now, for the page's banners.
+async fn firing_outages(client: &Client) -> Result<Vec<OutageRow>, Error> {
+    let rows = client
+        .query(
+            "SELECT outage, grp, failing, synced, since FROM outage_states WHERE firing ORDER BY since, outage, grp",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| OutageRow {
+            name: row.get(0),
+            group: row.get(1),
+            failing: row.get::<_, i64>(2).max(0) as u64,
+            synced: row.get::<_, i64>(3).max(0) as u64,
+            since: humantime::format_rfc3339_seconds(from_millis(row.get(4))).to_string(),
+        })
+        .collect())
+}
+
+/// Per service, syncs and failed syncs per hour over the 24 hours up to
+/// `now`, from the hourly counters (never the events).
+async fn failure_chart(client: &Client, now: SystemTime) -> Result<Vec<ServiceChart>, Error> {
+    let last = millis(now) / 3_600_000;
+    let first = last - 23;
+    let rows = client
+        .query(
+            "SELECT service, hour, syncs, failed FROM service_hours WHERE hour >= $1 ORDER BY service, hour",
+            &[&first],
+        )
+        .await?;
+    let rows = (rows.iter())
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .collect();
+    Ok(chart_of(rows, first))
 }
 
 /// The active alerts the filter keeps: `a` is the alert, `c` its

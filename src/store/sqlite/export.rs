@@ -23,10 +23,13 @@ pub enum Table {
     Silences,
     Meta,
     SlackThreads,
+    OutageMembers,
+    OutageStates,
+    ServiceHours,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 12] = [
         Table::Events,
         Table::Deliveries,
         Table::Attempts,
@@ -36,6 +39,9 @@ impl Table {
         Table::Silences,
         Table::Meta,
         Table::SlackThreads,
+        Table::OutageMembers,
+        Table::OutageStates,
+        Table::ServiceHours,
     ];
 
     /// The table's name, the same in both stores.
@@ -50,6 +56,9 @@ impl Table {
             Table::Silences => "silences",
             Table::Meta => "meta",
             Table::SlackThreads => "slack_threads",
+            Table::OutageMembers => "outage_members",
+            Table::OutageStates => "outage_states",
+            Table::ServiceHours => "service_hours",
         }
     }
 }
@@ -175,6 +184,40 @@ pub struct SlackThread {
     pub posted_at: i64,
 }
 
+/// An `outage_members` row: one connection's latest outcome in an
+/// outage's group.
+#[derive(Debug, Clone)]
+pub struct OutageMember {
+    pub outage: String,
+    pub grp: String,
+    pub connection: String,
+    pub synced_at: i64,
+    pub failed_at: Option<i64>,
+    pub failed_types: String,
+}
+
+/// An `outage_states` row: one outage and group's state (firing or not).
+#[derive(Debug, Clone)]
+pub struct OutageStateRow {
+    pub outage: String,
+    pub grp: String,
+    pub firing: bool,
+    pub since: i64,
+    pub clear_since: Option<i64>,
+    pub last_notified: Option<i64>,
+    pub synced: i64,
+    pub failing: i64,
+}
+
+/// A `service_hours` row: one service's syncs and failed syncs in an hour.
+#[derive(Debug, Clone)]
+pub struct ServiceHour {
+    pub service: String,
+    pub hour: i64,
+    pub syncs: i64,
+    pub failed: i64,
+}
+
 /// A batch of rows of one table.
 #[derive(Debug)]
 pub enum Rows {
@@ -187,6 +230,9 @@ pub enum Rows {
     Silences(Vec<Silence>),
     Meta(Vec<Meta>),
     SlackThreads(Vec<SlackThread>),
+    OutageMembers(Vec<OutageMember>),
+    OutageStates(Vec<OutageStateRow>),
+    ServiceHours(Vec<ServiceHour>),
 }
 
 impl Rows {
@@ -201,6 +247,9 @@ impl Rows {
             Rows::Silences(_) => Table::Silences,
             Rows::Meta(_) => Table::Meta,
             Rows::SlackThreads(_) => Table::SlackThreads,
+            Rows::OutageMembers(_) => Table::OutageMembers,
+            Rows::OutageStates(_) => Table::OutageStates,
+            Rows::ServiceHours(_) => Table::ServiceHours,
         }
     }
 
@@ -215,6 +264,9 @@ impl Rows {
             Rows::Silences(rows) => rows.len(),
             Rows::Meta(rows) => rows.len(),
             Rows::SlackThreads(rows) => rows.len(),
+            Rows::OutageMembers(rows) => rows.len(),
+            Rows::OutageStates(rows) => rows.len(),
+            Rows::ServiceHours(rows) => rows.len(),
         }
     }
 
@@ -544,6 +596,56 @@ impl Source {
             Ok((thread, weight))
         };
         self.batches(sql, limits, read, Rows::SlackThreads, each)
+    }
+
+    pub fn outage_members(&self, limits: Limits, each: &mut dyn FnMut(Rows) -> bool) -> rusqlite::Result<()> {
+        let sql = "SELECT outage, grp, connection, synced_at, failed_at, failed_types FROM outage_members
+                   ORDER BY outage, grp, connection";
+        let read = |row: &Row<'_>| {
+            let member = OutageMember {
+                outage: row.get(0)?,
+                grp: row.get(1)?,
+                connection: row.get(2)?,
+                synced_at: row.get(3)?,
+                failed_at: row.get(4)?,
+                failed_types: row.get(5)?,
+            };
+            Ok((member, 0))
+        };
+        self.batches(sql, limits, read, Rows::OutageMembers, each)
+    }
+
+    pub fn outage_states(&self, limits: Limits, each: &mut dyn FnMut(Rows) -> bool) -> rusqlite::Result<()> {
+        let sql = "SELECT outage, grp, firing, since, clear_since, last_notified, synced, failing FROM outage_states
+                   ORDER BY outage, grp";
+        let read = |row: &Row<'_>| {
+            let state = OutageStateRow {
+                outage: row.get(0)?,
+                grp: row.get(1)?,
+                firing: row.get(2)?,
+                since: row.get(3)?,
+                clear_since: row.get(4)?,
+                last_notified: row.get(5)?,
+                synced: row.get(6)?,
+                failing: row.get(7)?,
+            };
+            Ok((state, 0))
+        };
+        self.batches(sql, limits, read, Rows::OutageStates, each)
+    }
+
+    pub fn service_hours(&self, limits: Limits, each: &mut dyn FnMut(Rows) -> bool) -> rusqlite::Result<()> {
+        let sql = "SELECT service, hour, syncs, failed FROM service_hours ORDER BY service, hour";
+        let read = |row: &Row<'_>| {
+            let hour = ServiceHour {
+                service: row.get(0)?,
+                hour: row.get(1)?,
+                syncs: row.get(2)?,
+                failed: row.get(3)?,
+            };
+            Ok((hour, 0))
+        };
+        self.batches(sql, limits, read, Rows::ServiceHours, each)
     }
 
     /// Ends the read. True when another connection (a daemon still
