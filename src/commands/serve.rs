@@ -24,10 +24,6 @@ pub fn serve(config_path: &Path, dry_run: bool, in_memory: bool) -> anyhow::Resu
         let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
         let shutdown = shutdown_signal()?;
         warn_if_open(&config);
-        // Outages are counted in SQLite only so far (see docs/rules.md).
-        if config.storage.postgres.is_some() && !config.outages.is_empty() {
-            tracing::warn!("outages are not evaluated on PostgreSQL yet: their alerts fire one by one");
-        }
         // The admin commands must find this same database: say which.
         // `--dry-run` keeps its state in memory too (see `App::build`).
         let database = match (in_memory, dry_run) {

@@ -100,19 +100,17 @@ async fn a_storm_of_one_service_is_one_outage_message(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn a_storm_of_one_service_is_one_outage_message_on_sqlite() {
-    a_storm_of_one_service_is_one_outage_message(Backend::Sqlite).await;
-}
+on_both_stores!(a_storm_of_one_service_is_one_outage_message);
+
+on_both_stores!(when_the_outage_resolves_the_connections_still_failing_are_told);
 
 /// A short window on the real clock: the outage fires at the 10th
 /// failure (the 9 before it were told); it resolves after a clear window;
 /// the two connections still failing (held) are then told as FIRING, the
 /// held ones that recovered send nothing, the told ones their RESOLVED.
-#[tokio::test]
-async fn when_the_outage_resolves_the_connections_still_failing_are_told() {
+async fn when_the_outage_resolves_the_connections_still_failing_are_told(backend: Backend) {
     let slack = SlackStandIn::start().await;
-    let app = spawn_app_on(&Backend::Sqlite, &rules(&slack, 100, "2s"), fast_settings()).await;
+    let app = spawn_app_on(&backend, &rules(&slack, 100, "2s"), fast_settings()).await;
     for n in 0..20 {
         app.post_ok(sync(n, "xero", &format!("a-{n}"), "failed")).await;
     }
@@ -164,13 +162,14 @@ async fn when_the_outage_resolves_the_connections_still_failing_are_told() {
     );
 }
 
+on_both_stores!(an_outage_resolves_on_the_timer_when_nothing_syncs_any_more);
+
 /// No event after the storm (the provider's connections all went quiet):
 /// the timer still resolves the outage after a clear window, and tells the
 /// held alerts, which no sync has shown clean.
-#[tokio::test]
-async fn an_outage_resolves_on_the_timer_when_nothing_syncs_any_more() {
+async fn an_outage_resolves_on_the_timer_when_nothing_syncs_any_more(backend: Backend) {
     let slack = SlackStandIn::start().await;
-    let app = spawn_app_on(&Backend::Sqlite, &rules(&slack, 100, "1s"), fast_settings()).await;
+    let app = spawn_app_on(&backend, &rules(&slack, 100, "1s"), fast_settings()).await;
     // Two services at once: both resolve on the same tick, each recorded
     // as an event of its own.
     for n in 0..12 {
@@ -196,10 +195,11 @@ async fn an_outage_resolves_on_the_timer_when_nothing_syncs_any_more() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart() {
+on_both_stores!(the_page_shows_a_banner_per_firing_outage_and_the_failure_chart);
+
+async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend: Backend) {
     let slack = SlackStandIn::start().await;
-    let app = spawn_app_on(&Backend::Sqlite, &rules(&slack, 100, "15m"), fast_settings()).await;
+    let app = spawn_app_on(&backend, &rules(&slack, 100, "15m"), fast_settings()).await;
     for n in 0..4 {
         app.post_ok(sync(100 + n, "xero", &format!("ok-{n}"), "success")).await;
     }
@@ -231,13 +231,14 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart() {
     );
 }
 
+on_both_stores!(a_reload_that_removes_a_firing_outage_tells_what_it_held);
+
 /// An outage removed by a reload while it fires: what it held is told (no
 /// alert stays held by an outage nobody defines any more).
-#[tokio::test]
-async fn a_reload_that_removes_a_firing_outage_tells_what_it_held() {
+async fn a_reload_that_removes_a_firing_outage_tells_what_it_held(backend: Backend) {
     let slack = SlackStandIn::start().await;
     let yaml = rules(&slack, 100, "15m");
-    let app = spawn_app_on(&Backend::Sqlite, &yaml, fast_settings()).await;
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
     for n in 0..12 {
         app.post_ok(sync(n, "xero", &format!("r-{n}"), "failed")).await;
     }

@@ -21,6 +21,7 @@ use tokio::task::{Id, JoinSet};
 use super::super::counts;
 use super::super::model::{Ingest, IngestOutcome, StoreError};
 use super::locked::{Locked, connection_lock};
+use super::outages::outage_lock;
 use super::{db_error, write};
 
 /// Batches in flight at once, per instance, each on its own session. With
@@ -32,6 +33,8 @@ use super::{db_error, write};
 const WRITERS: usize = 2;
 /// Webhooks in one transaction at most.
 const MAX_BATCH: usize = 64;
+/// Runs of one batch through the lifecycle at most (see `commit`).
+const MAX_RUNS: usize = 4;
 
 type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 /// A webhook waiting for its batch, with the lock of its connection
@@ -160,10 +163,31 @@ fn answer(replies: Vec<Reply>, outcomes: impl Iterator<Item = Result<IngestOutco
 /// behind it.
 async fn commit(pool: &Pool, batch: &[&Ingest], locks: Vec<i64>) -> Result<Vec<IngestOutcome>, StoreError> {
     let tx = Locked::session(pool).await?;
+    let groups = write::outage_groups(batch);
+    let outages = groups.iter().map(|group| outage_lock(&group.key)).collect();
     // The locks are polled first, so the reads run after them, under them.
-    let (locked, found) = join(tx.lock(locks), write::read_batch(tx.client(), batch)).await;
-    let found = locked.and(found).map_err(db_error)?;
-    let (outcomes, writes, alerts) = write::apply_batch(batch, found);
+    let (locked, found) = join(
+        tx.lock_tiers(outages, locks),
+        write::read_batch(tx.client(), batch, &groups),
+    )
+    .await;
+    let mut found = locked.and(found).map_err(db_error)?;
+    // An outage that fires or resolves asks for the rows it holds or
+    // releases: read, and run again (a few times at most: each read
+    // answers what was asked).
+    let mut runs = 0;
+    let (outcomes, writes, alerts) = loop {
+        match write::apply_batch(batch, &found) {
+            Ok(done) => break done,
+            Err(wants) if runs < MAX_RUNS => {
+                write::fetch(&tx, &mut found, wants).await.map_err(db_error)?;
+                runs += 1;
+            }
+            Err(_) => {
+                return Err(StoreError::Unavailable("an outage's move kept asking for rows".into()));
+            }
+        }
+    };
     match writes.commit(tx, &alerts).await {
         Ok(()) => {
             counts::committed(batch.len());

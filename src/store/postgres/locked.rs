@@ -68,19 +68,44 @@ impl Locked {
         })
     }
 
+    /// Begins a transaction that takes the locks of `outages` (its outages'
+    /// groups) first, then those of `connections`: see
+    /// [`lock_tiers`](Self::lock_tiers).
+    pub async fn begin_tiers(pool: &Pool, outages: Vec<i64>, connections: Vec<i64>) -> Result<Locked, StoreError> {
+        let locked = Locked::session(pool).await?;
+        locked.lock_tiers(outages, connections).await.map_err(db_error)?;
+        Ok(locked)
+    }
+
+    /// As [`lock`](Self::lock), the outages' locks before the connections'
+    /// (each tier in one order): a transaction holding an outage's lock may
+    /// then take more connections' locks (those whose alerts the outage
+    /// holds or releases) without a deadlock against ingest, which never
+    /// holds a connection's lock while it waits for an outage's.
+    pub fn lock_tiers(&self, outages: Vec<i64>, connections: Vec<i64>) -> impl Future<Output = Result<(), Error>> + '_ {
+        let mut keys = tier(outages);
+        keys.extend(tier(connections));
+        self.lock_ordered(keys)
+    }
+
+    /// Takes more locks inside the open transaction, in one order.
+    pub async fn lock_more(&self, keys: Vec<i64>) -> Result<(), Error> {
+        self.client().query_one(&self.lock_all, &[&tier(keys)]).await.map(drop)
+    }
+
     /// Begins the transaction and takes `keys` (sorted here). The request
     /// goes out when this is first polled: whatever is polled after it on
     /// this session (tokio-postgres sends in that order) runs inside the
     /// transaction, once the locks are held, without waiting for a round
     /// trip of its own.
-    pub fn lock(&self, mut keys: Vec<i64>) -> impl Future<Output = Result<(), Error>> + '_ {
-        keys.sort_unstable();
-        keys.dedup();
-        async move {
-            let client = self.client();
-            let (begun, locked) = join(client.batch_execute(BEGIN), client.query_one(&self.lock_all, &[&keys])).await;
-            begun.and(locked).map(drop)
-        }
+    pub fn lock(&self, keys: Vec<i64>) -> impl Future<Output = Result<(), Error>> + '_ {
+        self.lock_ordered(tier(keys))
+    }
+
+    async fn lock_ordered(&self, keys: Vec<i64>) -> Result<(), Error> {
+        let client = self.client();
+        let (begun, locked) = join(client.batch_execute(BEGIN), client.query_one(&self.lock_all, &[&keys])).await;
+        begun.and(locked).map(drop)
     }
 
     pub fn client(&self) -> &Client {
@@ -105,6 +130,13 @@ impl Locked {
         }
         result
     }
+}
+
+/// Sorted, each once.
+fn tier(mut keys: Vec<i64>) -> Vec<i64> {
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 impl Drop for Locked {

@@ -9,6 +9,8 @@ mod batcher;
 pub mod import;
 mod locked;
 mod open;
+mod outage_moves;
+mod outages;
 mod queue;
 mod record;
 mod rows;

@@ -123,6 +123,9 @@ pub async fn settle(tx: &Transaction<'_>, id: u64, settle: &Settle, at: SystemTi
         .prepare_cached("INSERT INTO attempts (delivery_id, at, outcome, answer) VALUES ($1, $2, $3, $4)")
         .await?;
     tx.execute(&attempt, &[&id, &at, &outcome, &answer]).await?;
+    if outcome == "delivered" {
+        super::outage_moves::delivered_anyway(tx, id).await?;
+    }
     match settle {
         Settle::Retry { at: due, error } => {
             let retry = tx
@@ -138,7 +141,8 @@ pub async fn settle(tx: &Transaction<'_>, id: u64, settle: &Settle, at: SystemTi
             let end = tx
                 .prepare_cached(
                     "UPDATE deliveries SET attempts = attempts + 1, status = $2, settled_at = $3, last_error = $4,
-                     leased_by = NULL, lease_until = NULL WHERE id = $1 AND status = 'pending'",
+                     leased_by = NULL, lease_until = NULL
+                     WHERE id = $1 AND (status = 'pending' OR (status = 'held' AND $2 = 'delivered'))",
                 )
                 .await?;
             tx.execute(&end, &[&id, &outcome, &at, &error]).await?;

@@ -15,10 +15,12 @@ use tokio_postgres::{Error, Statement};
 
 use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
+use crate::event::{Event, Status};
 use crate::lifecycle::{AlertState, Notification};
 
 use super::super::time::millis;
 use super::locked::Locked;
+use super::outages::StagedOutages;
 
 const WRITE: &str = "WITH new_events AS (
     INSERT INTO events (dedup_key, request_id, received_at, event, connection, environment, body, fired, suppressed, transitions)
@@ -36,12 +38,12 @@ const WRITE: &str = "WITH new_events AS (
     notified = excluded.notified, muted_by = excluded.muted_by
 ), queued AS (
     INSERT INTO deliveries (event_id, request_id, rule, channel, message, status, created_at, due_at, item,
-        alert_connection, alert_data_type, effect)
-    SELECT e.id, x.request_id, x.rule, x.channel, x.message, 'pending', x.created_at, x.created_at, x.item,
-        x.alert_connection, x.alert_data_type, x.effect
+        alert_connection, alert_data_type, effect, settled_at, last_error)
+    SELECT e.id, x.request_id, x.rule, x.channel, x.message, x.status, x.created_at, x.created_at, x.item,
+        x.alert_connection, x.alert_data_type, x.effect, x.settled_at, x.last_error
     FROM jsonb_to_recordset($12::jsonb) AS x (dedup_key text, request_id text, created_at bigint,
         rule text, channel text, message text, item text, n bigint, alert_connection text, alert_data_type text,
-        effect text)
+        effect text, status text, settled_at bigint, last_error text)
     JOIN new_events e ON e.dedup_key = x.dedup_key ORDER BY x.n
 ), known AS (
     INSERT INTO connections (id, first_seen, last_event, last_event_name, last_sync, status, expected_since, service, business, environment, status_at)
@@ -57,6 +59,28 @@ const WRITE: &str = "WITH new_events AS (
     SELECT * FROM jsonb_to_recordset($14::jsonb) AS x (connection text, day bigint, clean bigint, failed bigint, empty bigint)
     ON CONFLICT (connection, day) DO UPDATE SET clean = connection_days.clean + excluded.clean,
     failed = connection_days.failed + excluded.failed, empty = connection_days.empty + excluded.empty
+), held AS (
+    UPDATE deliveries d SET status = 'held', settled_at = x.settled_at, last_error = x.last_error
+    FROM jsonb_to_recordset($15::jsonb) AS x (id bigint, settled_at bigint, last_error text)
+    WHERE d.id = x.id AND d.status = 'pending'
+), members AS (
+    INSERT INTO outage_members (outage, grp, connection, synced_at, failed_at, failed_types)
+    SELECT * FROM jsonb_to_recordset($16::jsonb) AS x (outage text, grp text, connection text, synced_at bigint,
+        failed_at bigint, failed_types text)
+    ON CONFLICT (outage, grp, connection) DO UPDATE SET synced_at = excluded.synced_at,
+    failed_at = excluded.failed_at, failed_types = excluded.failed_types
+), outage_rows AS (
+    INSERT INTO outage_states (outage, grp, firing, since, clear_since, last_notified, synced, failing)
+    SELECT * FROM jsonb_to_recordset($17::jsonb) AS x (outage text, grp text, firing boolean, since bigint,
+        clear_since bigint, last_notified bigint, synced bigint, failing bigint)
+    ON CONFLICT (outage, grp) DO UPDATE SET firing = excluded.firing, since = excluded.since,
+    clear_since = excluded.clear_since, last_notified = excluded.last_notified, synced = excluded.synced,
+    failing = excluded.failing
+), hours AS (
+    INSERT INTO service_hours (service, hour, syncs, failed)
+    SELECT * FROM jsonb_to_recordset($18::jsonb) AS x (service text, hour bigint, syncs bigint, failed bigint)
+    ON CONFLICT (service, hour) DO UPDATE SET syncs = service_hours.syncs + excluded.syncs,
+    failed = service_hours.failed + excluded.failed
 )
 SELECT count(*) FROM new_events";
 
@@ -93,6 +117,13 @@ pub struct Batch {
     deliveries: Vec<Value>,
     known: BTreeMap<String, Value>,
     days: BTreeMap<(String, i64), [i64; 3]>,
+    /// Syncs and failed syncs per service and hour (the page's chart).
+    hours: BTreeMap<(String, i64), [i64; 2]>,
+    /// Stored FIRINGs an outage holds.
+    held: Vec<Value>,
+    /// The outages' members and states moved (see `outages`).
+    outage_members: Value,
+    outage_states: Value,
 }
 
 impl Batch {
@@ -114,6 +145,7 @@ impl Batch {
                     "alert_connection": notification.key.connection,
                     "alert_data_type": notification.key.data_type.as_deref().unwrap_or(""),
                     "effect": notification.effect.as_str(),
+                    "status": "pending",
                 }));
                 if !channels.contains(&delivery.channel) {
                     channels.push(delivery.channel.clone());
@@ -161,6 +193,62 @@ impl Batch {
         }
     }
 
+    /// Counts a sync in its service's hour (the page's chart).
+    pub fn hour(&mut self, event: &Event, at: SystemTime) {
+        let Some(service) = event.service.as_deref().filter(|_| event.is_sync()) else {
+            return;
+        };
+        let hour = self
+            .hours
+            .entry((service.to_owned(), millis(at) / 3_600_000))
+            .or_default();
+        hour[0] += 1;
+        hour[1] += i64::from(event.count(&Status::Failed) > 0);
+    }
+
+    /// Holds the stored FIRING `id` (see `outage_moves`).
+    pub fn hold_stored(&mut self, id: i64, note: &str, at: SystemTime) {
+        self.held
+            .push(json!({ "id": id, "settled_at": millis(at), "last_error": note }));
+    }
+
+    /// Holds the FIRINGs this batch queued for the connections `is_member`
+    /// names (other than the outage `outage`'s own): their alerts and
+    /// channels.
+    pub fn hold_queued(
+        &mut self,
+        outage: &str,
+        note: &str,
+        at: SystemTime,
+        is_member: impl Fn(&str) -> bool,
+    ) -> Vec<(AlertKey, String)> {
+        let mut held = Vec::new();
+        for delivery in &mut self.deliveries {
+            let field = |name: &str| delivery[name].as_str().unwrap_or_default().to_owned();
+            let (rule, connection, status) = (field("rule"), field("alert_connection"), field("status"));
+            if field("effect") != "firing" || status != "pending" || rule == outage || !is_member(&connection) {
+                continue;
+            }
+            let data_type = field("alert_data_type");
+            let key = AlertKey {
+                rule,
+                connection,
+                data_type: (!data_type.is_empty()).then_some(data_type),
+            };
+            held.push((key, field("channel")));
+            delivery["status"] = json!("held");
+            delivery["settled_at"] = json!(millis(at));
+            delivery["last_error"] = json!(note);
+        }
+        held
+    }
+
+    /// The outages' members and states as they now are.
+    pub fn outages(&mut self, outages: &StagedOutages) {
+        self.outage_members = outages.member_rows();
+        self.outage_states = outages.state_rows();
+    }
+
     /// Writes it all, with `alerts` (each changed key once, as it ended).
     pub async fn write(self, client: &Client, alerts: &[(AlertKey, AlertState)]) -> Result<(), Error> {
         if self.is_empty(alerts) {
@@ -184,7 +272,16 @@ impl Batch {
 
     /// A batch of redeliveries only, or checks that moved nothing.
     fn is_empty(&self, alerts: &[(AlertKey, AlertState)]) -> bool {
-        self.dedup_keys.is_empty() && alerts.is_empty() && self.known.is_empty() && self.days.is_empty()
+        let no_outages = [&self.outage_members, &self.outage_states]
+            .iter()
+            .all(|rows| rows.as_array().is_none_or(Vec::is_empty));
+        self.dedup_keys.is_empty()
+            && alerts.is_empty()
+            && self.known.is_empty()
+            && self.days.is_empty()
+            && self.hours.is_empty()
+            && self.held.is_empty()
+            && no_outages
     }
 
     async fn execute(
@@ -202,6 +299,14 @@ impl Batch {
                 json!({ "connection": connection, "day": day, "clean": clean, "failed": failed, "empty": empty })
             })
             .collect();
+        let hours: Vec<Value> = self
+            .hours
+            .into_iter()
+            .map(|((service, hour), [syncs, failed])| {
+                json!({ "service": service, "hour": hour, "syncs": syncs, "failed": failed })
+            })
+            .collect();
+        let rows = |value: Value| if value.is_null() { json!([]) } else { value };
         client
             .execute(
                 statement,
@@ -220,6 +325,10 @@ impl Batch {
                     &Value::Array(self.deliveries),
                     &Value::Array(known),
                     &Value::Array(days),
+                    &Value::Array(self.held),
+                    &rows(self.outage_members),
+                    &rows(self.outage_states),
+                    &Value::Array(hours),
                 ],
             )
             .await?;

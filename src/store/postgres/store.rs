@@ -12,7 +12,7 @@ use crate::alerts::AlertKey;
 use crate::config::{ChannelKind, Config};
 use crate::lifecycle::AlertState;
 use crate::lifecycle::Sweep;
-use crate::quiet::Silence;
+use crate::quiet::{Mutes, Silence};
 use crate::render::{Anchor, Episode};
 use crate::store::sqlite::{AbsenceOutcome, Built};
 use crate::store::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Sessions, Settle, StoreError};
@@ -20,6 +20,7 @@ use crate::store::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Sessions, 
 use super::super::time::{from_millis, millis};
 use super::batcher::Batcher;
 use super::locked::{LOCK, Locked, connection_lock, lock_key};
+use super::outages::{GroupKey, Wanted, outage_lock};
 use super::rows::{self, ALERT_COLUMNS, CONNECTION_COLUMNS, SILENCE_COLUMNS};
 use super::{audit, db_error, open, queue, status, threads, write};
 use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, StoredEvent};
@@ -30,6 +31,9 @@ const CLOCK_FLOOR: &str = "clock_floor";
 /// When the last downtime began (the heartbeat before it).
 const CLOCK_FLOOR_FROM: &str = "clock_floor_from";
 const SILENCES_VERSION: &str = "silences_version";
+
+/// The outages' timer runs on one instance at most this often.
+const OUTAGE_TICK: Duration = Duration::from_secs(1);
 
 /// Absence checks run in transactions of at most this many connections,
 /// so their locks are held briefly.
@@ -309,6 +313,68 @@ impl PgStore {
                 }
             }
         }
+        if let Sweep::Remind(mutes) = &sweep {
+            let done = self.tick_outages(&config, mutes, now).await?;
+            outcome.transitions.extend(done.transitions);
+            for channel in done.channels {
+                if !outcome.channels.contains(&channel) {
+                    outcome.channels.push(channel);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Re-evaluates the firing outages on the reminder timer (see
+    /// `outage_moves::tick`), on one instance at a time and at most once
+    /// every [`OUTAGE_TICK`], each under its lock: an outage whose
+    /// connections stopped syncing still repeats and resolves.
+    async fn tick_outages(
+        &self,
+        config: &Config,
+        mutes: &Mutes,
+        now: SystemTime,
+    ) -> Result<AbsenceOutcome, StoreError> {
+        let firing = self
+            .client()
+            .await?
+            .query(
+                "SELECT outage, grp FROM outage_states WHERE firing ORDER BY outage, grp",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+        let groups: Vec<GroupKey> = firing.iter().map(|row| (row.get(0), row.get(1))).collect();
+        if groups.is_empty() || !self.take_turn("outages", OUTAGE_TICK, now).await? {
+            return Ok(AbsenceOutcome::default());
+        }
+        let wanted: Vec<Wanted> = (groups.iter())
+            .map(|key| {
+                let window = config.outages.iter().find(|o| o.name() == key.0).map(|o| o.window);
+                let start = now
+                    .checked_sub(window.unwrap_or_default())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                Wanted {
+                    key: key.clone(),
+                    from: start,
+                    to: start,
+                }
+            })
+            .collect();
+        let tx = Locked::begin_tiers(&self.pool, groups.iter().map(outage_lock).collect(), Vec::new()).await?;
+        let mut found = write::read_tick(tx.client(), &wanted).await.map_err(db_error)?;
+        let mut runs = 0;
+        let (outcome, batch, alerts) = loop {
+            match write::tick(&found, (config, mutes), &groups, now) {
+                Ok(done) => break done,
+                Err(wants) if runs < 4 => {
+                    write::fetch(&tx, &mut found, wants).await.map_err(db_error)?;
+                    runs += 1;
+                }
+                Err(_) => return Err(StoreError::Unavailable("an outage's move kept asking for rows".into())),
+            }
+        };
+        batch.commit(tx, &alerts).await.map_err(db_error)?;
         Ok(outcome)
     }
 
