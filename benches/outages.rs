@@ -78,13 +78,13 @@ fn evaluation_per_event(c: &mut Criterion) {
     let mut conn = Connection::open_in_memory().unwrap();
     migrate(&mut conn).unwrap();
     let tx = conn.transaction().unwrap();
-    storm(&mut SqlOutages(&tx), &config, &events, start);
+    storm(&mut SqlOutages::new(&tx), &config, &events, start);
     let mut n = 0;
     c.bench_function("outage evaluation per event, 2,000 connections, SQLite counters", |b| {
         b.iter(|| {
             n = (n + 1) % CONNECTIONS;
             let event = (&events[n], Environment::Production);
-            observe(&mut SqlOutages(&tx), &config.outages, event, after).map(|(t, _)| t.len())
+            observe(&mut SqlOutages::new(&tx), &config.outages, event, after).map(|(t, _)| t.len())
         })
     });
 }

@@ -11,13 +11,18 @@ use crate::config::Config;
 use crate::lifecycle::{AlertState, HELD_BY, Phase};
 use crate::quiet::Silence;
 use crate::rules::Rule;
-use crate::status::{AlertFacts, Cover, Quiet};
+use crate::status::{AlertFacts, Cover, OutageRow, Quiet};
 use crate::store::sqlite::{open_read_only, silences};
 
 use super::history::time;
 use super::{Database, EXIT_FAILED, EXIT_OK, Output, json_time, print_json};
 
-type Read = (Vec<KnownConnection>, Vec<(AlertKey, AlertState)>, Vec<Silence>);
+type Read = (
+    Vec<KnownConnection>,
+    Vec<(AlertKey, AlertState)>,
+    Vec<Silence>,
+    Vec<OutageRow>,
+);
 
 /// `state`: `pending` or `firing`; `None` lists both. With the rules file
 /// (`config`), the maintenance windows open now count too.
@@ -31,8 +36,8 @@ pub fn alerts(
     let now = SystemTime::now();
     let read: Result<Read, String> = database
         .connections()
-        .and_then(|(known, alerts)| Ok((known, alerts, silences_of(database, now)?)));
-    let (known, rows, silences) = match read {
+        .and_then(|(known, alerts)| Ok((known, alerts, silences_of(database, now)?, database.outages()?)));
+    let (known, rows, silences, outages) = match read {
         Ok(read) => read,
         Err(err) => {
             writeln!(out, "cannot read the database {database}: {err}")?;
@@ -67,8 +72,22 @@ pub fn alerts(
                 )
             })
             .collect();
-        let document = serde_json::json!({ "firing": firing, "pending": shown.len() - firing, "alerts": rows });
+        let outages: Vec<serde_json::Value> = outages.iter().map(|o| outage_json(o, config)).collect();
+        let document = serde_json::json!({
+            "firing": firing,
+            "pending": shown.len() - firing,
+            "outages": outages,
+            "alerts": rows,
+        });
         return print_json(out, &document);
+    }
+    // An outage is an alert of its own (its name the rule, the service
+    // its subject), listed first: it stands for the alerts it holds.
+    if !outages.is_empty() {
+        writeln!(out, "OUTAGES ({} firing)", outages.len())?;
+        for outage in &outages {
+            writeln!(out, "{}", outage_line(outage, config))?;
+        }
     }
     writeln!(out, "ALERTS ({} firing, {} pending)", firing, shown.len() - firing)?;
     for (key, alert) in shown {
@@ -81,6 +100,37 @@ pub fn alerts(
         )?;
     }
     Ok(EXIT_OK)
+}
+
+/// The outage's severity, as rules.yaml says now.
+fn outage_severity(outage: &OutageRow, config: Option<&Config>) -> Option<String> {
+    let defined = config?.outages.iter().find(|o| o.name() == outage.name)?;
+    Some(defined.rule.severity.to_string())
+}
+
+/// `firing   critical provider-outage  quickbooks  37 of 120 connections failing  since ...`
+fn outage_line(outage: &OutageRow, config: Option<&Config>) -> String {
+    format!(
+        "firing   {:<8} {}  {}  {} of {} connections failing  since {}",
+        outage_severity(outage, config).unwrap_or_else(|| "-".into()),
+        outage.name,
+        outage.group,
+        outage.failing,
+        outage.synced,
+        outage.since
+    )
+}
+
+fn outage_json(outage: &OutageRow, config: Option<&Config>) -> serde_json::Value {
+    serde_json::json!({
+        "state": "firing",
+        "outage": outage.name,
+        "group": outage.group,
+        "failing": outage.failing,
+        "synced": outage.synced,
+        "since": outage.since,
+        "severity": outage_severity(outage, config),
+    })
 }
 
 /// The silences not yet over, read without taking locks.

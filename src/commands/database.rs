@@ -13,8 +13,9 @@ use crate::config::{Config, Secret};
 use crate::lifecycle::AlertState;
 use crate::lifecycle::{Closing, Sweep};
 use crate::quiet::Silence;
+use crate::status::OutageRow;
 use crate::store::sqlite::audit::{self, EventRow, HistoryFilter, NotificationRow, StoredEvent};
-use crate::store::sqlite::{alerts, connections, open_and_migrate, open_read_only, silences, sweep};
+use crate::store::sqlite::{alerts, connections, open_and_migrate, open_read_only, silences, status, sweep};
 use crate::store::{PgStore, StoreError};
 
 pub enum Database {
@@ -37,6 +38,17 @@ impl Database {
         match self {
             Database::Sqlite(path) => sqlite(open_read_only(path).and_then(|conn| alerts::active_of(&conn, None))),
             Database::Postgres(url) => postgres(url, async |store| store.active_alerts().await),
+        }
+    }
+
+    /// The outages firing now (each holds its service's new alerts).
+    pub fn outages(&self) -> Result<Vec<OutageRow>, String> {
+        match self {
+            Database::Sqlite(path) => sqlite(open_read_only(path).and_then(|conn| status::firing_outages(&conn))),
+            Database::Postgres(url) => postgres(url, async |store| {
+                let filter = crate::status::Filter::default();
+                Ok(store.status(&filter, &[], 0, SystemTime::now()).await?.outages)
+            }),
         }
     }
 

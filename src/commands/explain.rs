@@ -67,7 +67,7 @@ fn write_summary(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Result<(
     writeln!(out, "notified: {}", list(&row.fired))?;
     writeln!(
         out,
-        "kept quiet (pending, or within repeat_interval): {}",
+        "kept quiet (pending, within repeat_interval, muted or held: see the transitions): {}",
         list(&row.suppressed)
     )?;
     writeln!(out, "\nALERT TRANSITIONS ({})", row.transitions.len())?;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use crate::config::format_duration;
 use crate::event::{Event, Status};
 use crate::lifecycle::Effect;
 use crate::render::{Facts, Notice, ProblemGroup, Thread};
@@ -24,11 +25,7 @@ pub fn headline(outage: &Outage, told: &Told) -> String {
         None => "connections".to_owned(),
     };
     if told.effect == Effect::Resolved {
-        let still = still_failing(told);
-        return format!(
-            "{} outage over: {still} of {} {connections} still failing",
-            told.group, counts.synced
-        );
+        return resolved(outage, told, &connections);
     }
     let percent = (counts.share() * 100.0).round() as u64;
     format!(
@@ -40,11 +37,24 @@ pub fn headline(outage: &Outage, told: &Told) -> String {
     )
 }
 
-/// The connections whose latest sync failed.
-fn still_failing(told: &Told) -> usize {
-    (told.failing.iter())
-        .filter(|m| m.failed_at == Some(m.synced_at))
-        .count()
+/// `xero outage over: 2 of 120 production connections failing in the
+/// last 15m; 5 still failing, each told on its own`. The counts are the
+/// last window's (none, when the provider's connections all went quiet).
+fn resolved(outage: &Outage, told: &Told, connections: &str) -> String {
+    let counts = &told.state.counts;
+    let window = format_duration(outage.window);
+    let share = match counts.synced {
+        0 => format!("no {connections} synced in the last {window}"),
+        synced => format!(
+            "{} of {synced} {connections} failing in the last {window}",
+            counts.failing
+        ),
+    };
+    let still = match told.still_failing {
+        0 => "none still failing".to_owned(),
+        n => format!("{n} still failing, each told on its own"),
+    };
+    format!("{} outage over: {share}; {still}", told.group)
 }
 
 /// `09:12`, UTC.
@@ -77,7 +87,8 @@ pub fn facts(outage: &Outage, told: &Told, now: SystemTime) -> Facts {
     let environment = outage.environment().unwrap_or(Environment::Production);
     let mut facts = Facts::resolved(&outage.rule, &event, environment, now);
     facts.headline = headline(outage, told);
-    facts.business = format!("{} connections", told.state.counts.synced);
+    // About no one business: the headline says whose connections.
+    facts.business = String::new();
     let counts = &told.state.counts;
     facts.counts = format!("{} of {} connections failing", counts.failing, counts.synced);
     let types = top_types(told);

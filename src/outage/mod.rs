@@ -3,12 +3,14 @@
 //! group's connections breach an outage's threshold; [`state`] is the
 //! outage's own pure lifecycle (FIRING, STILL FAILING, RESOLVED with
 //! hysteresis); [`observe`] runs one event through them against the
-//! counters a store keeps; [`message`] words it.
+//! counters a store keeps; [`moves`] holds and releases the alerts of the
+//! service; [`message`] words it.
 
 mod count;
 mod memory;
 mod message;
 mod model;
+pub mod moves;
 mod notify;
 mod observe;
 mod state;

@@ -37,6 +37,9 @@ pub struct Told {
     pub state: OutageState,
     /// The connections that failed within the window.
     pub failing: Vec<Member>,
+    /// On RESOLVED: how many of its connections are still failing (have a
+    /// firing alert), each told on its own.
+    pub still_failing: usize,
 }
 
 /// The groups `event` counts in for `by`, each with whether it failed
@@ -131,6 +134,7 @@ pub fn evaluate<S: OutageStates>(
         effect,
         failing: states.failing(outage.name(), group, since)?,
         state: next,
+        still_failing: 0,
     }))
 }
 

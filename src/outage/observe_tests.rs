@@ -111,6 +111,35 @@ fn the_message_says_how_many_of_how_many_since_when_and_the_data_types() {
     assert_eq!(facts.problems[0].lines, ["bills (10 connections)"]);
 }
 
+/// Ending on the timer after the provider's connections went quiet: the
+/// RESOLVED does not say "0 of 0 still failing" while it releases the
+/// held connections that are.
+#[test]
+fn a_resolved_says_how_many_are_still_failing_even_when_nothing_synced() {
+    let config = config();
+    let outage = &config.outages[0];
+    let mut states = MemoryOutages::default();
+    for n in 0..12 {
+        post(&mut states, &config, &sync(n, "quickbooks", true), t(n as u64));
+    }
+    // Nothing syncs any more: clear from the first look after the window,
+    // resolved a window later.
+    let Ok(cleared) = evaluate(&mut states, (0, outage), "quickbooks", t(16 * 60));
+    assert_eq!(cleared, None);
+    let Ok(Some(mut told)) = evaluate(&mut states, (0, outage), "quickbooks", t(32 * 60)) else {
+        panic!("resolved a window after it cleared");
+    };
+    assert_eq!(told.effect, Effect::Resolved);
+    told.still_failing = 2;
+    assert_eq!(
+        headline(outage, &told),
+        "quickbooks outage over: no production connections synced in the last 15m; \
+         2 still failing, each told on its own"
+    );
+    told.still_failing = 0;
+    assert!(headline(outage, &told).ends_with("; none still failing"));
+}
+
 #[test]
 fn other_services_and_sandbox_connections_do_not_count() {
     let config = config();

@@ -87,7 +87,9 @@ impl Item {
             "FIRING" => format!("{} {}", self.severity, self.rule),
             state => format!("{state} {}", self.rule),
         };
-        text.push_str(&format!(" · {}", self.business));
+        if !self.business.is_empty() {
+            text.push_str(&format!(" · {}", self.business));
+        }
         if let Some(connection) = &self.connection {
             text.push_str(&format!(" · {connection}"));
         }

@@ -194,8 +194,12 @@ impl Facts {
         self.severity.as_str().to_uppercase()
     }
 
-    /// `2 failed for BIZ-1 (quickbooks)`: the part of a title after the rule.
+    /// `2 failed for BIZ-1 (quickbooks)`: the part of a title after the
+    /// rule. A message about no one business (an outage's) is its headline.
     pub fn summary(&self) -> String {
+        if self.business.is_empty() {
+            return self.headline.clone();
+        }
         let mut out = format!("{} for {}", self.headline, self.business);
         if let Some(service) = &self.service {
             out.push_str(&format!(" ({service})"));
@@ -216,10 +220,10 @@ impl Facts {
             ("Railz message", &self.status_message),
             ("Last sync", &self.last_sync),
         ];
-        let mut out = vec![
-            ("Environment", self.environment_label().to_owned()),
-            ("Business", self.business.clone()),
-        ];
+        let mut out = vec![("Environment", self.environment_label().to_owned())];
+        if !self.business.is_empty() {
+            out.push(("Business", self.business.clone()));
+        }
         out.extend(optional.into_iter().filter_map(|(label, v)| Some((label, v.clone()?))));
         if !self.counts.is_empty() {
             out.push(("Counts", self.counts.clone()));

@@ -191,7 +191,10 @@ fn item_line(item: &Item) -> String {
         "FIRING" => item.severity.clone(),
         other => other.to_owned(),
     };
-    let mut text = format!("{state} {} · {}", item.rule, item.business);
+    let mut text = format!("{state} {}", item.rule);
+    if !item.business.is_empty() {
+        text.push_str(&format!(" · {}", item.business));
+    }
     if let Some(connection) = &item.connection {
         text.push_str(&format!(" · {connection}"));
     }

@@ -59,7 +59,9 @@ pub fn request(config: &Config, silences: &[Silence], filter: &Filter, now: Syst
                 .map(|r| r.name.clone())
                 .collect()
         }),
-        every_alert: quiet.in_force(),
+        // Held alerts count as silenced while their outage fires: with
+        // outages defined, every alert is read to count them.
+        every_alert: quiet.in_force() || !config.outages.is_empty(),
     };
     Request {
         filter,

@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, SlackStandIn, TestApp, eventually, fast_settings, spawn_app_on};
+use crate::helpers::{
+    Backend, SlackStandIn, TestApp, database, eventually, fast_settings, spawn_app_on, syncwatch_async,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -186,6 +188,18 @@ async fn an_outage_resolves_on_the_timer_when_nothing_syncs_any_more(backend: Ba
     }
     let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
     assert!(eventually(WAIT, || slack.delivered().iter().filter(|m| released(m)).count() >= 6).await);
+    // Each outage's RESOLVED comes before the alerts it releases, and
+    // counts them although none of its connections synced since.
+    let delivered = slack.delivered();
+    let over = |m: &serde_json::Value| m.to_string().contains("outage over");
+    let first_over = delivered.iter().position(over).unwrap();
+    let first_released = delivered.iter().position(released).unwrap();
+    assert!(first_over < first_released, "{:#?}", slack.headers());
+    let said = delivered[first_over].to_string();
+    assert!(
+        said.contains("no production connections synced in the last 1s; 12 still failing"),
+        "{said}"
+    );
     let status = app.status("").await;
     assert_eq!(
         status["outages"].as_array().map(Vec::len),
@@ -228,6 +242,27 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend
     assert!(
         page.contains("held by outage provider-outage"),
         "the held alerts: {page}"
+    );
+    // The 10th failure fired it: the ones after it (and any still queued)
+    // are held, and count as silenced.
+    let status = app.status("?alerts_per_page=100").await;
+    let alerts = status["alerts"].as_array().unwrap();
+    let held = (alerts.iter())
+        .filter(|a| a["silenced_by"] == "held by outage provider-outage")
+        .count();
+    assert!(held >= 3, "{}", status["alerts"]);
+    assert_eq!(
+        status["totals"]["silenced"], held,
+        "held counts as silenced: {}",
+        status["totals"]
+    );
+    let db = database(&app.dir).display().to_string();
+    let listed = syncwatch_async(vec!["alerts".into(), "--db".into(), db]).await;
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains("OUTAGES (1 firing)"), "{listed}");
+    assert!(
+        listed.contains("provider-outage  quickbooks  12 of 12 connections failing"),
+        "{listed}"
     );
 }
 

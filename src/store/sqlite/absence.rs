@@ -13,9 +13,10 @@ use crate::lifecycle::{AlertStates, Phase, Sweep, apply_absence, firing_besides}
 use crate::quiet::Silence;
 
 use super::alerts::{self, SqlStates};
+use super::connections;
 use super::millis;
+use super::outages::SqlOutages;
 use super::write::queue_notification;
-use super::{connections, outage_moves};
 
 /// A firing absence alert is checked again after its repeat_interval, but
 /// not more often than this (`repeat_interval: 0s` would mean every tick).
@@ -165,7 +166,7 @@ pub fn sweep(tx: &Connection, config: &Config, sweep: &Sweep, now: SystemTime) -
         outcome.transitions.extend(transitions);
     }
     if let Sweep::Remind(mutes) = sweep {
-        for (name, group, moved) in outage_moves::tick(tx, config, mutes, now)? {
+        for (name, group, moved) in crate::outage::moves::tick(&mut SqlOutages::new(tx), config, mutes, now)? {
             // One event per outage and group: its own dedup key.
             let event_id = record_event(tx, ("outage", &name, &group), "production", now, &moved.described)?;
             for notification in &moved.notifications {

@@ -11,7 +11,6 @@ pub mod connections;
 mod digest;
 pub mod export;
 mod open;
-pub mod outage_moves;
 pub mod outages;
 mod read;
 pub mod schema;

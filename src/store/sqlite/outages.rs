@@ -1,15 +1,23 @@
 //! Outage counters and states in SQLite, read and written inside the
 //! ingest transaction: one row per connection and group (its latest
 //! outcome), counted through the `(outage, grp, synced_at)` index; never a
-//! scan of events. Failing syncs per service and hour feed the page.
+//! scan of events. Failing syncs per service and hour feed the page. What
+//! an outage's moves do with the alerts is `outage::moves`; this file is
+//! its SQL.
 
 use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::alerts::SqlStates;
+use super::connections;
 use super::{from_millis, millis};
+use crate::absence::KnownConnection;
+use crate::alerts::AlertKey;
 use crate::event::{Event, Status};
+use crate::outage::moves::OutageStore;
 use crate::outage::{Counts, Member, OutageState, OutageStates};
+use crate::rules::Environment;
 
 // A clean sync keeps the last failure (the connection "had a failed sync"
 // while it is within the window).
@@ -33,15 +41,122 @@ const HOUR: &str = "INSERT INTO service_hours (service, hour, syncs, failed) VAL
      ON CONFLICT (service, hour) DO UPDATE SET syncs = syncs + 1, failed = failed + excluded.failed";
 const FIRING_FOR: &str = "SELECT outage FROM outage_states WHERE grp = ?1 AND firing = 1 ORDER BY outage LIMIT 1";
 
-/// The outage counters of one transaction.
-pub struct SqlOutages<'t>(pub &'t Connection);
+const FIRING: &str = "SELECT outage, grp FROM outage_states WHERE firing = 1 ORDER BY outage, grp";
+const END: &str = "UPDATE outage_states SET firing = 0, clear_since = NULL WHERE outage = ?1 AND grp = ?2";
+const HOLD: &str = "UPDATE deliveries SET status = 'held', settled_at = ?1, last_error = ?2
+     WHERE status = 'pending' AND is_digest = 0 AND effect = 'firing' AND rule <> ?3
+       AND alert_connection IN (SELECT connection FROM outage_members WHERE outage = ?3 AND grp = ?4)
+     RETURNING rule, alert_connection, alert_data_type, channel";
+const HELD: &str = "SELECT a.rule, a.connection, a.data_type FROM alerts a JOIN connections c ON c.id = a.connection
+     WHERE a.state = 'firing' AND a.muted_by = ?1 AND c.service = ?2 ORDER BY a.connection, a.rule";
+const FIRING_CONNECTIONS: &str =
+    "SELECT count(DISTINCT a.connection) FROM alerts a JOIN connections c ON c.id = a.connection
+     WHERE a.state = 'firing' AND c.service = ?1 AND (?2 IS NULL OR c.environment = ?2)";
+const WAS_HELD: &str = "SELECT rule, alert_connection, alert_data_type, channel, created_at FROM deliveries
+     WHERE id = ?1 AND status = 'held'";
+
+/// The outage counters of one transaction, and its alert states.
+pub struct SqlOutages<'t> {
+    conn: &'t Connection,
+    alerts: SqlStates<'t>,
+}
+
+impl<'t> SqlOutages<'t> {
+    pub fn new(conn: &'t Connection) -> SqlOutages<'t> {
+        SqlOutages {
+            conn,
+            alerts: SqlStates::new(conn),
+        }
+    }
+}
+
+/// An alert key from its `rule`, connection and data type columns (`''`
+/// for none).
+fn key_of(rule: String, connection: String, data_type: String) -> AlertKey {
+    AlertKey {
+        rule,
+        connection,
+        data_type: (!data_type.is_empty()).then_some(data_type),
+    }
+}
+
+impl<'t> OutageStore for SqlOutages<'t> {
+    type Alerts = SqlStates<'t>;
+
+    fn alerts(&mut self) -> &mut SqlStates<'t> {
+        &mut self.alerts
+    }
+
+    fn record_hour(&mut self, event: &Event, at: SystemTime) -> rusqlite::Result<()> {
+        record_hour(self.conn, event, at)
+    }
+
+    fn hold_queued(
+        &mut self,
+        outage: &str,
+        group: &str,
+        note: &str,
+        now: SystemTime,
+    ) -> rusqlite::Result<Vec<(AlertKey, String)>> {
+        (self.conn.prepare_cached(HOLD)?)
+            .query_map(params![millis(now), note, outage, group], |row| {
+                Ok((key_of(row.get(0)?, row.get(1)?, row.get(2)?), row.get(3)?))
+            })?
+            .collect()
+    }
+
+    fn held_alerts(&mut self, held_by: &str, group: &str) -> rusqlite::Result<Vec<AlertKey>> {
+        (self.conn.prepare_cached(HELD)?)
+            .query_map(params![held_by, group], |row| {
+                Ok(key_of(row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect()
+    }
+
+    fn connection(&mut self, id: &str) -> rusqlite::Result<Option<KnownConnection>> {
+        connections::get(self.conn, id)
+    }
+
+    fn firing_connections(&mut self, group: &str, environment: Option<Environment>) -> rusqlite::Result<usize> {
+        let environment = environment.map(Environment::as_str);
+        let count: i64 =
+            (self.conn.prepare_cached(FIRING_CONNECTIONS)?).query_row(params![group, environment], |row| row.get(0))?;
+        Ok(count as usize)
+    }
+
+    fn firing_outages(&mut self) -> rusqlite::Result<Vec<(String, String)>> {
+        (self.conn.prepare_cached(FIRING)?)
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect()
+    }
+
+    fn end(&mut self, outage: &str, group: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(END)?.execute(params![outage, group])?;
+        Ok(())
+    }
+}
+
+/// A FIRING held while its lane was already sending it, and delivered all
+/// the same (see `outage::moves::delivered_anyway`).
+pub fn delivered_anyway(tx: &Connection, id: u64) -> rusqlite::Result<()> {
+    let row = (tx.prepare_cached(WAS_HELD)?)
+        .query_row([id as i64], |row| {
+            let key = key_of(row.get(0)?, row.get(1)?, row.get(2)?);
+            Ok((key, row.get::<_, String>(3)?, row.get::<_, i64>(4)?))
+        })
+        .optional()?;
+    let Some((key, channel, created_at)) = row else {
+        return Ok(());
+    };
+    crate::outage::moves::delivered_anyway(&mut SqlStates::new(tx), (&key, &channel), from_millis(created_at))
+}
 
 impl OutageStates for SqlOutages<'_> {
     type Error = rusqlite::Error;
 
     fn record(&mut self, outage: &str, group: &str, member: &Member) -> rusqlite::Result<()> {
         let types = serde_json::to_string(&member.failed_types).unwrap_or_else(|_| "[]".into());
-        self.0.prepare_cached(RECORD)?.execute(params![
+        self.conn.prepare_cached(RECORD)?.execute(params![
             outage,
             group,
             member.connection,
@@ -53,7 +168,7 @@ impl OutageStates for SqlOutages<'_> {
     }
 
     fn counts(&mut self, outage: &str, group: &str, since: SystemTime) -> rusqlite::Result<Counts> {
-        let (synced, failing): (i64, i64) = (self.0.prepare_cached(COUNTS)?)
+        let (synced, failing): (i64, i64) = (self.conn.prepare_cached(COUNTS)?)
             .query_row(params![outage, group, millis(since)], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })?;
@@ -64,7 +179,7 @@ impl OutageStates for SqlOutages<'_> {
     }
 
     fn failing(&mut self, outage: &str, group: &str, since: SystemTime) -> rusqlite::Result<Vec<Member>> {
-        let mut statement = self.0.prepare_cached(FAILING)?;
+        let mut statement = self.conn.prepare_cached(FAILING)?;
         let rows = statement.query_map(params![outage, group, millis(since)], |row| {
             let types: String = row.get(3)?;
             Ok(Member {
@@ -78,7 +193,7 @@ impl OutageStates for SqlOutages<'_> {
     }
 
     fn get(&mut self, outage: &str, group: &str) -> rusqlite::Result<Option<OutageState>> {
-        (self.0.prepare_cached(GET)?)
+        (self.conn.prepare_cached(GET)?)
             .query_row(params![outage, group], |row| {
                 Ok(OutageState {
                     firing: row.get(0)?,
@@ -95,7 +210,7 @@ impl OutageStates for SqlOutages<'_> {
     }
 
     fn put(&mut self, outage: &str, group: &str, state: &OutageState) -> rusqlite::Result<()> {
-        self.0.prepare_cached(PUT)?.execute(params![
+        self.conn.prepare_cached(PUT)?.execute(params![
             outage,
             group,
             state.firing,

@@ -9,10 +9,12 @@ use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::event::Status;
 use crate::lifecycle::{AlertInput, AlertStates, NOTHING_TO_RESOLVE, Notification, apply, not_told};
+use crate::outage;
 
 use super::super::model::{Fallback, Ingest, IngestOutcome, Pruned, Settle};
 use super::alerts::SqlStates;
-use super::{connections, outage_moves};
+use super::connections;
+use super::outages::{SqlOutages, delivered_anyway};
 use super::{from_millis, millis};
 
 /// Records `ingest`, its body as `body::pack` stored it (`packed_body`).
@@ -24,9 +26,11 @@ pub fn ingest(tx: &Connection, ingest: &Ingest, packed_body: &[u8]) -> rusqlite:
     };
     let resolved = ingest.alerts.as_known(before.as_ref());
     let alerts = resolved.as_ref().unwrap_or(&ingest.alerts);
-    let outages = outage_moves::on_event(tx, alerts)?;
+    let outages = outage::moves::on_event(&mut SqlOutages::new(tx), alerts)?;
     let mut applied = apply(&mut SqlStates::new(tx), alerts)?;
-    applied.notifications.extend(outages.notifications);
+    // The outages' messages first: an outage's RESOLVED before the alerts
+    // it releases.
+    applied.notifications.splice(0..0, outages.notifications);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
     let transitions: Vec<String> = outages.described.into_iter().chain(applied.described()).collect();
     // The event row is written once, with its verdicts.
@@ -174,7 +178,7 @@ pub fn settle(tx: &Connection, id: u64, settle: &Settle, at: SystemTime) -> rusq
     tx.prepare_cached("INSERT INTO attempts (delivery_id, at, outcome, answer) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![id as i64, at, outcome, answer])?;
     if outcome == "delivered" {
-        outage_moves::delivered_anyway(tx, id)?;
+        delivered_anyway(tx, id)?;
     }
     match settle {
         Settle::Retry { at: due, error } => tx
