@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    Backend, SlackStandIn, TestApp, database, eventually, fast_settings, spawn_app_on, syncwatch_async,
+    Backend, RulesFile, SlackStandIn, TestApp, database, eventually, fast_settings, spawn_app_on, syncwatch_async,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -41,6 +41,19 @@ async fn post_all(app: &TestApp, bodies: Vec<String>) {
     for chunk in bodies.chunks(16) {
         let posts = chunk.iter().map(|body| app.post_ok(body.clone()));
         futures_util::future::join_all(posts).await;
+    }
+}
+
+/// How the CLI finds the app's store: `--db FILE` for SQLite, `--config`
+/// with a rules file naming the database for PostgreSQL (kept alive with
+/// the arguments).
+fn cli_store(app: &TestApp, backend: &Backend, yaml: &str) -> (Vec<String>, Option<RulesFile>) {
+    match backend {
+        Backend::Sqlite => (vec!["--db".into(), database(&app.dir).display().to_string()], None),
+        Backend::Postgres(url) => {
+            let file = RulesFile::new(&format!("{yaml}storage:\n  postgres: {url}\n"));
+            (vec!["--config".into(), file.path.display().to_string()], Some(file))
+        }
     }
 }
 
@@ -213,7 +226,8 @@ on_both_stores!(the_page_shows_a_banner_per_firing_outage_and_the_failure_chart)
 
 async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend: Backend) {
     let slack = SlackStandIn::start().await;
-    let app = spawn_app_on(&backend, &rules(&slack, 100, "15m"), fast_settings()).await;
+    let yaml = rules(&slack, 100, "15m");
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
     for n in 0..4 {
         app.post_ok(sync(100 + n, "xero", &format!("ok-{n}"), "success")).await;
     }
@@ -256,8 +270,8 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend
         "held counts as silenced: {}",
         status["totals"]
     );
-    let db = database(&app.dir).display().to_string();
-    let listed = syncwatch_async(vec!["alerts".into(), "--db".into(), db]).await;
+    let (store, _file) = cli_store(&app, &backend, &yaml);
+    let listed = syncwatch_async([vec!["alerts".into()], store].concat()).await;
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
     assert!(listed.contains("OUTAGES (1 firing)"), "{listed}");
     assert!(

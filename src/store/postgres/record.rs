@@ -59,26 +59,22 @@ const WRITE: &str = "WITH new_events AS (
     SELECT * FROM jsonb_to_recordset($14::jsonb) AS x (connection text, day bigint, clean bigint, failed bigint, empty bigint)
     ON CONFLICT (connection, day) DO UPDATE SET clean = connection_days.clean + excluded.clean,
     failed = connection_days.failed + excluded.failed, empty = connection_days.empty + excluded.empty
-), held AS (
-    UPDATE deliveries d SET status = 'held', settled_at = x.settled_at, last_error = x.last_error
-    FROM jsonb_to_recordset($15::jsonb) AS x (id bigint, settled_at bigint, last_error text)
-    WHERE d.id = x.id AND d.status = 'pending'
 ), members AS (
     INSERT INTO outage_members (outage, grp, connection, synced_at, failed_at, failed_types)
-    SELECT * FROM jsonb_to_recordset($16::jsonb) AS x (outage text, grp text, connection text, synced_at bigint,
+    SELECT * FROM jsonb_to_recordset($15::jsonb) AS x (outage text, grp text, connection text, synced_at bigint,
         failed_at bigint, failed_types text)
     ON CONFLICT (outage, grp, connection) DO UPDATE SET synced_at = excluded.synced_at,
     failed_at = excluded.failed_at, failed_types = excluded.failed_types
 ), outage_rows AS (
     INSERT INTO outage_states (outage, grp, firing, since, clear_since, last_notified, synced, failing)
-    SELECT * FROM jsonb_to_recordset($17::jsonb) AS x (outage text, grp text, firing boolean, since bigint,
+    SELECT * FROM jsonb_to_recordset($16::jsonb) AS x (outage text, grp text, firing boolean, since bigint,
         clear_since bigint, last_notified bigint, synced bigint, failing bigint)
     ON CONFLICT (outage, grp) DO UPDATE SET firing = excluded.firing, since = excluded.since,
     clear_since = excluded.clear_since, last_notified = excluded.last_notified, synced = excluded.synced,
     failing = excluded.failing
 ), hours AS (
     INSERT INTO service_hours (service, hour, syncs, failed)
-    SELECT * FROM jsonb_to_recordset($18::jsonb) AS x (service text, hour bigint, syncs bigint, failed bigint)
+    SELECT * FROM jsonb_to_recordset($17::jsonb) AS x (service text, hour bigint, syncs bigint, failed bigint)
     ON CONFLICT (service, hour) DO UPDATE SET syncs = service_hours.syncs + excluded.syncs,
     failed = service_hours.failed + excluded.failed
 )
@@ -119,8 +115,6 @@ pub struct Batch {
     days: BTreeMap<(String, i64), [i64; 3]>,
     /// Syncs and failed syncs per service and hour (the page's chart).
     hours: BTreeMap<(String, i64), [i64; 2]>,
-    /// Stored FIRINGs an outage holds.
-    held: Vec<Value>,
     /// The outages' members and states moved (see `outages`).
     outage_members: Value,
     outage_states: Value,
@@ -206,12 +200,6 @@ impl Batch {
         hour[1] += i64::from(event.count(&Status::Failed) > 0);
     }
 
-    /// Holds the stored FIRING `id` (see `outage_moves`).
-    pub fn hold_stored(&mut self, id: i64, note: &str, at: SystemTime) {
-        self.held
-            .push(json!({ "id": id, "settled_at": millis(at), "last_error": note }));
-    }
-
     /// Holds the FIRINGs this batch queued for the connections `is_member`
     /// names (other than the outage `outage`'s own): their alerts and
     /// channels.
@@ -280,7 +268,6 @@ impl Batch {
             && self.known.is_empty()
             && self.days.is_empty()
             && self.hours.is_empty()
-            && self.held.is_empty()
             && no_outages
     }
 
@@ -325,7 +312,6 @@ impl Batch {
                     &Value::Array(self.deliveries),
                     &Value::Array(known),
                     &Value::Array(days),
-                    &Value::Array(self.held),
                     &rows(self.outage_members),
                     &rows(self.outage_states),
                     &Value::Array(hours),

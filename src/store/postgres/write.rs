@@ -22,14 +22,14 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Status;
 use crate::lifecycle::{AlertInput, AlertState, AlertStates, Phase, Sweep, apply, apply_absence, firing_besides};
-use crate::outage::group_of;
+use crate::outage::{self, group_of};
 use crate::quiet::{Mutes, Silence};
 use crate::store::sqlite::{AbsenceOutcome, Checked};
 
 use super::super::model::{Ingest, IngestOutcome};
 use super::super::time::millis;
 use super::locked::{Locked, connection_lock};
-use super::outage_moves::{self, Fetched, Moving};
+use super::outage_moves::{Fetched, Moving};
 use super::outages::{GroupKey, StagedOutages, Wanted};
 use super::record::{Batch, NewEvent};
 use super::rows;
@@ -200,7 +200,8 @@ pub async fn fetch(tx: &Locked, found: &mut Found, wants: Wants) -> Result<(), E
         let others = found.fetched.read(client, &found.own).await?;
         let new: Vec<String> = others.into_iter().filter(|c| !found.locked.contains(c)).collect();
         if new.is_empty() {
-            return Ok(());
+            let locked: Vec<String> = found.locked.iter().cloned().collect();
+            return found.fetched.read_firing(client, &locked).await;
         }
         tx.lock_more(locks(new.iter().map(String::as_str))).await?;
         let (states, known) = read(client, &new).await?;
@@ -249,8 +250,9 @@ pub fn tick(
         outages: &mut outages,
         fetched: &mut fetched,
         batch: &mut batch,
+        ticking: groups,
     };
-    let moves = outage_moves::tick(&mut moving, (config, mutes), groups, now);
+    let Ok(moves) = outage::moves::tick(&mut moving, config, mutes, now);
     if fetched.wants(&outages) {
         let failing = outages.wants_failing().iter().cloned().collect();
         return Err(Wants {
@@ -304,11 +306,14 @@ fn accept(
         outages,
         fetched,
         batch,
+        ticking: &[],
     };
-    let moved = outage_moves::on_event(&mut moving, alerts);
+    let Ok(moved) = outage::moves::on_event(&mut moving, alerts);
     states.set_outages(outages.firing_by_group());
     let Ok(mut applied) = apply(*states, alerts);
-    applied.notifications.extend(moved.notifications);
+    // The outages' messages first: an outage's RESOLVED before the alerts
+    // it releases.
+    applied.notifications.splice(0..0, moved.notifications);
     let notified: Vec<AlertKey> = applied.notified().cloned().collect();
     let transitions: Vec<String> = moved.described.into_iter().chain(applied.described()).collect();
     let mut channels = Vec::new();
