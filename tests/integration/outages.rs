@@ -309,3 +309,96 @@ async fn a_reload_that_removes_a_firing_outage_tells_what_it_held(backend: Backe
         status["outages"]
     );
 }
+
+/// Two instances on one PostgreSQL database, the failing syncs split
+/// between them and posted at once: the outage fires once (one message
+/// per channel), and when it resolves on the timer (both instances tick)
+/// it is over once, and each held connection is told once.
+#[tokio::test]
+async fn two_instances_fire_and_resolve_one_outage_once_per_channel() {
+    let (ops, oncall) = (SlackStandIn::start().await, SlackStandIn::start().await);
+    let yaml = format!(
+        "channels:
+  ops:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+    digest: off
+  oncall:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+    digest: off
+defaults:
+  notify: [ops, oncall]
+rules:
+  - name: sync-failed
+    when: {{ failed: {{ above: 0 }} }}
+outages:
+  - name: provider-outage
+    when: {{ environment: production }}
+    failing: {{ at_least: 10, share: 20% }}
+    window: 2s
+",
+        ops.url(),
+        oncall.url()
+    );
+    let backend = Backend::postgres();
+    let (a, b) = tokio::join!(
+        spawn_app_on(&backend, &yaml, fast_settings()),
+        spawn_app_on(&backend, &yaml, fast_settings())
+    );
+    let instance = |n: usize| if n.is_multiple_of(2) { &a } else { &b };
+    let clean = (0..40).map(|n| instance(n).post_ok(sync(n, "xero", &format!("ok-{n}"), "success")));
+    futures_util::future::join_all(clean).await;
+    let failed = (0..30).map(|n| instance(n).post_ok(sync(n, "xero", &format!("fail-{n}"), "failed")));
+    futures_util::future::join_all(failed).await;
+    let over = |m: &serde_json::Value| m.to_string().contains("xero outage over");
+    for slack in [&ops, &oncall] {
+        assert!(
+            eventually(WAIT, || slack.delivered().iter().any(over)).await,
+            "{:#?}",
+            slack.headers()
+        );
+    }
+    // Both instances tick: whatever the second finds was already told.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let fired = |m: &serde_json::Value| m.to_string().contains("xero outage:");
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    let mut told_per_channel = Vec::new();
+    for slack in [&ops, &oncall] {
+        let delivered = slack.delivered();
+        let count = |f: &dyn Fn(&serde_json::Value) -> bool| delivered.iter().filter(|m| f(m)).count();
+        assert_eq!(count(&fired), 1, "one FIRING: {:#?}", slack.headers());
+        assert_eq!(count(&over), 1, "one RESOLVED: {:#?}", slack.headers());
+        let firing = delivered.iter().position(fired).unwrap();
+        let mut connections: Vec<String> = (delivered.iter())
+            .filter(|m| released(m))
+            .map(|m| m["text"].to_string())
+            .collect();
+        let told = connections.len();
+        connections.sort();
+        connections.dedup();
+        assert_eq!(
+            connections.len(),
+            told,
+            "each held connection told once: {:#?}",
+            slack.headers()
+        );
+        assert_eq!(
+            firing + 1 + told + 1,
+            delivered.len(),
+            "the ones before the outage, the outage, the released ones and its end: {:#?}",
+            slack.headers()
+        );
+        assert_eq!(
+            firing + told,
+            30,
+            "every failing connection told once: {:#?}",
+            slack.headers()
+        );
+        told_per_channel.push(told);
+    }
+    assert_eq!(told_per_channel[0], told_per_channel[1]);
+    eprintln!(
+        "two instances: {} told before the outage, {} held and told after it",
+        30 - told_per_channel[0],
+        told_per_channel[0]
+    );
+}
