@@ -296,3 +296,90 @@ async fn a_digest_waiting_to_be_sent_moves_with_the_notifications_it_carries() {
     assert_eq!(statuses, ["delivered 4"], "the digest and the three it carried");
     drop(app);
 }
+
+/// An outage firing on SQLite, with the alerts it holds, moves along: the
+/// daemon on PostgreSQL shows it, and when it resolves (on the timer:
+/// nothing syncs any more) it tells the held connections, once each.
+#[tokio::test]
+async fn a_firing_outage_and_the_alerts_it_holds_move_to_postgres() {
+    let slack = SlackStandIn::start().await;
+    let yaml = format!(
+        "{}outages:\n  - name: provider-outage\n    when: {{ environment: production }}\n    failing: {{ at_least: 10, share: 20% }}\n    window: 5s\n",
+        rules(&slack)
+    );
+    let app = spawn_app_in(tempfile::tempdir().unwrap(), &yaml, fast_settings()).await;
+    for n in 0..20 {
+        app.post_ok(sync(&format!("CON-{n}"), &format!("fail-{n}"), "failed"))
+            .await;
+    }
+    let outage = |m: &serde_json::Value| m.to_string().contains("xero outage:");
+    assert!(eventually(WAIT, || slack.delivered().iter().any(outage)).await);
+    let before = slack.delivered().len();
+    let held_on_sqlite = (app.status("?alerts_per_page=100").await["alerts"]
+        .as_array()
+        .unwrap()
+        .iter())
+    .filter(|a| a["silenced_by"] == "held by outage provider-outage")
+    .count();
+    assert!(held_on_sqlite >= 10, "{held_on_sqlite}");
+    let dir = app.stop().await;
+
+    let backend = Backend::postgres();
+    let url = postgres_url(&backend);
+    let moved = migrate(&database(&dir), &url, &["--force"]).await;
+    let said = stdout(&moved);
+    assert_eq!(moved.status.code(), Some(0), "{said}\n{}", stderr(&moved));
+    for line in [
+        "outage_members: 20 copied",
+        "outage_states: 1 copied",
+        "service_hours: 1 copied",
+    ] {
+        assert!(said.contains(line), "{line:?} in:\n{said}");
+    }
+
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
+    let status = app.status("?alerts_per_page=100").await;
+    assert_eq!(
+        status["outages"][0]["group"], "xero",
+        "the banner: {}",
+        status["outages"]
+    );
+    let held = (status["alerts"].as_array().unwrap().iter())
+        .filter(|a| a["silenced_by"] == "held by outage provider-outage")
+        .count();
+    assert_eq!(held, held_on_sqlite, "{}", status["alerts"]);
+    let over = |m: &serde_json::Value| m.to_string().contains("xero outage over");
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    assert!(
+        eventually(Duration::from_secs(30), || slack
+            .delivered()
+            .iter()
+            .filter(|m| released(m))
+            .count()
+            == held)
+        .await,
+        "{:#?}",
+        slack.headers()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = slack.delivered();
+    assert_eq!(
+        delivered.iter().filter(|m| over(m)).count(),
+        1,
+        "{:#?}",
+        slack.headers()
+    );
+    assert_eq!(
+        delivered.len(),
+        before + 1 + held,
+        "its end and the held ones, once each: {:#?}",
+        slack.headers()
+    );
+    let status = app.status("").await;
+    assert_eq!(
+        status["outages"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        status["outages"]
+    );
+}
