@@ -402,3 +402,43 @@ outages:
         told_per_channel[0]
     );
 }
+
+on_both_stores!(an_absence_alert_of_a_service_in_outage_is_held);
+
+/// A connection of the service in outage that stops syncing: its absence
+/// alert is held by the outage too (the outage says it for everyone).
+async fn an_absence_alert_of_a_service_in_outage_is_held(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, 100, "15m").replace(
+        "outages:",
+        "  - name: stopped-syncing\n    when: { environment: production, no_sync_for: 2s }\noutages:",
+    );
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
+    app.post_ok(sync(50, "xero", "ok-50", "success")).await;
+    for n in 0..12 {
+        app.post_ok(sync(n, "xero", &format!("f-{n}"), "failed")).await;
+    }
+    let outage = |m: &serde_json::Value| m.to_string().contains("xero outage:");
+    assert!(eventually(WAIT, || slack.delivered().iter().any(outage)).await);
+    let held = |alerts: &serde_json::Value| {
+        (alerts.as_array().unwrap().iter())
+            .filter(|a| a["rule"] == "stopped-syncing" && a["silenced_by"] == "held by outage provider-outage")
+            .count()
+    };
+    // CON-50 and the 12 failing ones all stopped syncing.
+    let deadline = Instant::now() + WAIT;
+    let mut alerts = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        alerts = app.status("?alerts_per_page=100&rule=stopped-syncing").await["alerts"].clone();
+        if held(&alerts) == 13 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(held(&alerts), 13, "{alerts}");
+    let headers = slack.headers();
+    assert!(
+        !headers.iter().any(|h| h.contains("stopped-syncing")),
+        "held, not told: {headers:#?}"
+    );
+}

@@ -58,6 +58,29 @@ async fn read(client: &Client, connections: &[String]) -> Result<(Staged, HashMa
     Ok((Staged::new(alerts.iter().map(rows::alert)), known))
 }
 
+/// [`read`], and the outages firing (what holds the alerts an absence
+/// check or a sweep moves), when the rules define any.
+async fn read_held(
+    client: &Client,
+    config: &Config,
+    connections: &[String],
+) -> Result<(Staged, HashMap<String, KnownConnection>), Error> {
+    if config.outages.is_empty() {
+        return read(client, connections).await;
+    }
+    let firing = async {
+        let rows = (client.query(
+            "SELECT grp, min(outage) FROM outage_states WHERE firing GROUP BY grp",
+            &[],
+        ))
+        .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    };
+    let ((mut states, known), firing) = try_join(read(client, connections), firing).await?;
+    states.set_outages(firing);
+    Ok((states, known))
+}
+
 async fn query_cached<T>(client: &Client, sql: &str, keys: &[T]) -> Result<Vec<tokio_postgres::Row>, Error>
 where
     T: tokio_postgres::types::ToSql + Sync,
@@ -385,7 +408,7 @@ pub async fn check_absence(
     let mut ids: Vec<String> = checks.iter().map(|(_, id)| id.to_string()).collect();
     ids.sort();
     ids.dedup();
-    let (mut states, known) = read(client, &ids).await?;
+    let (mut states, known) = read_held(client, config, &ids).await?;
     let mut outcome = AbsenceOutcome::default();
     let mut batch = Batch::default();
     let cx = Cx {
@@ -484,7 +507,7 @@ pub async fn sweep(
     connections: &[String],
     (sweep, now): (&Sweep, SystemTime),
 ) -> Result<AbsenceOutcome, Error> {
-    let (mut states, known) = read(client, connections).await?;
+    let (mut states, known) = read_held(client, config, connections).await?;
     let mut outcome = AbsenceOutcome::default();
     let mut batch = Batch::default();
     for connection in connections {
