@@ -22,7 +22,7 @@ use super::super::counts;
 use super::super::model::{Ingest, IngestOutcome, StoreError};
 use super::locked::{Locked, connection_lock};
 use super::outages::outage_lock;
-use super::{db_error, write};
+use super::{db_error, outage_runs, write};
 
 /// Batches in flight at once, per instance, each on its own session. With
 /// a new connection per event and 32 clients, 1, 2, 3 and 6 were within
@@ -163,7 +163,7 @@ fn answer(replies: Vec<Reply>, outcomes: impl Iterator<Item = Result<IngestOutco
 /// behind it.
 async fn commit(pool: &Pool, batch: &[&Ingest], locks: Vec<i64>) -> Result<Vec<IngestOutcome>, StoreError> {
     let tx = Locked::session(pool).await?;
-    let groups = write::outage_groups(batch);
+    let groups = outage_runs::outage_groups(batch);
     let outages = groups.iter().map(|group| outage_lock(&group.key)).collect();
     // The locks are polled first, so the reads run after them, under them.
     let (locked, found) = join(
@@ -180,7 +180,7 @@ async fn commit(pool: &Pool, batch: &[&Ingest], locks: Vec<i64>) -> Result<Vec<I
         match write::apply_batch(batch, &found) {
             Ok(done) => break done,
             Err(wants) if runs < MAX_RUNS => {
-                write::fetch(&tx, &mut found, wants).await.map_err(db_error)?;
+                outage_runs::fetch(&tx, &mut found, wants).await.map_err(db_error)?;
                 runs += 1;
             }
             Err(_) => {

@@ -10,6 +10,7 @@ pub mod import;
 mod locked;
 mod open;
 mod outage_moves;
+mod outage_runs;
 mod outages;
 mod queue;
 mod record;

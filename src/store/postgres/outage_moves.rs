@@ -288,17 +288,21 @@ impl Fetched {
     }
 }
 
-const WAS_HELD: &str = "SELECT rule, alert_connection, alert_data_type, channel, created_at FROM deliveries
-     WHERE id = $1 AND status = 'held'";
+// Locked first: a transaction holding this message (see HOLD) may not have
+// committed yet; once it has, the row read is the held one.
+const WAS_HELD: &str = "SELECT rule, alert_connection, alert_data_type, channel, created_at, status FROM deliveries
+     WHERE id = $1 FOR UPDATE";
 
 /// A FIRING held while its lane was already sending it, and delivered all
-/// the same: its alert was told after all, so it keeps its normal life
-/// (its RESOLVED goes out), and the outage's end does not tell it again.
-/// Under the lock of the alert's connection, as ingest moves it.
+/// the same (see `outage::moves::delivered_anyway`): under the lock of the
+/// alert's connection, as ingest moves it.
 pub async fn delivered_anyway(tx: &Transaction<'_>, id: i64) -> Result<(), Error> {
     let Some(row) = tx.query_opt(WAS_HELD, &[&id]).await? else {
         return Ok(());
     };
+    if row.get::<_, &str>(5) != "held" {
+        return Ok(());
+    }
     let (rule, connection, data_type, channel, created_at): (String, String, String, String, i64) =
         (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     tx.execute(LOCK, &[&connection_lock(&connection)]).await?;

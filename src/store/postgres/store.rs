@@ -22,7 +22,7 @@ use super::batcher::Batcher;
 use super::locked::{LOCK, Locked, connection_lock, lock_key};
 use super::outages::{GroupKey, Wanted, outage_lock};
 use super::rows::{self, ALERT_COLUMNS, CONNECTION_COLUMNS, SILENCE_COLUMNS};
-use super::{audit, db_error, open, queue, status, threads, write};
+use super::{audit, db_error, open, outage_runs, queue, status, threads, write};
 use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, StoredEvent};
 
 /// `meta` keys, as in the SQLite store.
@@ -362,13 +362,13 @@ impl PgStore {
             })
             .collect();
         let tx = Locked::begin_tiers(&self.pool, groups.iter().map(outage_lock).collect(), Vec::new()).await?;
-        let mut found = write::read_tick(tx.client(), &wanted).await.map_err(db_error)?;
+        let mut found = outage_runs::read_tick(tx.client(), &wanted).await.map_err(db_error)?;
         let mut runs = 0;
         let (outcome, batch, alerts) = loop {
-            match write::tick(&found, (config, mutes), &groups, now) {
+            match outage_runs::tick(&found, (config, mutes), &groups, now) {
                 Ok(done) => break done,
                 Err(wants) if runs < 4 => {
-                    write::fetch(&tx, &mut found, wants).await.map_err(db_error)?;
+                    outage_runs::fetch(&tx, &mut found, wants).await.map_err(db_error)?;
                     runs += 1;
                 }
                 Err(_) => return Err(StoreError::Unavailable("an outage's move kept asking for rows".into())),
