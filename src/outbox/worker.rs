@@ -162,6 +162,12 @@ impl Lane {
         let (Some(digest), Some(kind)) = (digest.filter(|_| !delivery.digest), kind) else {
             return Ok(None);
         };
+        // A retry was counted at its first attempt: the window counts
+        // notifications, not attempts (a lone alert retried twice is not a
+        // "digest of 1").
+        if delivery.attempts > 0 {
+            return Ok(None);
+        }
         let now = Instant::now();
         match self.window.filter(|w| w.ends > now) {
             Some(window) if window.sent >= digest.after => {
