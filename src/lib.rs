@@ -30,6 +30,9 @@
 //!   document or Alertmanager alerts, each linked to the status page when
 //!   `server.public_url` is set.
 //! - [`outbox`] runs one lane per channel: claim, send, back off, settle.
+//!   On a channel a human reads (Slack, email, Teams), the notifications
+//!   one event queued for one connection go out as one message, a section
+//!   per rule; a full digest window gathers the rest into a digest.
 //!   For a Slack channel posting as an app, the lane reads from the store
 //!   the message its alert's thread hangs on before sending, and keeps the
 //!   one a FIRING posted when it settles. Beside the lanes, firing alerts

@@ -103,10 +103,10 @@ fn write_notifications(stored: &StoredEvent, out: &mut dyn Write) -> std::io::Re
         if let Some(kind) = n.kind {
             write!(out, "{kind} ")?;
         }
-        match n.digest_id {
-            Some(digest) => writeln!(
+        match n.carried_by() {
+            Some(carrier) => writeln!(
                 out,
-                "{} -> {}: {}, carried by digest #{digest} (its attempts below)",
+                "{} -> {}: {}, carried by {carrier} (its attempts below)",
                 n.rule, n.channel, n.status
             )?,
             None => writeln!(

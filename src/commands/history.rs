@@ -113,8 +113,8 @@ fn write_notification(n: &NotificationRow, out: &mut dyn Write) -> std::io::Resu
         dash(&n.request_id),
         n.attempts
     )?;
-    if let Some(digest) = n.digest_id {
-        writeln!(out, "    carried by digest #{digest}")?;
+    if let Some(carrier) = n.carried_by() {
+        writeln!(out, "    carried by {carrier}")?;
     }
     if let Some(error) = &n.last_error {
         writeln!(out, "    last error: {error}")?;

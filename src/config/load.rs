@@ -102,6 +102,38 @@ fn load_with(mut reader: Reader<'_>, text: &str, file: &Path) -> Result<Config, 
     Err(ConfigErrors(errors))
 }
 
+/// The line of the second `key:` of a duplicate entry: serde_yaml points
+/// at the start of the mapping (line 1 for a top-level key), where the
+/// operator would look in vain. The mapping's keys are the lines from
+/// `start` at its first key's indentation.
+fn duplicate_line(text: &str, message: &str, start: usize) -> Option<usize> {
+    let key = message.split("duplicate entry with key \"").nth(1)?.split('"').next()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let key_of = |line: &str| -> Option<(usize, String)> {
+        let body = line.trim_start();
+        let body = body.strip_prefix("- ").unwrap_or(body).trim_start();
+        let indent = line.len() - body.len();
+        let name = body.split(':').next()?.trim().trim_matches(['"', '\'']);
+        Some((indent, name.to_owned()))
+    };
+    let (indent, _) = key_of(lines.get(start.checked_sub(1)?)?)?;
+    let mut seen = 0;
+    for (index, line) in lines.iter().enumerate().skip(start - 1) {
+        let blank = line.trim().is_empty() || line.trim_start().starts_with('#');
+        match key_of(line).filter(|_| !blank) {
+            Some((at, _)) if at < indent => break,
+            Some((at, name)) if at == indent && name == key => {
+                seen += 1;
+                if seen == 2 {
+                    return Some(index + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn syntax_error(file: &Path, text: &str, err: &serde_yaml::Error) -> ConfigErrors {
     let full = err.to_string();
     // serde_yaml appends "at line L column C"; the line goes in its own field.
@@ -114,9 +146,10 @@ fn syntax_error(file: &Path, text: &str, err: &serde_yaml::Error) -> ConfigError
         Some(hint) => format!("not valid YAML: {message}: {hint}"),
         None => format!("not valid YAML: {message}"),
     };
+    let line = err.location().map(|l| l.line());
     ConfigErrors(vec![ConfigError {
         file: file.to_owned(),
-        line: err.location().map(|l| l.line()),
+        line: line.map(|line| duplicate_line(text, &full, line).unwrap_or(line)),
         rule: None,
         key: String::new(),
         message,

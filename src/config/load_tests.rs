@@ -607,3 +607,21 @@ fn a_rule_and_an_outage_read_how_they_notify_the_same_way() {
         "{errors:?}"
     );
 }
+
+/// serde_yaml names the start of the mapping; the operator needs the line
+/// of the second key.
+#[test]
+fn a_duplicate_key_is_reported_at_its_second_line() {
+    let top = "channels:\n  ops:\n    slack: { webhook_url: 'https://hooks.slack.com/services/T0/B0/x' }\n# the rules\nrules: []\n\nrules: []\n";
+    let found = errors(top);
+    assert_eq!(
+        found,
+        ["rules.yaml:7: not valid YAML: duplicate entry with key \"rules\""]
+    );
+    let nested = "channels:\n  ops:\n    slack: { webhook_url: 'https://hooks.slack.com/services/T0/B0/x' }\nrules:\n  - name: a\n    when: { failed: { above: 0 } }\n    notify: [ops]\n    notify: [ops]\n";
+    let found = errors(nested);
+    assert_eq!(
+        found,
+        ["rules.yaml:8: not valid YAML: rules[0]: duplicate entry with key \"notify\""]
+    );
+}

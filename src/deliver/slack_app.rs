@@ -69,11 +69,19 @@ impl SlackAppSender {
         match (thread, parent) {
             (Some(SlackThread::Opens { episode }), _) => self.open(payload, std::slice::from_ref(episode), false).await,
             (Some(SlackThread::Digest { episodes, .. }), _) => self.open(payload, episodes, true).await,
-            (Some(SlackThread::Follows { episode }), Some(parent)) => self.reply(payload, episode, parent).await,
+            // A group goes in the thread every episode it tells hangs on
+            // (an earlier group's), when there is one; else it opens one.
+            (Some(SlackThread::Group { episodes, .. }), Some(parent)) => {
+                self.reply(payload, (episodes, true), parent).await
+            }
+            (Some(SlackThread::Group { episodes, .. }), None) => self.open(payload, episodes, true).await,
+            (Some(SlackThread::Follows { episode }), Some(parent)) => self.reply(payload, alone(episode), parent).await,
             (Some(SlackThread::Ends { episode, header, line }), Some(parent)) if !parent.digest => {
                 self.end(payload, episode, parent, (header, line)).await
             }
-            (Some(SlackThread::Ends { episode, .. }), Some(parent)) => self.reply(payload, episode, parent).await,
+            (Some(SlackThread::Ends { episode, .. }), Some(parent)) => {
+                self.reply(payload, alone(episode), parent).await
+            }
             // No parent: its FIRING never reached this channel (it failed,
             // expired, or went out before the channel was an app). This
             // message takes its place, and the thread goes on under it.
@@ -105,14 +113,15 @@ impl SlackAppSender {
         delivered(format!("posted {ts} in {channel}"), anchors, Vec::new())
     }
 
-    /// A reply in `parent`'s thread; a new top-level message (the
-    /// episode's new parent) when the parent is gone.
-    async fn reply(&self, payload: &Value, episode: &Episode, parent: &Anchor) -> Sent {
+    /// A reply in `parent`'s thread; a new top-level message (the new
+    /// parent of `episodes`, a digest's when `digest`) when the parent is
+    /// gone.
+    async fn reply(&self, payload: &Value, (episodes, digest): (&[Episode], bool), parent: &Anchor) -> Sent {
         let answer = self.post(payload, Some(&parent.ts), &parent.channel).await;
         match answer {
             Answer::Ok(_) => delivered(format!("replied in thread {}", parent.ts), Vec::new(), Vec::new()),
             Answer::Failed { ref error, .. } if GONE.contains(&error.as_str()) => {
-                let mut sent = self.open(payload, std::slice::from_ref(episode), false).await;
+                let mut sent = self.open(payload, episodes, digest).await;
                 sent.errors.insert(0, error.clone());
                 sent
             }
@@ -141,7 +150,7 @@ impl SlackAppSender {
                 errors.push(error);
             }
         }
-        let mut sent = self.reply(payload, episode, parent).await;
+        let mut sent = self.reply(payload, alone(episode), parent).await;
         errors.append(&mut sent.errors);
         sent.errors = errors;
         if let Outcome::Delivered { detail } = &mut sent.outcome {
@@ -189,6 +198,11 @@ impl SlackAppSender {
         }
         self.api.call("chat.postMessage", &body).await
     }
+}
+
+/// The episode of a message about one alert, as `reply` takes it.
+fn alone(episode: &Episode) -> (&[Episode], bool) {
+    (std::slice::from_ref(episode), false)
 }
 
 /// The channel id and `ts` Slack gave a posted message.

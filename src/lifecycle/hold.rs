@@ -2,6 +2,8 @@
 //! nobody has heard of yet is recorded as held instead of notifying (see
 //! [`super::release`] for its end).
 
+use crate::outage::By;
+
 use super::apply::{AlertStates, HELD_BY};
 use super::effects::{Cx, Observed, Source};
 use super::transition::{AlertState, Phase};
@@ -37,6 +39,7 @@ pub(super) fn held<S: AlertStates>(
     // Only the connections the outage counts (its `when`: production, say)
     // are held; a sandbox connection of that service speaks for itself.
     let outage = cx.config.outages.iter().find(|o| o.name() == name);
-    let applies = outage.is_some_and(|o| o.applies(event, cx.environment));
+    // A data type's outage holds nothing (its group is no service).
+    let applies = outage.is_some_and(|o| o.by == By::Service && o.applies(event, cx.environment));
     Ok(applies.then(|| format!("{HELD_BY}{name}")))
 }

@@ -137,11 +137,14 @@ impl Effect {
     }
 
     /// What a queued delivery says, from its stored columns: FIRING, STILL
-    /// FAILING, RESOLVED, DIGEST, or `None` for a row of an older version.
+    /// FAILING, RESOLVED, DIGEST, GROUP (several rules of one event, one
+    /// message: a carrier whose effect is `group`), or `None` for a row of
+    /// an older version.
     pub fn kind_of(effect: Option<&str>, is_digest: bool) -> Option<&'static str> {
-        match is_digest {
-            true => Some("DIGEST"),
-            false => effect.and_then(Effect::parse).map(Effect::label),
+        match (is_digest, effect) {
+            (true, Some("group")) => Some("GROUP"),
+            (true, _) => Some("DIGEST"),
+            (false, _) => effect.and_then(Effect::parse).map(Effect::label),
         }
     }
 

@@ -176,3 +176,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_queued_row_says_what_it_is_a_group_apart_from_a_digest() {
+    assert_eq!(Effect::kind_of(Some("firing"), false), Some("FIRING"));
+    assert_eq!(Effect::kind_of(Some("still_failing"), false), Some("STILL FAILING"));
+    assert_eq!(Effect::kind_of(None, true), Some("DIGEST"));
+    assert_eq!(Effect::kind_of(Some("group"), true), Some("GROUP"));
+    assert_eq!(Effect::kind_of(None, false), None, "a row of an older version");
+}

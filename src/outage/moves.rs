@@ -144,10 +144,13 @@ fn settle_told<S: OutageStore>(
 ) -> Result<(), S::Error> {
     let outage = &config.outages[told.outage];
     let released = match told.effect {
-        Effect::Firing => {
+        // An alert is a connection's, not a data type's: a data type's
+        // outage tells its one message and holds nothing.
+        Effect::Firing if outage.by == By::Service => {
             hold(store, outage, &told.group, now)?;
             Applied::default()
         }
+        Effect::Firing => Applied::default(),
         Effect::Resolved => release_held(store, config, (outage.name(), &told.group), mutes, now)?,
         Effect::StillFailing => Applied::default(),
     };

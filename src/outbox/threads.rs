@@ -6,8 +6,8 @@
 
 use crate::deliver::{Outcome, Sender, Sent, SlackAppSender};
 use crate::metrics::Metrics;
-use crate::render::{Ending, SlackThread};
-use crate::store::{Delivery, Message, Store};
+use crate::render::{Anchor, Ending, Episode, SlackThread};
+use crate::store::{Delivery, Message, Store, StoreError};
 
 /// One attempt at `delivery` through `sender`, on `channel`.
 pub async fn send(store: &Store, metrics: &Metrics, channel: &str, sender: &Sender, delivery: &Delivery) -> Sent {
@@ -19,32 +19,60 @@ pub async fn send(store: &Store, metrics: &Metrics, channel: &str, sender: &Send
             errors: Vec::new(),
         };
     };
-    let parent = match thread.as_ref().and_then(|t| t.parent()) {
-        Some(episode) => match store.slack_parent(channel, episode).await {
-            Ok(parent) => parent,
-            // Not known is not absent: posting top-level now would split
-            // the alert's story for a passing storage hiccup.
-            Err(err) => return unknown_parent(err.to_string()),
+    let parent = match thread {
+        Some(SlackThread::Group { episodes, .. }) => shared_parent(store, channel, episodes).await,
+        Some(place) => match place.parent() {
+            Some(episode) => store.slack_parent(channel, episode).await,
+            None => Ok(None),
         },
-        None => None,
+        None => Ok(None),
+    };
+    let parent = match parent {
+        Ok(parent) => parent,
+        // Not known is not absent: posting top-level now would split
+        // the alert's story for a passing storage hiccup.
+        Err(err) => return unknown_parent(err.to_string()),
     };
     let sent = app.send(payload, thread.as_ref(), parent.as_ref()).await;
     for error in &sent.errors {
         metrics.slack_error(channel, error);
     }
-    if let (Some(SlackThread::Digest { ends, .. }), Outcome::Delivered { .. }) = (thread, &sent.outcome) {
+    let ends = match thread {
+        Some(SlackThread::Digest { ends, .. } | SlackThread::Group { ends, .. }) => ends.as_slice(),
+        _ => &[],
+    };
+    if matches!(sent.outcome, Outcome::Delivered { .. }) && !ends.is_empty() {
         rewrite_ended(store, metrics, (channel, app), ends).await;
     }
     sent
 }
 
-/// At most this many messages of alerts a digest ended are rewritten to
+/// The one message every episode a group tells hangs on (an earlier
+/// group told them all), if there is one: the group is a reply in its
+/// thread. `None` when an episode has no message, or they hang on several.
+async fn shared_parent(store: &Store, channel: &str, episodes: &[Episode]) -> Result<Option<Anchor>, StoreError> {
+    let mut shared: Option<Anchor> = None;
+    for episode in episodes {
+        let Some(parent) = store.slack_parent(channel, episode).await? else {
+            return Ok(None);
+        };
+        match &shared {
+            Some(first) if (&first.channel, &first.ts) != (&parent.channel, &parent.ts) => return Ok(None),
+            Some(_) => {}
+            None => shared = Some(parent),
+        }
+    }
+    Ok(shared)
+}
+
+/// At most this many messages of alerts a digest (or a group) ended are rewritten to
 /// RESOLVED after it: a burst that Slack's `chat.update` limit (about 50 a
 /// minute) takes. Beyond it, and when a rewrite fails, the digest alone
 /// tells the end: it was delivered, and is not sent again for this.
 const DIGEST_REWRITES: usize = 20;
 
-/// Rewrites to RESOLVED the own messages of the episodes a digest ended.
+/// Rewrites to RESOLVED the own messages of the episodes a digest or a
+/// group ended.
 async fn rewrite_ended(store: &Store, metrics: &Metrics, (channel, app): (&str, &SlackAppSender), ends: &[Ending]) {
     let mut rewritten = 0;
     for ending in ends {

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::deliver::{Outcome, Sender};
 use crate::metrics::Metrics;
-use crate::render::{Anchor, Undelivered, undelivered_for};
+use crate::render::{Anchor, Undelivered, groups, undelivered_for};
 use crate::store::{Delivery, Fallback, Settle, Store, StoreError};
 
 use super::backoff::{Backoff, decide, expired};
@@ -162,6 +162,12 @@ impl Lane {
         let (Some(digest), Some(kind)) = (digest.filter(|_| !delivery.digest), kind) else {
             return Ok(None);
         };
+        // A retry was counted at its first attempt: the window counts
+        // notifications, not attempts (a lone alert retried twice is not a
+        // "digest of 1").
+        if delivery.attempts > 0 {
+            return Ok(None);
+        }
         let now = Instant::now();
         match self.window.filter(|w| w.ends > now) {
             Some(window) if window.sent >= digest.after => {
@@ -199,6 +205,29 @@ impl Lane {
         }
     }
 
+    /// Several rules, one message: a notification of a kind a human reads
+    /// takes with it the others its event queued for this channel, as one
+    /// group (counted as one message by [`Lane::digest_step`], which saw
+    /// only the claimed one). Should the group not be built, the claimed
+    /// one goes alone, as it would have.
+    async fn grouped(&self, delivery: Delivery) -> Delivery {
+        if delivery.digest || !groups(&delivery.message) {
+            return delivery;
+        }
+        match self.store.group(&delivery, SystemTime::now()).await {
+            Ok(Some(group)) => {
+                let request_id = group.request_id.as_deref().unwrap_or("-");
+                tracing::info!(channel = %self.channel, request_id, carried = %group.rule, "one message for the rules of one event");
+                group
+            }
+            Ok(None) => delivery,
+            Err(err) => {
+                tracing::warn!(channel = %self.channel, error = %err, "cannot group the notifications of one event; sending alone");
+                delivery
+            }
+        }
+    }
+
     /// Delivers the next due message, if any: one unit of work.
     pub async fn try_deliver_next(&mut self) -> Result<Step, StoreError> {
         if self.stopping() {
@@ -210,6 +239,7 @@ impl Lane {
         if let Some(step) = self.digest_step(&delivery).await? {
             return Ok(step);
         }
+        let delivery = self.grouped(delivery).await;
         let Some(mut slot) = self.wait_for_slot().await else {
             self.store.release(delivery.id).await;
             return Ok(Step::Idle);

@@ -82,7 +82,7 @@ impl Item {
     }
 
     /// `CRITICAL production-sync-failed · Acme · CON-1 (xero) · 2 failed: bills`
-    fn line(&self) -> String {
+    pub(super) fn line(&self) -> String {
         let mut text = match self.state.as_str() {
             "FIRING" => format!("{} {}", self.severity, self.rule),
             state => format!("{state} {}", self.rule),

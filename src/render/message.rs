@@ -65,6 +65,12 @@ impl Message {
         self.in_thread(Some(SlackThread::digest_of(carried)))
     }
 
+    /// A Slack group carrying messages of these places in their threads
+    /// (see [`SlackThread::group_of`]); any other message as it is.
+    pub fn told_in_group(self, carried: Vec<SlackThread>) -> Message {
+        self.in_thread(Some(SlackThread::group_of(carried)))
+    }
+
     /// A Slack message's place in its alert's thread, if it has one.
     pub fn slack_thread(&self) -> Option<&SlackThread> {
         match self {

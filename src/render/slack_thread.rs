@@ -49,6 +49,16 @@ pub enum SlackThread {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ends: Vec<Ending>,
     },
+    /// Several rules' messages of one event in one message: told as a
+    /// digest is (the parent of the episodes it tells that have no message
+    /// of its own, never rewritten, ending those it ends), except that when
+    /// every episode it tells already hangs on one message (an earlier
+    /// group's), it is a reply in that thread.
+    Group {
+        episodes: Vec<Episode>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ends: Vec<Ending>,
+    },
 }
 
 /// What a RESOLVED or CLOSED writes on its episode's message.
@@ -83,31 +93,43 @@ impl SlackThread {
     /// The place of a digest carrying messages of these places: the thread
     /// of their episodes, and the end of those it ends.
     pub fn digest_of(carried: impl IntoIterator<Item = SlackThread>) -> SlackThread {
-        let mut episodes: Vec<Episode> = Vec::new();
-        let mut ends = Vec::new();
-        for place in carried {
-            let (episode, ending) = match place {
-                SlackThread::Opens { episode } | SlackThread::Follows { episode } => (episode, None),
-                SlackThread::Ends { episode, header, line } => {
-                    (episode.clone(), Some(Ending { episode, header, line }))
-                }
-                SlackThread::Digest { .. } => continue,
-            };
-            if !episodes.contains(&episode) {
-                episodes.push(episode);
-            }
-            ends.extend(ending);
-        }
+        let (episodes, ends) = told(carried);
         SlackThread::Digest { episodes, ends }
+    }
+
+    /// The place of a group carrying messages of these places (see
+    /// [`SlackThread::Group`]).
+    pub fn group_of(carried: impl IntoIterator<Item = SlackThread>) -> SlackThread {
+        let (episodes, ends) = told(carried);
+        SlackThread::Group { episodes, ends }
     }
 
     /// The episode whose thread this message belongs in, if it is a reply.
     pub fn parent(&self) -> Option<&Episode> {
         match self {
             SlackThread::Follows { episode } | SlackThread::Ends { episode, .. } => Some(episode),
-            SlackThread::Opens { .. } | SlackThread::Digest { .. } => None,
+            SlackThread::Opens { .. } | SlackThread::Digest { .. } | SlackThread::Group { .. } => None,
         }
     }
+}
+
+/// The episodes messages of these places tell, each once, and the ends
+/// they tell.
+fn told(carried: impl IntoIterator<Item = SlackThread>) -> (Vec<Episode>, Vec<Ending>) {
+    let mut episodes: Vec<Episode> = Vec::new();
+    let mut ends = Vec::new();
+    for place in carried {
+        let (episode, ending) = match place {
+            SlackThread::Opens { episode } | SlackThread::Follows { episode } => (episode, None),
+            SlackThread::Ends { episode, header, line } => (episode.clone(), Some(Ending { episode, header, line })),
+            SlackThread::Digest { .. } | SlackThread::Group { .. } => continue,
+        };
+        if !episodes.contains(&episode) {
+            episodes.push(episode);
+        }
+        ends.extend(ending);
+    }
+    (episodes, ends)
 }
 
 /// A posted message that a thread hangs on, as the store keeps it.

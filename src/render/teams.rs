@@ -12,7 +12,7 @@ use super::facts::Facts;
 use super::notice::Notice;
 
 /// Teams refuses messages over 28 KB; leave room for its own envelope.
-const MESSAGE_MAX: usize = 26 * 1024;
+pub(super) const MESSAGE_MAX: usize = 26 * 1024;
 /// One value of the card, before "…".
 const VALUE_MAX: usize = 500;
 

@@ -148,6 +148,19 @@ impl Store {
         }
     }
 
+    /// Several rules, one message: gathers with the claimed `delivery` the
+    /// other notifications its event queued for the channel about the
+    /// same connection that may go now into one queued group (see
+    /// [`crate::render::group_message`]), claimed in its place. `None`:
+    /// it goes alone.
+    pub async fn group(&self, delivery: &Delivery, now: SystemTime) -> Result<Option<Delivery>, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.group(delivery, now)),
+            Store::Sqlite(store) => store.group(delivery, now).await,
+            Store::Postgres(store) => store.group(delivery, now).await,
+        }
+    }
+
     /// Gathers `channel`'s pending notifications into one queued digest.
     pub async fn build_digest(
         &self,

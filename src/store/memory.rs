@@ -9,8 +9,8 @@ use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::ChannelKind;
 use crate::lifecycle::{AlertState, AlertStates, Effect, Phase, apply, not_told};
-use crate::render::{Anchor, Episode, Item, digest_for};
-use crate::store::sqlite::Built;
+use crate::render::{Anchor, Episode, Item, MAX_SECTIONS, Section, digest_for, group_message};
+use crate::store::sqlite::{Built, unknown_item};
 
 use super::model::{Delivery, Fallback, Ingest, IngestOutcome, Settle};
 
@@ -34,6 +34,8 @@ struct Inner {
     next_id: u64,
     /// The Slack messages alert threads hang on, by channel and alert.
     threads: HashMap<(String, String), Anchor>,
+    /// Events ingested: what the notifications an event queued share.
+    events: u64,
 }
 
 struct Queued {
@@ -45,6 +47,10 @@ struct Queued {
     claimed: bool,
     /// The alert it speaks of, and what it says (none for a digest).
     alert: Option<(AlertKey, Effect)>,
+    /// The event that queued it (0: none, a digest's or a notice's).
+    event: u64,
+    /// A group's notifications, out of the queue while it carries them.
+    carried: Vec<Queued>,
 }
 
 /// A message about no one alert (a digest, a fallback's notice), before
@@ -78,6 +84,8 @@ impl Inner {
             due: now,
             claimed: false,
             alert: None,
+            event: 0,
+            carried: Vec::new(),
         };
         self.queue.insert(id, queued);
         id
@@ -132,6 +140,8 @@ impl MemoryStore {
             Some(after)
         });
         let mut channels = Vec::new();
+        inner.events += 1;
+        let event = inner.events;
         for notification in &applied.notifications {
             for new in &notification.deliveries {
                 inner.next_id += 1;
@@ -155,6 +165,8 @@ impl MemoryStore {
                     due: ingest.received_at(),
                     claimed: false,
                     alert: Some((notification.key.clone(), notification.effect)),
+                    event,
+                    carried: Vec::new(),
                 };
                 inner.queue.insert(id, queued);
             }
@@ -203,6 +215,53 @@ impl MemoryStore {
             id,
             carried: members.len(),
         })
+    }
+
+    /// Gathers with the claimed `delivery` the others of its event, on its
+    /// channel and about its connection, that may go now into one group
+    /// (see the SQLite store's), claimed in its place. The group takes the
+    /// place of its first notification in the queue, so each alert's later
+    /// messages still wait behind it.
+    pub fn group(&self, delivery: &Delivery, now: SystemTime) -> Option<Delivery> {
+        let mut inner = self.lock();
+        let claimed = inner.queue.get(&delivery.id)?;
+        let (event, connection) = (claimed.event, claimed.alert.as_ref()?.0.connection.clone());
+        let members: Vec<u64> = first_free(&inner.queue, &delivery.channel)
+            .filter(|q| q.event == event && q.due <= now && (!q.claimed || q.delivery.id == delivery.id))
+            .filter(|q| q.alert.as_ref().is_some_and(|(key, _)| key.connection == connection))
+            .map(|q| q.delivery.id)
+            .take(MAX_SECTIONS)
+            .collect();
+        if event == 0 || !members.contains(&delivery.id) {
+            return None;
+        }
+        let sections: Vec<Section> = (members.iter().map(|id| &inner.queue[id]))
+            .map(|q| Section {
+                item: q.item.clone().unwrap_or_else(unknown_item),
+                message: q.delivery.message.clone(),
+            })
+            .collect();
+        let message = group_message(&sections)?;
+        let carried: Vec<Queued> = members.iter().filter_map(|id| inner.queue.remove(id)).collect();
+        let group = Delivery {
+            id: members[0],
+            rule: format!("group of {}", members.len()),
+            message,
+            attempts: 0,
+            digest: true,
+            ..delivery.clone()
+        };
+        let queued = Queued {
+            delivery: group.clone(),
+            item: None,
+            due: now,
+            claimed: true,
+            alert: None,
+            event: 0,
+            carried,
+        };
+        inner.queue.insert(group.id, queued);
+        Some(group)
     }
 
     pub fn connections(&self) -> Vec<KnownConnection> {
@@ -321,6 +380,10 @@ impl MemoryStore {
                     return;
                 };
                 untell(&mut inner, &failed);
+                // A group's notifications end as it ends.
+                for member in &failed.carried {
+                    untell(&mut inner, member);
+                }
             }
         }
     }
@@ -335,6 +398,8 @@ fn first_free<'q>(queue: &'q BTreeMap<u64, Queued>, channel: &str) -> impl Itera
         if q.delivery.channel != channel {
             return false;
         }
+        // A group holds back the later messages of each alert it carries.
+        ahead.extend(q.carried.iter().filter_map(|c| c.alert.as_ref().map(|(key, _)| key)));
         match &q.alert {
             Some((key, _)) => ahead.insert(key),
             None => true,

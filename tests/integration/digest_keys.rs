@@ -123,3 +123,25 @@ async fn an_alert_that_fires_and_resolves_in_a_digest_window_is_one_alert(backen
         assert_eq!(count, expected, "{connection}: {out}");
     }
 }
+
+/// A digest window counts notifications, not attempts: a lone alert
+/// retried twice after Slack's 500s goes out as itself, not as a "digest
+/// of 1" once its retries filled the window's `after`.
+#[tokio::test]
+async fn retries_do_not_use_up_the_digest_budget() {
+    let slack = SlackStandIn::start().await;
+    slack.script(&[
+        crate::helpers::SlackReply::status(500, "internal_error"),
+        crate::helpers::SlackReply::status(500, "internal_error"),
+    ]);
+    let yaml = format!(
+        "channels:\n  ops:\n    slack: {{ webhook_url: \"{}\", min_interval: 0s }}\n    digest: {{ after: 2, window: 3s, max_items: 10 }}\ndefaults:\n  notify: [ops]\nrules:\n  - name: bills-failed\n    when: {{ failed: {{ above: 0 }} }}\n",
+        slack.url()
+    );
+    let app = spawn_app_on(&Backend::Sqlite, &yaml, fast_settings()).await;
+    app.post_ok(sync("CON-R", "retry-1", "failed")).await;
+    assert!(eventually(WAIT, || slack.delivered().len() == 1).await);
+    let headers = slack.headers();
+    assert_eq!(headers, ["WARNING bills-failed"], "{headers:?}");
+    assert_eq!(slack.received().len(), 3, "two 500s, then the message");
+}

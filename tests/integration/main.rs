@@ -16,6 +16,7 @@ mod delivery;
 mod digest;
 mod digest_keys;
 mod fallback;
+mod grouping;
 mod hardening;
 mod inhibit;
 mod lifecycle;

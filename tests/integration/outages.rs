@@ -442,3 +442,32 @@ async fn an_absence_alert_of_a_service_in_outage_is_held(backend: Backend) {
         "held, not told: {headers:#?}"
     );
 }
+
+on_both_stores!(a_data_type_outage_holds_nothing);
+
+/// A data type's outage tells its one message and holds nothing: an alert
+/// is a connection's, and nothing would ever release it. Slack is slow
+/// here, so FIRINGs are still queued when the outage fires.
+async fn a_data_type_outage_holds_nothing(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, 100, "15m")
+        .replace("min_interval: 0s", "min_interval: 1s")
+        .replace(
+            "    when: { environment: production }",
+            "    by: data_type\n    when: { environment: production }",
+        );
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
+    for n in 0..12 {
+        app.post_ok(sync(n, "xero", &format!("d-{n}"), "failed")).await;
+    }
+    let outage = |m: &serde_json::Value| m.to_string().contains("bills outage");
+    let firing = |m: &serde_json::Value| m.to_string().contains("WARNING sync-failed");
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| slack.delivered().iter().filter(|m| f(m)).count();
+    assert!(
+        eventually(WAIT, || count(&outage) == 1 && count(&firing) == 12).await,
+        "{:#?}",
+        slack.headers()
+    );
+    let status = app.status("?alerts_per_page=100").await;
+    assert_eq!(status["totals"]["silenced"], 0, "{}", status["alerts"]);
+}

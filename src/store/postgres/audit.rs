@@ -10,7 +10,8 @@ use crate::store::sqlite::audit::{AttemptRow, EventRow, HistoryFilter, Notificat
 use super::super::time::from_millis;
 
 // As in the SQLite store: an event without a requestId is named by its key.
-const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id, d.effect, d.is_digest";
+const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id, d.effect, d.is_digest,
+     (SELECT g.effect = 'group' FROM deliveries g WHERE g.id = d.digest_id)";
 
 fn list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -42,6 +43,7 @@ fn notification_row(row: &Row) -> NotificationRow {
         connection: row.get(8),
         digest_id: row.get(9),
         kind: Effect::kind_of(row.get::<_, Option<&str>>(10), row.get(11)),
+        in_group: row.get::<_, Option<bool>>(12).unwrap_or(false),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod audit;
 mod batcher;
+mod group;
 pub mod import;
 mod locked;
 mod open;

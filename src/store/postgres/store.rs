@@ -22,7 +22,7 @@ use super::batcher::Batcher;
 use super::locked::{LOCK, Locked, connection_lock, lock_key};
 use super::outages::{GroupKey, Wanted, outage_lock};
 use super::rows::{self, ALERT_COLUMNS, CONNECTION_COLUMNS, SILENCE_COLUMNS};
-use super::{audit, db_error, open, outage_runs, queue, status, threads, write};
+use super::{audit, db_error, group, open, outage_runs, queue, status, threads, write};
 use crate::store::sqlite::audit::{EventRow, HistoryFilter, NotificationRow, StoredEvent};
 
 /// `meta` keys, as in the SQLite store.
@@ -157,6 +157,19 @@ impl PgStore {
 
     pub async fn prune(&self, cutoff: SystemTime, forget_before: SystemTime) -> Result<Pruned, StoreError> {
         self.in_transaction(async |tx| queue::prune(tx, cutoff, forget_before).await)
+            .await
+    }
+
+    /// Gathers with the claimed `delivery` the others of its event that
+    /// may go with it into one group, leased to this instance in its place.
+    pub async fn group(&self, delivery: &Delivery, now: SystemTime) -> Result<Option<Delivery>, StoreError> {
+        let client = self.client().await?;
+        let company = group::has_company(&client, delivery.id, now, &self.holder).await;
+        if !company.map_err(db_error)? {
+            return Ok(None);
+        }
+        drop(client);
+        self.in_transaction(async |tx| group::build(tx, delivery.id, now, (&self.holder, self.lease)).await)
             .await
     }
 

@@ -41,10 +41,21 @@ pub struct NotificationRow {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub connection: Option<String>,
-    /// The digest that carried it, if one did.
+    /// The digest (or group) that carried it, if one did.
     pub digest_id: Option<i64>,
-    /// What it says: FIRING, STILL FAILING, RESOLVED, DIGEST.
+    /// What it says: FIRING, STILL FAILING, RESOLVED, DIGEST, GROUP.
     pub kind: Option<&'static str>,
+    /// Carried by a group (several rules of one event in one message)
+    /// rather than a digest.
+    pub in_group: bool,
+}
+
+impl NotificationRow {
+    /// What carried it, `digest #12` or `group #12`, if anything did.
+    pub fn carried_by(&self) -> Option<String> {
+        let carrier = if self.in_group { "group" } else { "digest" };
+        self.digest_id.map(|id| format!("{carrier} #{id}"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +92,10 @@ fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
 
 // An event without a requestId (an absence check, a closing, a body
 // without one) is named by its key, which `explain` takes; a digest by
-// nothing (its members are listed).
-const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id, d.effect, d.is_digest";
+// nothing (its members are listed), a group by its event's requestId.
+// Last, whether what carried it is a group.
+const NOTIFICATION_COLUMNS: &str = "d.id, d.created_at, CASE WHEN d.is_digest THEN d.request_id ELSE COALESCE(d.request_id, e.dedup_key) END, d.rule, d.channel, d.status, d.attempts, d.last_error, e.connection, d.digest_id, d.effect, d.is_digest,
+     (SELECT g.effect = 'group' FROM deliveries g WHERE g.id = d.digest_id)";
 
 fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow> {
     Ok(NotificationRow {
@@ -97,6 +110,7 @@ fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow
         connection: row.get(8)?,
         digest_id: row.get(9)?,
         kind: Effect::kind_of(row.get::<_, Option<String>>(10)?.as_deref(), row.get(11)?),
+        in_group: row.get::<_, Option<bool>>(12)?.unwrap_or(false),
     })
 }
 

@@ -10,6 +10,7 @@ mod body;
 pub mod connections;
 mod digest;
 pub mod export;
+mod group;
 mod open;
 pub mod outages;
 mod read;
@@ -25,6 +26,7 @@ mod writer;
 pub use super::time::{from_millis, millis};
 pub use absence::{AbsenceOutcome, Checked, sweep};
 pub use digest::{Built, slack_thread_of, unknown_item};
+pub use group::{Row as GroupRow, sections as group_sections};
 pub use open::{open_and_migrate, open_read_only};
 pub use store::{SqliteStore, downtime};
 

@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use super::super::model::{Delivery, Fallback, Ingest, IngestOutcome, Pruned, Settle, StoreError};
 use super::absence::{self, AbsenceOutcome};
 use super::digest::{self, Built};
+use super::group;
 use super::open::{self, open_and_migrate};
 use super::seen::{self, Seen};
 use super::writer::{Command, Writer, job, lock};
@@ -241,6 +242,24 @@ impl SqliteStore {
         let channel = channel.to_owned();
         self.write(move |tx| digest::build(tx, &channel, &kind, max_items, max_age, now))
             .await
+    }
+
+    /// Gathers with the claimed `delivery` the others of its event that
+    /// may go with it into one group, claimed in its place.
+    pub async fn group(&self, delivery: &Delivery, now: SystemTime) -> Result<Option<Delivery>, StoreError> {
+        let id = delivery.id;
+        let others: Vec<u64> = lock(&self.claimed).iter().copied().filter(|c| *c != id).collect();
+        // A read first: most notifications are alone, and need no write.
+        if self.read(|conn| group::members(conn, id, now, &others, 2))?.len() < 2 {
+            return Ok(None);
+        }
+        let grouped = self.write(move |tx| group::build(tx, id, now, &others)).await?;
+        if let Some(group) = &grouped {
+            let mut claimed = lock(&self.claimed);
+            claimed.remove(&id);
+            claimed.insert(group.id);
+        }
+        Ok(grouped)
     }
 
     /// Records that the daemon is alive now.

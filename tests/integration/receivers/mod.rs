@@ -5,6 +5,7 @@
 mod alertmanager;
 mod dry_run;
 mod example;
+mod grouping;
 mod links;
 mod pagerduty;
 mod stand_in;
