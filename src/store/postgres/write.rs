@@ -124,9 +124,18 @@ pub async fn read_batch(client: &Client, ingests: &[&Ingest], groups: &[Wanted])
     connections.sort();
     connections.dedup();
     let keys: Vec<&str> = ingests.iter().map(|i| i.dedup_key.as_str()).collect();
+    // Rules without outages read none (what an outage left behind holds
+    // nothing once the rules drop it).
+    let any = ingests.iter().any(|i| !i.alerts.config.outages.is_empty());
+    let outages = async {
+        match any {
+            true => StagedOutages::read(client, groups, &connections).await,
+            false => Ok(StagedOutages::default()),
+        }
+    };
     let (((states, known), seen), outages) = try_join(
         try_join(read(client, &connections), query_cached(client, rows::SEEN, &keys)),
-        StagedOutages::read(client, groups, &connections),
+        outages,
     )
     .await?;
     let seen = seen.iter().map(|row| row.get(0)).collect();
