@@ -13,8 +13,9 @@
 //!   come out with the tallies that made each fire.
 //! - [`alerts`] keys each match (rule + connection [+ data type]).
 //! - [`store`] commits the event, the alert states it moved and one queued
-//!   delivery per channel and effect in one transaction (SQLite, or memory
-//!   for benchmarks). Inside that transaction, [`lifecycle`] turns the
+//!   delivery per channel and effect in one transaction (SQLite; PostgreSQL,
+//!   shared by several instances; or memory for benchmarks). Inside that
+//!   transaction, [`lifecycle`] turns the
 //!   event into observations of alert keys (a match; a clean sync that
 //!   carries what the rule looks at; a connection back), moves each key
 //!   through pending → firing → resolved, and asks for FIRING, STILL

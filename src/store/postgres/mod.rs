@@ -1,8 +1,9 @@
 //! The shared store: one PostgreSQL database behind several instances.
 //! Same operations and rows as the SQLite store; what SQLite gets from
 //! having one writer, this store gets from the database: a unique dedup
-//! key, a lock per connection around alert state, leases on claims, a
-//! lock per channel around digests, and one around migrations.
+//! key, a lock per connection around alert state, a lock per outage and
+//! group around its counting (taken before the connections'), leases on
+//! claims, a lock per channel around digests, and one around migrations.
 
 mod audit;
 mod batcher;

@@ -1,6 +1,7 @@
 //! How events and everything they moved reach the database: one statement
 //! per transaction, whatever it carries (the event rows, the alert rows,
-//! the deliveries, the connection rows and the days' counts), the rows as
+//! the deliveries, the connection rows, the days' counts, and the outages'
+//! members, states and hourly counts), the rows as
 //! arrays and JSON, so the server parses, plans and runs one statement for
 //! a whole batch of webhooks. Ingest and absence checks both write through
 //! a [`Batch`].
