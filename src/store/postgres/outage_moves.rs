@@ -52,6 +52,14 @@ pub struct Fetched {
 }
 
 impl Fetched {
+    /// Nothing read yet, for a transaction taking the events of `own`.
+    pub fn new(own: &[String]) -> Fetched {
+        Fetched {
+            own: own.iter().cloned().collect(),
+            ..Fetched::default()
+        }
+    }
+
     /// Whether a move asked for something not read.
     pub fn wants(&self, outages: &StagedOutages) -> bool {
         !(self.wants_queued.is_empty()
@@ -233,15 +241,15 @@ fn alert_key(rule: String, connection: String, data_type: String) -> AlertKey {
 }
 
 impl Fetched {
-    /// Reads what the last run asked for, `own` being the connections the
-    /// transaction holds. Returns the other connections those rows are
-    /// about: the transaction must hold their locks and read their alerts,
-    /// then call this again (the rows may have moved before the locks).
-    pub async fn read(&mut self, client: &Client, own: &[String]) -> Result<Vec<String>, Error> {
+    /// Reads what the last run asked for (holding the queued FIRINGs it
+    /// asked to hold). Returns the connections, besides the transaction's
+    /// own, those rows are about: the transaction must hold their locks and
+    /// read their alerts, then call this again (more may have been queued
+    /// before the locks).
+    pub async fn read(&mut self, client: &Client) -> Result<Vec<String>, Error> {
         let hold = client.prepare_cached(HOLD).await?;
         let held = client.prepare_cached(HELD).await?;
         let mut others = BTreeSet::new();
-        self.own = own.iter().cloned().collect();
         self.holds.extend(std::mem::take(&mut self.wants_queued));
         for (key, how) in &self.holds {
             let rows = client

@@ -69,7 +69,7 @@ pub async fn fetch(tx: &Locked, found: &mut Found, wants: Wants) -> Result<(), E
         (found.outages).read_failing(client, group, from, &found.own).await?;
     }
     loop {
-        let others = found.fetched.read(client, &found.own).await?;
+        let others = found.fetched.read(client).await?;
         let new: Vec<String> = others.into_iter().filter(|c| !found.locked.contains(c)).collect();
         if new.is_empty() {
             let locked: Vec<String> = found.locked.iter().cloned().collect();

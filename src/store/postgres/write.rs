@@ -144,7 +144,7 @@ pub async fn read_batch(client: &Client, ingests: &[&Ingest], groups: &[Wanted])
         known,
         seen,
         outages,
-        fetched: Fetched::default(),
+        fetched: Fetched::new(&connections),
         locked: connections.iter().cloned().collect(),
         own: connections,
         windows: groups.iter().map(|g| (g.key.clone(), g.from)).collect(),
