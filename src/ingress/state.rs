@@ -1,7 +1,7 @@
 //! What the request handlers, the delivery lanes and the reload share: the
 //! running configuration, the store, the metrics, and one lane per channel.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -198,6 +198,7 @@ impl AppState {
     }
 
     fn install_senders(&self, config: &Config, senders: HashMap<String, Sender>) {
+        let standalone: Arc<HashSet<String>> = Arc::new(config.outages.iter().map(|o| o.name().to_owned()).collect());
         let mut lanes = lock(&self.lanes);
         for (name, sender) in senders {
             let digest = config.channels.get(&name).and_then(|c| c.digest);
@@ -207,11 +208,14 @@ impl AppState {
                 let mut slot = lane.sender.write().unwrap_or_else(|p| p.into_inner());
                 slot.replace(sender, digest, pace);
                 slot.kind = kind;
+                slot.standalone = standalone.clone();
                 lane.wake.notify_one();
                 continue;
             }
             let wake = Arc::new(Notify::new());
-            let slot: SenderSlot = Arc::new(RwLock::new(Senders::new(sender, digest, pace).with_kind(kind)));
+            let mut senders = Senders::new(sender, digest, pace).with_kind(kind);
+            senders.standalone = standalone.clone();
+            let slot: SenderSlot = Arc::new(RwLock::new(senders));
             let health = LaneHealth::default();
             let lane = Lane::new(
                 name.clone(),

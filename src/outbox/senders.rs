@@ -2,6 +2,7 @@
 //! place by a reload), the one of the old kind after a change of kind, the
 //! digest settings, and the pace shared by every channel on one Slack URL.
 
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use tokio::time::Instant;
@@ -27,6 +28,9 @@ pub struct Senders {
     pub pace: Pace,
     /// The channel's `fallback`, told when a message fails for good.
     pub fallback: Option<FallbackTo>,
+    /// The outages' names: their messages stand alone, never in a digest
+    /// nor counted toward one (one message already speaks for many).
+    pub standalone: Arc<HashSet<String>>,
 }
 
 /// A channel's fallback: its name, how its messages are worded, and how
@@ -52,6 +56,7 @@ impl Senders {
             pace,
             kind: None,
             fallback: None,
+            standalone: Arc::default(),
         }
     }
 

@@ -155,11 +155,13 @@ impl Lane {
     /// now. When the window has had its `after` ones, the lane waits for
     /// the window's end and gathers what is pending into one digest.
     async fn digest_step(&mut self, delivery: &Delivery) -> Result<Option<Step>, StoreError> {
-        let (digest, kind) = {
+        let (digest, kind, standalone) = {
             let senders = self.sender.read().unwrap_or_else(|p| p.into_inner());
-            (senders.digest, senders.kind.clone())
+            let standalone = senders.standalone.contains(&delivery.rule);
+            (senders.digest, senders.kind.clone(), standalone)
         };
-        let (Some(digest), Some(kind)) = (digest.filter(|_| !delivery.digest), kind) else {
+        let digest = digest.filter(|_| !delivery.digest && !standalone);
+        let (Some(digest), Some(kind)) = (digest, kind) else {
             return Ok(None);
         };
         // A retry was counted at its first attempt: the window counts

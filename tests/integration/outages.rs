@@ -95,6 +95,11 @@ async fn a_storm_of_one_service_is_one_outage_message(backend: Backend) {
         slack.headers()
     );
     assert_eq!(delivered.len(), position + 1, "nothing after it: {:?}", slack.headers());
+    assert_eq!(
+        slack.headers()[position],
+        "CRITICAL provider-outage",
+        "the outage's message stands alone, never in a digest"
+    );
     assert!(
         delivered[position]
             .to_string()

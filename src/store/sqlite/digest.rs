@@ -49,7 +49,8 @@ pub fn build(
     let rows: Vec<(i64, Option<String>, Option<AlertOf>, String)> = tx
         .prepare_cached(
             "SELECT id, item, rule, alert_connection, alert_data_type, effect, message FROM deliveries
-             WHERE status = 'pending' AND channel = ?1 AND is_digest = 0 ORDER BY id",
+             WHERE status = 'pending' AND channel = ?1 AND is_digest = 0
+               AND rule NOT IN (SELECT outage FROM outage_states) ORDER BY id",
         )?
         .query_map([channel], |row| {
             let alert = alert_of(row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
