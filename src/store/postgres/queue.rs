@@ -278,11 +278,13 @@ pub async fn build_digest(
         let error = "not sent: older than delivery.max_age when its digest was built".to_owned();
         settle(tx, row.get::<_, i64>(0) as u64, &Settle::Expired { error }, now).await?;
     }
+    // An outage's message stands alone: never gathered into a digest.
     let found = tx
         .query(
             "SELECT id, item, rule, alert_connection, alert_data_type, effect, message FROM deliveries
              WHERE status = 'pending' AND channel = $1 AND NOT is_digest
-             AND (lease_until IS NULL OR lease_until < $2 OR leased_by = $3) ORDER BY id FOR UPDATE",
+             AND (lease_until IS NULL OR lease_until < $2 OR leased_by = $3)
+             AND rule NOT IN (SELECT outage FROM outage_states) ORDER BY id FOR UPDATE",
             &[&channel, &millis(now), &holder],
         )
         .await?;
