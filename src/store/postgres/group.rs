@@ -78,12 +78,7 @@ pub async fn build(
         )
         .await?;
     let group: i64 = row.get(0);
-    tx.execute(
-        "UPDATE deliveries SET status = 'digested', digest_id = $1, leased_by = NULL, lease_until = NULL
-         WHERE id = ANY($2)",
-        &[&group, &members],
-    )
-    .await?;
+    super::queue::carry(tx, group, &members).await?;
     Ok(Some(Delivery {
         id: group as u64,
         channel: row.get(2),

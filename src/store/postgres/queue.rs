@@ -328,12 +328,7 @@ pub async fn build_digest(
         )
         .await?;
     let id: i64 = row.get(0);
-    tx.execute(
-        "UPDATE deliveries SET status = 'digested', digest_id = $1, leased_by = NULL, lease_until = NULL
-         WHERE id = ANY($2)",
-        &[&id, &members],
-    )
-    .await?;
+    carry(tx, id, &members).await?;
     Ok(Some(Built {
         id: id as u64,
         carried: members.len(),
@@ -341,6 +336,18 @@ pub async fn build_digest(
 }
 
 /// Settles the pending deliveries of channels not in `known` as failed.
+/// Marks `members` as carried by the digest or group `id`: settled when
+/// it is.
+pub async fn carry(tx: &Transaction<'_>, id: i64, members: &[i64]) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE deliveries SET status = 'digested', digest_id = $1, leased_by = NULL, lease_until = NULL
+         WHERE id = ANY($2)",
+        &[&id, &members],
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn abandon(tx: &Transaction<'_>, known: &[String], at: SystemTime) -> Result<Vec<(String, u64)>, Error> {
     let reason = "channel no longer configured";
     let dropped: Vec<(String, u64)> = tx
