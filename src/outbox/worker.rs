@@ -63,6 +63,9 @@ pub enum Step {
 #[derive(Debug, Clone, Copy)]
 struct Window {
     ends: Instant,
+    /// The same end on the wall clock, to compare with when a message was
+    /// queued.
+    ends_at: SystemTime,
     sent: u32,
 }
 
@@ -153,7 +156,9 @@ impl Lane {
 
     /// With digests on: whether this notification may go out on its own
     /// now. When the window has had its `after` ones, the lane waits for
-    /// the window's end and gathers what is pending into one digest.
+    /// the window's end and gathers what is pending into one digest; new
+    /// work wakes it meanwhile, so that a message that stands alone (an
+    /// outage's, which holds the rest) does not wait for the window.
     async fn digest_step(&mut self, delivery: &Delivery) -> Result<Option<Step>, StoreError> {
         let (digest, kind, standalone) = {
             let senders = self.sender.read().unwrap_or_else(|p| p.into_inner());
@@ -171,39 +176,52 @@ impl Lane {
             return Ok(None);
         }
         let now = Instant::now();
-        match self.window.filter(|w| w.ends > now) {
-            Some(window) if window.sent >= digest.after => {
-                self.store.release(delivery.id).await;
-                if !self.sleep_until(window.ends).await {
-                    return Ok(Some(Step::Idle));
-                }
-                self.window = None;
-                let built = self
-                    .store
-                    .build_digest(
-                        &self.channel,
-                        kind,
-                        digest.max_items,
-                        self.settings.max_age,
-                        SystemTime::now(),
-                    )
-                    .await?;
-                let carried = built.map_or(0, |b| b.carried);
-                tracing::info!(channel = %self.channel, carried, "digest queued");
-                Ok(Some(Step::Digested(carried)))
+        // A full window that ended while the lane was away (woken by new
+        // work) still gathers what was queued during it.
+        let full = self
+            .window
+            .filter(|w| w.sent >= digest.after && (w.ends > now || delivery.created_at < w.ends_at));
+        if let Some(window) = full {
+            self.store.release(delivery.id).await;
+            if !self.wait_for_window(window.ends).await {
+                return Ok(Some(Step::Idle));
             }
-            Some(mut window) => {
-                window.sent += 1;
-                self.window = Some(window);
-                Ok(None)
-            }
+            self.window = None;
+            let built = (self.store)
+                .build_digest(
+                    &self.channel,
+                    kind,
+                    digest.max_items,
+                    self.settings.max_age,
+                    SystemTime::now(),
+                )
+                .await?;
+            let carried = built.map_or(0, |b| b.carried);
+            tracing::info!(channel = %self.channel, carried, "digest queued");
+            return Ok(Some(Step::Digested(carried)));
+        }
+        match self.window.as_mut().filter(|w| w.ends > now) {
+            Some(window) => window.sent += 1,
             None => {
                 self.window = Some(Window {
                     ends: now + digest.window,
+                    ends_at: SystemTime::now() + digest.window,
                     sent: 1,
-                });
-                Ok(None)
+                })
             }
+        }
+        Ok(None)
+    }
+
+    /// Waits for a full digest window's end: true at its end, false when
+    /// new work or shutdown came first.
+    async fn wait_for_window(&self, ends: Instant) -> bool {
+        if ends <= Instant::now() {
+            return true;
+        }
+        tokio::select! {
+            ended = self.sleep_until(ends) => ended,
+            _ = self.wake.notified() => false,
         }
     }
 

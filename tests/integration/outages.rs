@@ -68,7 +68,10 @@ async fn firing_alerts(app: &TestApp) -> Vec<serde_json::Value> {
 async fn a_storm_of_one_service_is_one_outage_message(backend: Backend) {
     let slack = SlackStandIn::start().await;
     let after = 3;
-    let app = spawn_app_on(&backend, &rules(&slack, after, "15m"), fast_settings()).await;
+    // A digest window far longer than the test: the outage's message must
+    // not wait for its end.
+    let yaml = rules(&slack, after, "15m").replace("window: 20s", "window: 10m");
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
     let services = |n: usize| if n.is_multiple_of(2) { "quickbooks" } else { "xero" };
     let clean = (0..2000).map(|n| sync(n, services(n), &format!("clean-{n}"), "success"));
     post_all(&app, clean.collect()).await;
