@@ -227,17 +227,21 @@ fn release_held<S: OutageStore>(
 /// A FIRING held while its lane was already sending it (queued at
 /// `queued_at`), and delivered all the same: its alert was told after
 /// all, so it keeps its normal life (its RESOLVED goes out), and the
-/// outage's end does not tell it again.
+/// outage's end does not tell it again. `channels`: the one it reached,
+/// and those whose held copy the store queued again (every channel hears
+/// an alert that is told).
 pub fn delivered_anyway<S: AlertStates>(
     alerts: &mut S,
-    (key, channel): (&AlertKey, &str),
+    (key, channels): (&AlertKey, &[String]),
     queued_at: SystemTime,
 ) -> Result<(), S::Error> {
     let Some(mut state) = alerts.get(key)?.filter(|s| s.phase == Phase::Firing) else {
         return Ok(());
     };
-    if !state.notified.iter().any(|c| c == channel) {
-        state.notified.push(channel.to_owned());
+    for channel in channels {
+        if !state.notified.contains(channel) {
+            state.notified.push(channel.clone());
+        }
     }
     state.last_notified = state.last_notified.or(Some(queued_at));
     state.muted_by = None;

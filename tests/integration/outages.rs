@@ -479,3 +479,57 @@ async fn a_data_type_outage_holds_nothing(backend: Backend) {
     let status = app.status("?alerts_per_page=100").await;
     assert_eq!(status["totals"]["silenced"], 0, "{}", status["alerts"]);
 }
+
+on_both_stores!(an_alert_told_on_one_channel_is_not_held_on_another);
+/// Told on one channel, held on another: a FIRING that a channel without
+/// digest already delivered is not held on the channel whose digest it
+/// waited for, so every channel hears every connection still failing
+/// (the outage's end releases only alerts nobody heard of).
+async fn an_alert_told_on_one_channel_is_not_held_on_another(backend: Backend) {
+    let ops = SlackStandIn::start().await;
+    let team = SlackStandIn::start().await;
+    let yaml = format!(
+        "channels:
+  ops:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+    digest: {{ after: 2, window: 3s, max_items: 100 }}
+  team:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+    digest: off
+defaults:
+  notify: [ops, team]
+rules:
+  - name: sync-failed
+    when: {{ failed: {{ above: 0 }} }}
+outages:
+  - name: provider-outage
+    when: {{ environment: production }}
+    failing: {{ at_least: 10, share: 20% }}
+    window: 2s
+",
+        ops.url(),
+        team.url()
+    );
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
+    // One by one, so that team (no digest) tells each at once while ops
+    // keeps them for its digest: the outage fires at the 10th.
+    for n in 100..120 {
+        app.post_ok(sync(n, "xero", &format!("h-{n}"), "failed")).await;
+        let id = format!("CON-{n}");
+        eventually(WAIT, || team.delivered().iter().any(|m| m.to_string().contains(&id))).await;
+    }
+    // Nothing syncs after the storm: the timer ends the outage and tells
+    // what it held. Every connection is then named on both channels.
+    let named = |slack: &SlackStandIn, n: usize| {
+        let id = format!("CON-{n}");
+        slack.delivered().iter().any(|m| m.to_string().contains(&id))
+    };
+    for slack in [&ops, &team] {
+        assert!(
+            eventually(WAIT, || (100..120).all(|n| named(slack, n))).await,
+            "missing: {:?} in {:#?}",
+            (100..120).filter(|n| !named(slack, *n)).collect::<Vec<_>>(),
+            slack.headers()
+        );
+    }
+}

@@ -217,6 +217,7 @@ impl OutageStore for Moving<'_> {
     }
 }
 
+// A FIRING already told on another channel is not held (see SQLite's).
 // Held as read, in one statement: a lane settling one of them waits for
 // the transaction, then finds it held (see `delivered_anyway`); one it
 // settled first is not held.
@@ -224,6 +225,9 @@ const HOLD: &str = "UPDATE deliveries SET status = 'held', settled_at = $4, last
      WHERE status = 'pending' AND NOT is_digest AND effect = 'firing' AND rule <> $1
        AND (alert_connection = ANY($3)
             OR alert_connection IN (SELECT connection FROM outage_members WHERE outage = $1 AND grp = $2))
+       AND NOT EXISTS (SELECT 1 FROM deliveries t WHERE t.event_id = deliveries.event_id AND t.rule = deliveries.rule
+           AND t.alert_connection = deliveries.alert_connection AND t.alert_data_type = deliveries.alert_data_type
+           AND t.effect = 'firing' AND t.status IN ('delivered', 'digested'))
      RETURNING rule, alert_connection, alert_data_type, channel";
 const HELD: &str = "SELECT a.rule, a.connection, a.data_type FROM alerts a JOIN connections c ON c.id = a.connection
      WHERE a.state = 'firing' AND a.muted_by = $1 AND c.service = $2 ORDER BY a.connection, a.rule";
@@ -298,6 +302,12 @@ impl Fetched {
 
 // Locked first: a transaction holding this message (see HOLD) may not have
 // committed yet; once it has, the row read is the held one.
+// The copies of a FIRING delivered anyway that were held on other
+// channels go out after all.
+const UNHOLD: &str = "UPDATE deliveries SET status = 'pending', settled_at = NULL, last_error = NULL
+     WHERE status = 'held' AND id <> $1 AND event_id = (SELECT event_id FROM deliveries WHERE id = $1)
+       AND rule = $2 AND alert_connection = $3 AND alert_data_type = $4 AND effect = 'firing'
+     RETURNING channel";
 const WAS_HELD: &str = "SELECT rule, alert_connection, alert_data_type, channel, created_at, status FROM deliveries
      WHERE id = $1 FOR UPDATE";
 
@@ -323,8 +333,11 @@ pub async fn delivered_anyway(tx: &Transaction<'_>, id: i64) -> Result<(), Error
     let Some((key, state)) = alert.as_ref().map(rows::alert) else {
         return Ok(());
     };
+    let unheld = tx.query(UNHOLD, &[&id, &rule, &connection, &data_type]).await?;
+    let mut channels = vec![channel];
+    channels.extend(unheld.iter().map(|row| row.get::<_, String>(0)));
     let mut staged = Staged::new([(key.clone(), state)]);
-    let Ok(()) = crate::outage::moves::delivered_anyway(&mut staged, (&key, &channel), from_millis(created_at));
+    let Ok(()) = crate::outage::moves::delivered_anyway(&mut staged, (&key, &channels), from_millis(created_at));
     for (_, state) in staged.changed() {
         let notified = serde_json::to_string(&state.notified).unwrap_or_else(|_| "[]".into());
         let last_notified = state.last_notified.map(super::super::time::millis);

@@ -43,15 +43,27 @@ const FIRING_FOR: &str = "SELECT outage FROM outage_states WHERE grp = ?1 AND fi
 
 const FIRING: &str = "SELECT outage, grp FROM outage_states WHERE firing = 1 ORDER BY outage, grp";
 const END: &str = "UPDATE outage_states SET firing = 0, clear_since = NULL WHERE outage = ?1 AND grp = ?2";
+// A FIRING already told on another channel is not held: its alert keeps
+// its normal life, and every channel hears it (the outage's end releases
+// only alerts nobody heard of).
 const HOLD: &str = "UPDATE deliveries SET status = 'held', settled_at = ?1, last_error = ?2
      WHERE status = 'pending' AND is_digest = 0 AND effect = 'firing' AND rule <> ?3
        AND alert_connection IN (SELECT connection FROM outage_members WHERE outage = ?3 AND grp = ?4)
+       AND NOT EXISTS (SELECT 1 FROM deliveries t WHERE t.event_id = deliveries.event_id AND t.rule = deliveries.rule
+           AND t.alert_connection = deliveries.alert_connection AND t.alert_data_type = deliveries.alert_data_type
+           AND t.effect = 'firing' AND t.status IN ('delivered', 'digested'))
      RETURNING rule, alert_connection, alert_data_type, channel";
 const HELD: &str = "SELECT a.rule, a.connection, a.data_type FROM alerts a JOIN connections c ON c.id = a.connection
      WHERE a.state = 'firing' AND a.muted_by = ?1 AND c.service = ?2 ORDER BY a.connection, a.rule";
 const FIRING_CONNECTIONS: &str =
     "SELECT count(DISTINCT a.connection) FROM alerts a JOIN connections c ON c.id = a.connection
      WHERE a.state = 'firing' AND c.service = ?1 AND (?2 IS NULL OR c.environment = ?2)";
+// The copies of a FIRING delivered anyway that were held on other
+// channels go out after all.
+const UNHOLD: &str = "UPDATE deliveries SET status = 'pending', settled_at = NULL, last_error = NULL
+     WHERE status = 'held' AND id <> ?1 AND event_id = (SELECT event_id FROM deliveries WHERE id = ?1)
+       AND rule = ?2 AND alert_connection = ?3 AND alert_data_type = ?4 AND effect = 'firing'
+     RETURNING channel";
 const WAS_HELD: &str = "SELECT rule, alert_connection, alert_data_type, channel, created_at FROM deliveries
      WHERE id = ?1 AND status = 'held'";
 
@@ -148,7 +160,15 @@ pub fn delivered_anyway(tx: &Connection, id: u64) -> rusqlite::Result<()> {
     let Some((key, channel, created_at)) = row else {
         return Ok(());
     };
-    crate::outage::moves::delivered_anyway(&mut SqlStates::new(tx), (&key, &channel), from_millis(created_at))
+    let mut channels = vec![channel];
+    let data_type = key.data_type.as_deref().unwrap_or("");
+    let mut unhold = tx.prepare_cached(UNHOLD)?;
+    for channel in unhold.query_map(params![id as i64, key.rule, key.connection, data_type], |row| {
+        row.get(0)
+    })? {
+        channels.push(channel?);
+    }
+    crate::outage::moves::delivered_anyway(&mut SqlStates::new(tx), (&key, &channels), from_millis(created_at))
 }
 
 impl OutageStates for SqlOutages<'_> {
