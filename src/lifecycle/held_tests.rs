@@ -151,7 +151,7 @@ proptest! {
                         .map(|(k, s)| (k.clone(), s.clone()))
                         .collect();
                     for (key, state) in firing {
-                        let released = release(&config, (&key, &state), (&known(&key.connection), "provider-outage"), &Mutes::default(), now);
+                        let released = release(&config, (&key, &state), &[], (&known(&key.connection), "provider-outage"), &Mutes::default(), now);
                         let held = state.muted_by.as_deref() == Some("held by outage provider-outage");
                         prop_assert_eq!(released.is_some(), held, "only held alerts are released: {:?}", state);
                         if let Some((next, applied)) = released {

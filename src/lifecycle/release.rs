@@ -17,10 +17,12 @@ use super::transition::{AlertState, Effect, Phase};
 /// The FIRING of `key`, held by `outage` and still firing at `now`, its
 /// new state and what to queue; `None` when it is not such an alert. A
 /// silence or window in force keeps it muted (it is told at its next match
-/// after that, as any muted alert).
+/// after that, as any muted alert). `firing`: the other firing alerts of
+/// its connection, for `inhibit`.
 pub fn release(
     config: &Config,
     (key, state): (&AlertKey, &AlertState),
+    firing: &[AlertKey],
     (connection, outage): (&KnownConnection, &str),
     mutes: &Mutes,
     now: SystemTime,
@@ -44,7 +46,7 @@ pub fn release(
     };
     let mut next = state.clone();
     let channels = recipients(Effect::Firing, rule, Some(state), config);
-    let muted_by = muted(&observed, &cx, &[]);
+    let muted_by = muted(&observed, &cx, firing);
     let mut applied = Applied::default();
     next.muted_by = muted_by.clone();
     if muted_by.is_none() && !channels.is_empty() {

@@ -12,7 +12,9 @@ use crate::absence::KnownConnection;
 use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
-use crate::lifecycle::{AlertInput, AlertStates, Applied, Effect, HELD_BY, Notification, Phase, release};
+use crate::lifecycle::{
+    AlertInput, AlertStates, Applied, Effect, HELD_BY, Notification, Phase, firing_besides, release,
+};
 use crate::quiet::Mutes;
 
 use crate::rules::Environment;
@@ -214,7 +216,9 @@ fn release_held<S: OutageStore>(
         let (Some(state), Some(known)) = (store.alerts().get(&key)?, store.connection(&key.connection)?) else {
             continue;
         };
-        let Some((next, released)) = release(config, (&key, &state), (&known, outage), mutes, now) else {
+        // A lost connection's inhibit mutes its released sync alerts too.
+        let firing = firing_besides(&key, store.alerts().active(&key.connection)?);
+        let Some((next, released)) = release(config, (&key, &state), &firing, (&known, outage), mutes, now) else {
             continue;
         };
         store.alerts().put(&key, &next)?;

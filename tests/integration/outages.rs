@@ -533,3 +533,43 @@ outages:
         );
     }
 }
+
+on_both_stores!(a_released_alert_is_muted_by_inhibit);
+/// Released when the outage ends, a held connection's sync failure is
+/// muted by its lost connection (inhibit), as it would have been without
+/// the outage: only the connection-lost is told.
+async fn a_released_alert_is_muted_by_inhibit(backend: Backend) {
+    let slack = SlackStandIn::start().await;
+    let yaml = rules(&slack, 100, "1s").replace(
+        "outages:",
+        "  - name: connection-lost
+    when: { event: connectionStatus, connection_status: [disconnected] }
+inhibit:
+  - when_firing: { rule: connection-lost }
+    mute: { rule: '*' }
+    equal: [connection]
+outages:",
+    );
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
+    for n in 0..12 {
+        app.post_ok(sync(n, "xero", &format!("i-{n}"), "failed")).await;
+    }
+    let lost = r#"{"data":{"event":"connectionStatus","connectionId":"CON-11","businessName":"Acme 11","serviceName":"xero","newStatus":"disconnected"},"requestId":"i-lost"}"#;
+    app.post_ok(lost.to_owned()).await;
+    let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
+    let lost_told = |m: &serde_json::Value| released(m) && m.to_string().contains("connection-lost");
+    assert!(
+        eventually(WAIT, || slack.delivered().iter().any(lost_told)).await,
+        "{:#?}",
+        slack.headers()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let about_11: Vec<String> = (slack.delivered().iter())
+        .filter(|m| released(m) && m.to_string().contains("CON-11"))
+        .map(|m| m.to_string())
+        .collect();
+    assert!(
+        about_11.iter().all(|m| !m.contains("sync-failed")),
+        "muted by connection-lost/CON-11: {about_11:#?}"
+    );
+}
