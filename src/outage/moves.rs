@@ -48,6 +48,10 @@ pub trait OutageStore: OutageStates {
     /// How many connections of service `group` (in `environment`, when
     /// given) have a firing alert.
     fn firing_connections(&mut self, group: &str, environment: Option<Environment>) -> Result<usize, Self::Error>;
+    /// The channels told of the outage's episode that started at `since`:
+    /// its FIRING or a STILL FAILING delivered, or still being sent. Its
+    /// RESOLVED goes to them only.
+    fn told_channels(&mut self, outage: &str, group: &str, since: SystemTime) -> Result<Vec<String>, Self::Error>;
     /// Every firing outage, as (name, group).
     fn firing_outages(&mut self) -> Result<Vec<(String, String)>, Self::Error>;
     /// Marks a firing outage quiet, without a word (the rules dropped it).
@@ -159,8 +163,26 @@ fn settle_told<S: OutageStore>(
     if told.effect == Effect::Resolved {
         told.still_failing = still_failing(store, outage, &told)?;
     }
+    let told_channels = match told.effect {
+        Effect::Resolved => Some(store.told_channels(outage.name(), &told.group, told.state.since)?),
+        _ => None,
+    };
     match notification(config, outage, &told, mutes, now) {
-        Ok(notification) => moved.notifications.push(notification),
+        // No RESOLVED for a FIRING nobody saw (muted, or failed for good).
+        Ok(mut notification) => {
+            if let Some(told_channels) = &told_channels {
+                (notification.deliveries).retain(|d| told_channels.contains(&d.channel));
+            }
+            if notification.deliveries.is_empty() && told_channels.is_some() {
+                (moved.described).push(format!(
+                    "outage {}/{}: RESOLVED not sent: no channel was told it fired",
+                    outage.name(),
+                    told.group
+                ));
+            } else {
+                moved.notifications.push(notification);
+            }
+        }
         Err(by) => (moved.described).push(format!("outage {}/{}: muted by {by}", outage.name(), told.group)),
     }
     moved.extend(released);

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    Backend, RulesFile, SlackStandIn, TestApp, database, eventually, fast_settings, spawn_app_on, syncwatch_async,
+    Backend, RulesFile, SlackReply, SlackStandIn, TestApp, database, eventually, fast_settings, spawn_app_on,
+    syncwatch_async,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -571,5 +572,56 @@ outages:",
     assert!(
         about_11.iter().all(|m| !m.contains("sync-failed")),
         "muted by connection-lost/CON-11: {about_11:#?}"
+    );
+}
+
+on_both_stores!(no_outage_resolved_for_a_firing_a_channel_never_got);
+/// The outage's RESOLVED goes only to the channels told it fired: one
+/// whose FIRING failed for good (404) hears nothing of its end.
+async fn no_outage_resolved_for_a_firing_a_channel_never_got(backend: Backend) {
+    let ops = SlackStandIn::start().await;
+    let team = SlackStandIn::start().await;
+    let yaml = format!(
+        "channels:
+  ops:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+  team:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+defaults:
+  notify: [ops]
+rules:
+  - name: sync-failed
+    when: {{ failed: {{ above: 0 }} }}
+outages:
+  - name: provider-outage
+    when: {{ environment: production }}
+    failing: {{ at_least: 10, share: 20% }}
+    window: 1s
+    notify: [ops, team]
+",
+        ops.url(),
+        team.url()
+    );
+    team.answer_all(SlackReply::status(404, "no_service"));
+    let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
+    for n in 0..12 {
+        app.post_ok(sync(n, "xero", &format!("n-{n}"), "failed")).await;
+    }
+    let outage = |m: &serde_json::Value| m.to_string().contains("xero outage");
+    assert!(eventually(WAIT, || ops.delivered().iter().any(outage)).await);
+    assert!(eventually(WAIT, || !team.received().is_empty()).await);
+    team.answer_all(SlackReply::ok());
+    // Nothing syncs: the timer ends it; ops hears its end, team nothing.
+    let over = |m: &serde_json::Value| m.to_string().contains("xero outage over");
+    assert!(
+        eventually(WAIT, || ops.delivered().iter().any(over)).await,
+        "{:?}",
+        ops.headers()
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !team.delivered().iter().any(over),
+        "team never got the FIRING: {:?}",
+        team.headers()
     );
 }

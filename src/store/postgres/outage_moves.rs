@@ -46,6 +46,9 @@ pub struct Fetched {
     wants_queued: BTreeMap<GroupKey, Hold>,
     wants_held: BTreeSet<GroupKey>,
     wants_firing: BTreeSet<(String, Option<&'static str>)>,
+    /// Per outage, group and episode start: the channels told of it.
+    told: HashMap<(GroupKey, i64), Vec<String>>,
+    wants_told: BTreeSet<(GroupKey, i64)>,
     /// The connections whose events the transaction takes: their outage
     /// rows are the ones it recorded, not the stored ones.
     own: HashSet<String>,
@@ -65,6 +68,7 @@ impl Fetched {
         !(self.wants_queued.is_empty()
             && self.wants_held.is_empty()
             && self.wants_firing.is_empty()
+            && self.wants_told.is_empty()
             && outages.wants_failing().is_empty())
     }
 }
@@ -206,6 +210,15 @@ impl OutageStore for Moving<'_> {
         Ok(others + mine.len())
     }
 
+    fn told_channels(&mut self, outage: &str, group: &str, since: SystemTime) -> Result<Vec<String>, Infallible> {
+        let key = (group_key(outage, group), millis(since));
+        let Some(told) = self.fetched.told.get(&key) else {
+            self.fetched.wants_told.insert(key);
+            return Ok(Vec::new());
+        };
+        Ok(told.clone())
+    }
+
     fn firing_outages(&mut self) -> Result<Vec<(String, String)>, Infallible> {
         let firing = self.outages.firing();
         Ok(firing.into_iter().filter(|key| self.ticking.contains(key)).collect())
@@ -231,6 +244,9 @@ const HOLD: &str = "UPDATE deliveries SET status = 'held', settled_at = $4, last
      RETURNING rule, alert_connection, alert_data_type, channel";
 const HELD: &str = "SELECT a.rule, a.connection, a.data_type FROM alerts a JOIN connections c ON c.id = a.connection
      WHERE a.state = 'firing' AND a.muted_by = $1 AND c.service = $2 ORDER BY a.connection, a.rule";
+const TOLD: &str = "SELECT DISTINCT channel FROM deliveries
+     WHERE rule = $1 AND alert_connection = $2 AND effect IN ('firing', 'still_failing')
+       AND status IN ('delivered', 'pending') AND created_at >= $3 ORDER BY channel";
 const FIRING_CONNECTIONS: &str =
     "SELECT count(DISTINCT a.connection) FROM alerts a JOIN connections c ON c.id = a.connection
      WHERE a.state = 'firing' AND c.service = $1 AND ($2::text IS NULL OR c.environment = $2)
@@ -296,6 +312,11 @@ impl Fetched {
                 .insert((group, environment), row.get::<_, i64>(0).max(0) as usize);
         }
         self.wants_firing.clear();
+        let told = client.prepare_cached(TOLD).await?;
+        for key in std::mem::take(&mut self.wants_told) {
+            let rows = client.query(&told, &[&key.0.0, &key.0.1, &key.1]).await?;
+            self.told.insert(key, rows.iter().map(|row| row.get(0)).collect());
+        }
         Ok(())
     }
 }

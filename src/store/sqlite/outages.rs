@@ -64,6 +64,9 @@ const UNHOLD: &str = "UPDATE deliveries SET status = 'pending', settled_at = NUL
      WHERE status = 'held' AND id <> ?1 AND event_id = (SELECT event_id FROM deliveries WHERE id = ?1)
        AND rule = ?2 AND alert_connection = ?3 AND alert_data_type = ?4 AND effect = 'firing'
      RETURNING channel";
+const TOLD: &str = "SELECT DISTINCT channel FROM deliveries
+     WHERE rule = ?1 AND alert_connection = ?2 AND effect IN ('firing', 'still_failing')
+       AND status IN ('delivered', 'pending') AND created_at >= ?3 ORDER BY channel";
 const WAS_HELD: &str = "SELECT rule, alert_connection, alert_data_type, channel, created_at FROM deliveries
      WHERE id = ?1 AND status = 'held'";
 
@@ -134,6 +137,12 @@ impl<'t> OutageStore for SqlOutages<'t> {
         let count: i64 =
             (self.conn.prepare_cached(FIRING_CONNECTIONS)?).query_row(params![group, environment], |row| row.get(0))?;
         Ok(count as usize)
+    }
+
+    fn told_channels(&mut self, outage: &str, group: &str, since: SystemTime) -> rusqlite::Result<Vec<String>> {
+        (self.conn.prepare_cached(TOLD)?)
+            .query_map(params![outage, group, millis(since)], |row| row.get(0))?
+            .collect()
     }
 
     fn firing_outages(&mut self) -> rusqlite::Result<Vec<(String, String)>> {
