@@ -120,7 +120,7 @@ enum Command {
         #[arg(long)]
         rule: Option<String>,
         /// Only notifications in this state.
-        #[arg(long, value_parser = ["pending", "digested", "delivered", "failed", "expired"])]
+        #[arg(long, value_parser = ["pending", "digested", "delivered", "failed", "expired", "dry_run", "held"])]
         status: Option<String>,
         /// At most this many of each.
         #[arg(long, default_value_t = 50)]

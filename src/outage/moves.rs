@@ -13,7 +13,7 @@ use crate::alerts::AlertKey;
 use crate::config::Config;
 use crate::event::Event;
 use crate::lifecycle::{
-    AlertInput, AlertStates, Applied, Effect, HELD_BY, Notification, Phase, firing_besides, release,
+    AlertInput, AlertState, AlertStates, Applied, Effect, HELD_BY, Notification, Phase, close, firing_besides, release,
 };
 use crate::quiet::Mutes;
 
@@ -114,12 +114,13 @@ pub fn tick<S: OutageStore>(
     let mut all = Vec::new();
     for (name, group) in store.firing_outages()? {
         let mut moved = Moved::default();
-        // An outage removed by a reload ends without a word of its own,
-        // but what it held is told: nothing else would ever tell it.
+        // An outage removed by a reload is closed (its channels hear why),
+        // and what it held is told: nothing else would ever tell it.
         let Some(index) = config.outages.iter().position(|o| o.name() == name) else {
             (moved.described).push(format!(
                 "outage {name}/{group}: removed from the rules, what it held is told"
             ));
+            moved.extend(close_removed(store, config, (&name, &group), now)?);
             store.end(&name, &group)?;
             moved.extend(release_held(store, config, (&name, &group), mutes, now)?);
             all.push((name, group, moved));
@@ -133,6 +134,39 @@ pub fn tick<S: OutageStore>(
         all.push((name, group, moved));
     }
     Ok(all)
+}
+
+/// An outage removed from the rules while it fires is closed as a removed
+/// rule's alert is: the channels told it fired hear that it is over, and
+/// why (nothing is left firing for ever).
+fn close_removed<S: OutageStore>(
+    store: &mut S,
+    config: &Config,
+    (name, group): (&str, &str),
+    now: SystemTime,
+) -> Result<Applied, S::Error> {
+    let Some(since) = store.get(name, group)?.map(|s| s.since) else {
+        return Ok(Applied::default());
+    };
+    let state = AlertState {
+        phase: Phase::Firing,
+        since,
+        firing_since: Some(since),
+        resolved_at: None,
+        matches: 0,
+        streak: 0,
+        clean: 0,
+        last_notified: Some(since),
+        notified: store.told_channels(name, group, since)?,
+        muted_by: None,
+    };
+    let reason = format!("outage `{name}` was removed from rules.yaml");
+    let key = AlertKey {
+        rule: name.to_owned(),
+        connection: group.to_owned(),
+        data_type: None,
+    };
+    Ok(close(config, &key, &state, None, now, &reason).1)
 }
 
 /// Holds (on FIRING) or releases (on RESOLVED) the group's alerts, and

@@ -280,9 +280,19 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend
         status["totals"]
     );
     let (store, _file) = cli_store(&app, &backend, &yaml);
-    let listed = syncwatch_async([vec!["alerts".into()], store].concat()).await;
+    let listed = syncwatch_async([vec!["alerts".into()], store.clone()].concat()).await;
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
     assert!(listed.contains("OUTAGES (1 firing)"), "{listed}");
+    // The queued FIRINGs it held, as documented: `history --status held`.
+    let history = [vec!["history".into(), "--status".into(), "held".into()], store.clone()].concat();
+    let history = syncwatch_async(history).await;
+    assert_eq!(
+        history.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&history.stderr)
+    );
+
     assert!(
         listed.contains("provider-outage  quickbooks  12 of 12 connections failing"),
         "{listed}"
@@ -307,6 +317,16 @@ async fn a_reload_that_removes_a_firing_outage_tells_what_it_held(backend: Backe
     let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
     assert!(
         eventually(WAIT, || slack.delivered().iter().filter(|m| released(m)).count() >= 2).await,
+        "{:?}",
+        slack.headers()
+    );
+    // Its channel, told it fired, hears that it is over, and why.
+    let closed = |m: &serde_json::Value| {
+        m.to_string()
+            .contains("outage `provider-outage` was removed from rules.yaml")
+    };
+    assert!(
+        eventually(WAIT, || slack.delivered().iter().filter(|m| closed(m)).count() == 1).await,
         "{:?}",
         slack.headers()
     );
