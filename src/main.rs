@@ -367,7 +367,11 @@ fn main() -> ExitCode {
                     until,
                     comment,
                 };
-                let rules: Option<Vec<String>> = config.map(|c| c.rules.iter().map(|r| r.name.clone()).collect());
+                // An outage is silenced by its name, as a rule.
+                let rules: Option<Vec<String>> = config.map(|c| {
+                    let outages = c.outages.iter().map(|o| o.name().to_owned());
+                    c.rules.iter().map(|r| r.name.clone()).chain(outages).collect()
+                });
                 commands::silence::add(path, request, rules.as_deref(), &mut out, &mut err)
             }
             SilenceAction::List { output } => commands::silence::list(path, output.format(), &mut out),

@@ -306,3 +306,18 @@ fn a_rules_runbook_is_linked_in_slack_and_email() {
         stderr(&output)
     );
 }
+
+/// An outage is silenced by its name, as a rule: no warning that it
+/// matches nothing.
+#[tokio::test]
+async fn a_silence_of_an_outage_by_its_name_is_not_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let outage = "outages:\n  - name: provider-outage\n    failing: { at_least: 10, share: 20% }\n    window: 15m\n";
+    let rules = RulesFile::new(&format!("{}{outage}", shipped_like(dir.path())));
+    let config = rules.path.to_str().unwrap();
+    let _app = spawn_app_in(dir, "rules: []\n", crate::helpers::fast_settings()).await;
+    let args = ["silence", "add", "--rule", "provider-outage", "--service", "xero"];
+    let added = run(&[&args[..], &["--for", "1h", "--comment", "x", "--config", config]].concat()).await;
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    assert!(!stderr(&added).contains("matches no rule"), "{}", stderr(&added));
+}
