@@ -281,6 +281,11 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend
     );
     let (store, _file) = cli_store(&app, &backend, &yaml);
     let listed = syncwatch_async([vec!["alerts".into()], store.clone()].concat()).await;
+    let stderr = String::from_utf8_lossy(&listed.stderr).to_string();
+    assert!(
+        !stderr.contains("NOTICE"),
+        "a read-only command says nothing of the schema: {stderr}"
+    );
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
     assert!(listed.contains("OUTAGES (1 firing)"), "{listed}");
     // The queued FIRINGs it held, as documented: `history --status held`.

@@ -193,9 +193,18 @@ pub async fn migrate(client: &mut Client) -> Result<i32, tokio_postgres::Error> 
 }
 
 async fn migrate_locked(client: &mut Client) -> Result<i32, tokio_postgres::Error> {
-    client
-        .batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        .await?;
+    // Looked up first: `CREATE TABLE IF NOT EXISTS` on an existing table
+    // makes the server send a NOTICE, which every read-only command
+    // printed on stderr.
+    let exists: bool = (client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .await?)
+        .get(0);
+    if !exists {
+        client
+            .batch_execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            .await?;
+    }
     let found: i32 = client
         .query_opt("SELECT version FROM schema_version", &[])
         .await?
