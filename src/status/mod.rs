@@ -89,6 +89,10 @@ pub fn complete(
     let quiet = &(request.quiet.clone())
         .with_firing(firing.collect::<Vec<_>>(), false)
         .with_outages(outages.collect::<Vec<_>>());
+    for outage in &mut status.outages {
+        let defined = config.outages.iter().find(|o| o.name() == outage.name);
+        outage.holds = defined.is_some_and(|o| o.by == crate::outage::By::Service);
+    }
     let alerts = &mut status.alerts;
     status.totals.firing = alerts.firing as usize;
     status.totals.pending = alerts.pending as usize;

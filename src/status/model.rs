@@ -32,6 +32,9 @@ pub struct OutageRow {
     pub synced: u64,
     /// RFC 3339.
     pub since: String,
+    /// Whether it holds its service's alerts (a data type's holds none):
+    /// from the rules in force.
+    pub holds: bool,
 }
 
 /// One service's last 24 hours.

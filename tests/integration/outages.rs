@@ -247,7 +247,8 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend
     assert_eq!(status["outages"][0]["group"], "quickbooks", "{}", status["outages"]);
     let page = app.dom("/ui").await;
     assert!(
-        page.contains("quickbooks outage (provider-outage): 12 of 12 connections failing (100%)"),
+        page.contains("quickbooks outage (provider-outage): 12 of 12 connections failing (100%)")
+            && page.contains("their alerts are held until it resolves"),
         "the banner: {page}"
     );
     assert!(
@@ -504,6 +505,10 @@ async fn a_data_type_outage_holds_nothing(backend: Backend) {
     );
     let status = app.status("?alerts_per_page=100").await;
     assert_eq!(status["totals"]["silenced"], 0, "{}", status["alerts"]);
+    assert_eq!(
+        status["outages"][0]["holds"], false,
+        "its banner says nothing of holding"
+    );
 }
 
 on_both_stores!(an_alert_told_on_one_channel_is_not_held_on_another);

@@ -155,9 +155,12 @@ function renderOutages(outages) {
   box.replaceChildren();
   for (const o of outages || []) {
     const share = o.synced ? Math.round((100 * o.failing) / o.synced) : 0;
-    const text = o.group + " outage (" + o.name + "): " + o.failing + " of " + o.synced +
-      " connections failing (" + share + "%) since " + o.since +
-      "; their alerts are held until it resolves";
+    // Its connections went quiet: nothing to count until it resolves.
+    const counts = o.synced
+      ? o.failing + " of " + o.synced + " connections failing (" + share + "%)"
+      : "no connections synced in its window";
+    let text = o.group + " outage (" + o.name + "): " + counts + " since " + o.since;
+    if (o.holds) text += "; their alerts are held until it resolves";
     box.appendChild(el("p", text, "outage-banner"));
   }
 }

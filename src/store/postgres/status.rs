@@ -66,6 +66,7 @@ async fn firing_outages(client: &Client) -> Result<Vec<OutageRow>, Error> {
             failing: row.get::<_, i64>(2).max(0) as u64,
             synced: row.get::<_, i64>(3).max(0) as u64,
             since: humantime::format_rfc3339_seconds(from_millis(row.get(4))).to_string(),
+            holds: false,
         })
         .collect())
 }

@@ -321,6 +321,7 @@ pub fn firing_outages(conn: &Connection) -> rusqlite::Result<Vec<crate::status::
             failing: row.get::<_, i64>(2)? as u64,
             synced: row.get::<_, i64>(3)? as u64,
             since: humantime::format_rfc3339_seconds(super::from_millis(row.get(4)?)).to_string(),
+            holds: false,
         })
     })?;
     rows.collect()
