@@ -110,13 +110,16 @@ fn outage_severity(outage: &OutageRow, config: Option<&Config>) -> Option<String
 
 /// `firing   critical provider-outage  quickbooks  37 of 120 connections failing  since ...`
 fn outage_line(outage: &OutageRow, config: Option<&Config>) -> String {
+    // Its connections went quiet: nothing to count until it resolves.
+    let counts = match outage.synced {
+        0 => "no connections synced in its window".to_owned(),
+        synced => format!("{} of {synced} connections failing", outage.failing),
+    };
     format!(
-        "firing   {:<8} {}  {}  {} of {} connections failing  since {}",
+        "firing   {:<8} {}  {}  {counts}  since {}",
         outage_severity(outage, config).unwrap_or_else(|| "-".into()),
         outage.name,
         outage.group,
-        outage.failing,
-        outage.synced,
         outage.since
     )
 }
@@ -245,4 +248,27 @@ fn line(
         Cover::Not { .. } => {}
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_whose_connections_went_quiet_is_not_0_of_0() {
+        let mut outage = OutageRow {
+            name: "provider-outage".into(),
+            group: "xero".into(),
+            failing: 12,
+            synced: 40,
+            since: "2026-11-30T09:12:00Z".into(),
+            holds: true,
+        };
+        assert_eq!(
+            outage_line(&outage, None),
+            "firing   -        provider-outage  xero  12 of 40 connections failing  since 2026-11-30T09:12:00Z"
+        );
+        (outage.failing, outage.synced) = (0, 0);
+        assert!(outage_line(&outage, None).contains("xero  no connections synced in its window  since"));
+    }
 }
