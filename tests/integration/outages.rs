@@ -511,6 +511,33 @@ async fn a_data_type_outage_holds_nothing(backend: Backend) {
     );
 }
 
+/// Two Slack channels, `ops` (with `digest`) and `team` (no digest); the
+/// rules notify `notify`; one outage with `window`.
+fn two_channels((ops, digest): (&SlackStandIn, &str), team: &SlackStandIn, notify: &str, window: &str) -> String {
+    format!(
+        "channels:
+  ops:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+    digest: {digest}
+  team:
+    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
+    digest: off
+defaults:
+  notify: {notify}
+rules:
+  - name: sync-failed
+    when: {{ failed: {{ above: 0 }} }}
+outages:
+  - name: provider-outage
+    when: {{ environment: production }}
+    failing: {{ at_least: 10, share: 20% }}
+    window: {window}
+",
+        ops.url(),
+        team.url()
+    )
+}
+
 on_both_stores!(an_alert_told_on_one_channel_is_not_held_on_another);
 /// Told on one channel, held on another: a FIRING that a channel without
 /// digest already delivered is not held on the channel whose digest it
@@ -519,28 +546,8 @@ on_both_stores!(an_alert_told_on_one_channel_is_not_held_on_another);
 async fn an_alert_told_on_one_channel_is_not_held_on_another(backend: Backend) {
     let ops = SlackStandIn::start().await;
     let team = SlackStandIn::start().await;
-    let yaml = format!(
-        "channels:
-  ops:
-    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
-    digest: {{ after: 2, window: 3s, max_items: 100 }}
-  team:
-    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
-    digest: off
-defaults:
-  notify: [ops, team]
-rules:
-  - name: sync-failed
-    when: {{ failed: {{ above: 0 }} }}
-outages:
-  - name: provider-outage
-    when: {{ environment: production }}
-    failing: {{ at_least: 10, share: 20% }}
-    window: 2s
-",
-        ops.url(),
-        team.url()
-    );
+    let ops_digest = "{ after: 2, window: 3s, max_items: 100 }";
+    let yaml = two_channels((&ops, ops_digest), &team, "[ops, team]", "2s");
     let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
     // One by one, so that team (no digest) tells each at once while ops
     // keeps them for its digest: the outage fires at the 10th.
@@ -611,27 +618,8 @@ on_both_stores!(no_outage_resolved_for_a_firing_a_channel_never_got);
 async fn no_outage_resolved_for_a_firing_a_channel_never_got(backend: Backend) {
     let ops = SlackStandIn::start().await;
     let team = SlackStandIn::start().await;
-    let yaml = format!(
-        "channels:
-  ops:
-    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
-  team:
-    slack: {{ webhook_url: \"{}\", min_interval: 0s }}
-defaults:
-  notify: [ops]
-rules:
-  - name: sync-failed
-    when: {{ failed: {{ above: 0 }} }}
-outages:
-  - name: provider-outage
-    when: {{ environment: production }}
-    failing: {{ at_least: 10, share: 20% }}
-    window: 1s
-    notify: [ops, team]
-",
-        ops.url(),
-        team.url()
-    );
+    let yaml = two_channels((&ops, "off"), &team, "[ops]", "1s")
+        .replace("    window: 1s\n", "    window: 1s\n    notify: [ops, team]\n");
     team.answer_all(SlackReply::status(404, "no_service"));
     let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
     for n in 0..12 {
