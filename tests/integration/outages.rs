@@ -58,6 +58,14 @@ fn cli_store(app: &TestApp, backend: &Backend, yaml: &str) -> (Vec<String>, Opti
     }
 }
 
+/// A failed sync of each connection `CON-n` of `service`, one after the
+/// other (requestId `prefix-n`).
+async fn fail_each(app: &TestApp, service: &str, connections: std::ops::Range<usize>, prefix: &str) {
+    for n in connections {
+        app.post_ok(sync(n, service, &format!("{prefix}-{n}"), "failed")).await;
+    }
+}
+
 async fn firing_alerts(app: &TestApp) -> Vec<serde_json::Value> {
     let status = app.status("?alerts_per_page=1000&rule=sync-failed").await;
     status["alerts"].as_array().cloned().unwrap_or_default()
@@ -135,9 +143,7 @@ on_both_stores!(when_the_outage_resolves_the_connections_still_failing_are_told)
 async fn when_the_outage_resolves_the_connections_still_failing_are_told(backend: Backend) {
     let slack = SlackStandIn::start().await;
     let app = spawn_app_on(&backend, &rules(&slack, 100, "2s"), fast_settings()).await;
-    for n in 0..20 {
-        app.post_ok(sync(n, "xero", &format!("a-{n}"), "failed")).await;
-    }
+    fail_each(&app, "xero", 0..20, "a").await;
     let outage = |m: &serde_json::Value| m.to_string().contains("xero outage");
     assert!(
         eventually(WAIT, || slack.delivered().iter().any(outage)).await,
@@ -240,9 +246,7 @@ async fn the_page_shows_a_banner_per_firing_outage_and_the_failure_chart(backend
     for n in 0..4 {
         app.post_ok(sync(100 + n, "xero", &format!("ok-{n}"), "success")).await;
     }
-    for n in 0..12 {
-        app.post_ok(sync(n, "quickbooks", &format!("p-{n}"), "failed")).await;
-    }
+    fail_each(&app, "quickbooks", 0..12, "p").await;
     let status = app.status("").await;
     assert_eq!(status["outages"][0]["group"], "quickbooks", "{}", status["outages"]);
     let page = app.dom("/ui").await;
@@ -313,9 +317,7 @@ async fn a_reload_that_removes_a_firing_outage_tells_what_it_held(backend: Backe
     let slack = SlackStandIn::start().await;
     let yaml = rules(&slack, 100, "15m");
     let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
-    for n in 0..12 {
-        app.post_ok(sync(n, "xero", &format!("r-{n}"), "failed")).await;
-    }
+    fail_each(&app, "xero", 0..12, "r").await;
     let outage = |m: &serde_json::Value| m.to_string().contains("xero outage");
     assert!(eventually(WAIT, || slack.delivered().iter().any(outage)).await);
     let without = yaml[..yaml.find("outages:").unwrap()].to_owned();
@@ -450,9 +452,7 @@ async fn an_absence_alert_of_a_service_in_outage_is_held(backend: Backend) {
     );
     let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
     app.post_ok(sync(50, "xero", "ok-50", "success")).await;
-    for n in 0..12 {
-        app.post_ok(sync(n, "xero", &format!("f-{n}"), "failed")).await;
-    }
+    fail_each(&app, "xero", 0..12, "f").await;
     let outage = |m: &serde_json::Value| m.to_string().contains("xero outage:");
     assert!(eventually(WAIT, || slack.delivered().iter().any(outage)).await);
     let held = |alerts: &serde_json::Value| {
@@ -492,9 +492,7 @@ async fn a_data_type_outage_holds_nothing(backend: Backend) {
             "    by: data_type\n    when: { environment: production }",
         );
     let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
-    for n in 0..12 {
-        app.post_ok(sync(n, "xero", &format!("d-{n}"), "failed")).await;
-    }
+    fail_each(&app, "xero", 0..12, "d").await;
     let outage = |m: &serde_json::Value| m.to_string().contains("bills outage");
     let firing = |m: &serde_json::Value| m.to_string().contains("WARNING sync-failed");
     let count = |f: &dyn Fn(&serde_json::Value) -> bool| slack.delivered().iter().filter(|m| f(m)).count();
@@ -589,9 +587,7 @@ inhibit:
 outages:",
     );
     let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
-    for n in 0..12 {
-        app.post_ok(sync(n, "xero", &format!("i-{n}"), "failed")).await;
-    }
+    fail_each(&app, "xero", 0..12, "i").await;
     let lost = r#"{"data":{"event":"connectionStatus","connectionId":"CON-11","businessName":"Acme 11","serviceName":"xero","newStatus":"disconnected"},"requestId":"i-lost"}"#;
     app.post_ok(lost.to_owned()).await;
     let released = |m: &serde_json::Value| m.to_string().contains("still failing after the outage");
@@ -622,9 +618,7 @@ async fn no_outage_resolved_for_a_firing_a_channel_never_got(backend: Backend) {
         .replace("    window: 1s\n", "    window: 1s\n    notify: [ops, team]\n");
     team.answer_all(SlackReply::status(404, "no_service"));
     let app = spawn_app_on(&backend, &yaml, fast_settings()).await;
-    for n in 0..12 {
-        app.post_ok(sync(n, "xero", &format!("n-{n}"), "failed")).await;
-    }
+    fail_each(&app, "xero", 0..12, "n").await;
     let outage = |m: &serde_json::Value| m.to_string().contains("xero outage");
     assert!(eventually(WAIT, || ops.delivered().iter().any(outage)).await);
     assert!(eventually(WAIT, || !team.received().is_empty()).await);

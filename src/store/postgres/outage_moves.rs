@@ -301,7 +301,8 @@ impl Fetched {
     }
 
     /// Counts the connections with a firing alert asked for, besides
-    /// `locked` (whose alerts the transaction read): call it once every
+    /// `locked` (whose alerts the transaction read), and reads the
+    /// channels told of each outage episode asked for: call it once every
     /// lock is taken.
     pub async fn read_firing(&mut self, client: &Client, locked: &[String]) -> Result<(), Error> {
         let statement = client.prepare_cached(FIRING_CONNECTIONS).await?;
